@@ -1,0 +1,15 @@
+"""The one error type a configuration mistake becomes.
+
+Its text is the contract users see: `msa:<key path>: <what is wrong; how to fix it>`. Under `pulumi up`
+it is raised as `pulumi.RunError` (the CLI prints it without a traceback); under `render.py` it is
+printed as `error: <text>` with exit status 2.
+"""
+
+
+class ConfigError(Exception):
+    """A configuration value is wrong. `key` is the path below `msa:` (e.g. `kafka.brokers`)."""
+
+    def __init__(self, key: str, problem: str):
+        self.key = key
+        self.problem = problem
+        super().__init__(f"msa:{key}: {problem}")

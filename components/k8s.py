@@ -1,0 +1,165 @@
+"""Small pure builders for Kubernetes pieces every workload of the stack shares.
+
+One fact in one place: the label set, the resource block, the pod defaults
+(`enableServiceLinks: false` everywhere) and the Service shapes.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .config import Resources
+
+PART_OF = "msa"
+
+
+def child_options(parent: pulumi.Resource, opts: Optional[pulumi.ResourceOptions]) -> pulumi.ResourceOptions:
+    """Options for a component's children: parented to it and waiting for what the component waits for
+    (Pulumi does not pass a component's depends_on down to its children by itself)."""
+    return pulumi.ResourceOptions(parent=parent, depends_on=(opts.depends_on if opts else None))
+
+
+def labels(name: str, component: str) -> dict[str, str]:
+    """The recommended app.kubernetes.io label set; `selector_labels` is its immutable subset."""
+    return {
+        **selector_labels(name),
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": "pulumi",
+    }
+
+
+def selector_labels(name: str) -> dict[str, str]:
+    # Deployment/StatefulSet selectors are immutable; keep them to labels that never change.
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name}
+
+
+def resources(r: Resources) -> k8s.core.v1.ResourceRequirementsArgs:
+    return k8s.core.v1.ResourceRequirementsArgs(
+        requests={"cpu": r.cpu, "memory": r.memory},
+        limits={"cpu": r.cpu_limit, "memory": r.memory_limit},
+    )
+
+
+def field_env(name: str, field_path: str) -> k8s.core.v1.EnvVarArgs:
+    """An env var from the downward API (e.g. the pod's own name)."""
+    return k8s.core.v1.EnvVarArgs(
+        name=name,
+        value_from=k8s.core.v1.EnvVarSourceArgs(field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path=field_path)),
+    )
+
+
+def env(values: dict[str, str]) -> list[k8s.core.v1.EnvVarArgs]:
+    return [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in values.items()]
+
+
+def metadata(name: str, namespace: str, component: str, annotations: Optional[dict] = None) -> k8s.meta.v1.ObjectMetaArgs:
+    # An explicit name switches off Pulumi auto-naming: clients find these objects by name.
+    return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels(name, component), annotations=annotations)
+
+
+def pod_spec(**kwargs) -> k8s.core.v1.PodSpecArgs:
+    """A PodSpec with the stack-wide defaults.
+
+    enableServiceLinks is off because Kubernetes would inject `<SERVICE>_PORT=tcp://...` for every
+    Service in the namespace: a Service named `kafka` makes cp-kafka refuse to start (KAFKA_PORT),
+    and Spring binds such variables to properties.
+    """
+    return k8s.core.v1.PodSpecArgs(enable_service_links=False, **kwargs)
+
+
+def cluster_ip_service(
+    name: str,
+    namespace: str,
+    component: str,
+    cluster_ip: str,
+    ports: Sequence[k8s.core.v1.ServicePortArgs],
+    selector_name: str,
+    node_port_type: bool,
+    opts: pulumi.ResourceOptions,
+) -> k8s.core.v1.Service:
+    """A Service with a fixed address.
+
+    delete_before_replace: a new ClusterIP (or any other replacement) must free the old object first,
+    or the API server rejects the new one with "provided IP is already allocated".
+    """
+    return k8s.core.v1.Service(
+        name,
+        metadata=metadata(name, namespace, component),
+        spec=k8s.core.v1.ServiceSpecArgs(
+            type="NodePort" if node_port_type else "ClusterIP",
+            cluster_ip=cluster_ip,
+            selector=selector_labels(selector_name),
+            ports=list(ports),
+        ),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True)),
+    )
+
+
+def headless_service(
+    name: str, namespace: str, component: str, ports: Sequence[k8s.core.v1.ServicePortArgs], selector_name: str,
+    opts: pulumi.ResourceOptions,
+) -> k8s.core.v1.Service:
+    """Per-pod DNS for a StatefulSet; not-ready pods are published so peers can find each other at start."""
+    return k8s.core.v1.Service(
+        name,
+        metadata=metadata(name, namespace, component),
+        spec=k8s.core.v1.ServiceSpecArgs(
+            cluster_ip="None",
+            publish_not_ready_addresses=True,
+            selector=selector_labels(selector_name),
+            ports=list(ports),
+        ),
+        opts=opts,
+    )
+
+
+def port(name: str, number: int, node_port: Optional[int] = None) -> k8s.core.v1.ServicePortArgs:
+    return k8s.core.v1.ServicePortArgs(name=name, port=number, target_port=number, protocol="TCP", node_port=node_port)
+
+
+def pod_disruption_budget(name: str, namespace: str, component: str, selector_name: str, opts: pulumi.ResourceOptions):
+    """At most one member down during voluntary disruptions (node drains) keeps quorum / min ISR."""
+    return k8s.policy.v1.PodDisruptionBudget(
+        name,
+        metadata=metadata(name, namespace, component),
+        spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+            max_unavailable=1,
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(selector_name)),
+        ),
+        opts=opts,
+    )
+
+
+def tcp_probe(port_number: int, period: int, failures: int, initial_delay: int = 0) -> k8s.core.v1.ProbeArgs:
+    return k8s.core.v1.ProbeArgs(
+        tcp_socket=k8s.core.v1.TCPSocketActionArgs(port=port_number),
+        period_seconds=period,
+        failure_threshold=failures,
+        initial_delay_seconds=initial_delay,
+        timeout_seconds=5,
+    )
+
+
+def http_probe(path: str, port_number: int, period: int, failures: int) -> k8s.core.v1.ProbeArgs:
+    return k8s.core.v1.ProbeArgs(
+        http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port=port_number),
+        period_seconds=period,
+        failure_threshold=failures,
+        timeout_seconds=3,
+    )
+
+
+def data_claim(name: str, storage_class: str, size: str) -> k8s.core.v1.PersistentVolumeClaimArgs:
+    return k8s.core.v1.PersistentVolumeClaimArgs(
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name),
+        spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+            access_modes=["ReadWriteOnce"],
+            # "" means the cluster's default StorageClass: leave the field out rather than send "".
+            storage_class_name=storage_class or None,
+            resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": size}),
+        ),
+    )

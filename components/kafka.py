@@ -1,0 +1,299 @@
+"""ZooKeeper and Kafka (cp-zookeeper / cp-kafka 7.9.x, the last line with ZooKeeper mode), and kafka-ui.
+
+The broker configuration is computed by pure functions (`broker_properties`, `kafka_env`) and
+tested on its own; the components only place it into StatefulSets.
+
+Why every replication setting is explicit: cp-kafka builds server.properties from `KAFKA_*`
+variables only, so anything not set falls back to Kafka's code defaults: replication factor 3 for
+`__consumer_offsets` and `__transaction_state`, which a one-broker cluster cannot create
+("InvalidReplicationFactorException: Replication factor: 3 larger than available brokers: 1").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Optional, Union
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from . import k8s as kx
+from .config import Kafka as KafkaConfig
+
+KAFKA_PORT = 9092
+ZOOKEEPER_CLIENT_PORT = 2181
+ZOOKEEPER_PEER_PORT = 2888
+ZOOKEEPER_ELECTION_PORT = 3888
+# cp-* images run as appuser (uid/gid 1000); the PVC must be writable by that group.
+CP_USER = 1000
+
+
+def replication_factor(brokers: int) -> int:
+    return min(3, brokers)
+
+
+def min_insync_replicas(brokers: int) -> int:
+    # With 1-2 brokers a min ISR of 2 would block every write while one broker restarts.
+    return 1 if brokers <= 2 else 2
+
+
+def broker_properties(brokers: int, overrides: Mapping[str, Union[bool, int, float, str]]) -> dict[str, str]:
+    """Effective cluster-wide broker properties: derived from the broker count, then overrides."""
+    rf = str(replication_factor(brokers))
+    isr = str(min_insync_replicas(brokers))
+    props = {
+        "offsets.topic.replication.factor": rf,
+        "transaction.state.log.replication.factor": rf,
+        "default.replication.factor": rf,
+        "transaction.state.log.min.isr": isr,
+        "min.insync.replicas": isr,
+    }
+    for key, value in overrides.items():
+        props[key] = _property_text(value)
+    return dict(sorted(props.items()))
+
+
+def _property_text(value: Union[bool, int, float, str]) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def kafka_env_name(prop: str) -> str:
+    """cp-kafka's mapping of a property to its variable: `_`->`__`, `-`->`___`, `.`->`_`, upper, KAFKA_."""
+    return "KAFKA_" + prop.replace("_", "__").replace("-", "___").replace(".", "_").upper()
+
+
+def property_from_env_name(name: str) -> str:
+    """The inverse mapping, as cp-kafka's env_to_props applies it (used by tests to read env back)."""
+    body = name[len("KAFKA_"):].lower()
+    return body.replace("___", "\0").replace("__", "\1").replace("_", ".").replace("\0", "-").replace("\1", "_")
+
+
+@dataclass(frozen=True)
+class KafkaNames:
+    """Object names and in-cluster addresses, one place for every consumer (Spring, kafka-ui)."""
+
+    namespace: str
+    cluster_domain: str
+    zookeeper: str = "zookeeper"
+    zookeeper_headless: str = "zookeeper-headless"
+    kafka: str = "kafka"
+    kafka_headless: str = "kafka-headless"
+    # Not "kafka": a Service of that name injects KAFKA_PORT into pods that do not switch links off.
+    bootstrap: str = "kafka-bootstrap"
+    ui: str = "kafka-ui"
+
+    def fqdn(self, service: str) -> str:
+        return f"{service}.{self.namespace}.svc.{self.cluster_domain}"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.fqdn(self.bootstrap)}:{KAFKA_PORT}"
+
+    @property
+    def zookeeper_connect(self) -> str:
+        return f"{self.fqdn(self.zookeeper)}:{ZOOKEEPER_CLIENT_PORT}"
+
+    def broker_advertised_listener(self, pod_name: str) -> str:
+        # Each broker advertises its own pod DNS name: clients resolve it through the headless Service.
+        return f"PLAINTEXT://{pod_name}.{self.kafka_headless}.{self.namespace}.svc.{self.cluster_domain}:{KAFKA_PORT}"
+
+    def zookeeper_servers(self, replicas: int) -> str:
+        return ";".join(
+            f"{self.zookeeper}-{i}.{self.zookeeper_headless}.{self.namespace}.svc.{self.cluster_domain}"
+            f":{ZOOKEEPER_PEER_PORT}:{ZOOKEEPER_ELECTION_PORT}"
+            for i in range(replicas)
+        )
+
+
+def kafka_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
+    """Every KAFKA_* variable of a broker pod except the per-pod ones set by the start command."""
+    env = {
+        "KAFKA_ZOOKEEPER_CONNECT": names.zookeeper_connect,
+        "KAFKA_LISTENERS": f"PLAINTEXT://0.0.0.0:{KAFKA_PORT}",
+        # $(POD_NAME) is expanded by the kubelet from the env var declared before this one.
+        "KAFKA_ADVERTISED_LISTENERS": names.broker_advertised_listener("$(POD_NAME)"),
+        # A sub-folder: a fresh volume's lost+found would otherwise make the broker refuse the dir.
+        "KAFKA_LOG_DIRS": "/var/lib/kafka/data/logs",
+        "KAFKA_HEAP_OPTS": f"-Xms{cfg.heap} -Xmx{cfg.heap}",
+    }
+    for prop, value in broker_properties(cfg.brokers, cfg.overrides).items():
+        env[kafka_env_name(prop)] = value
+    return env
+
+
+# broker.id from the StatefulSet ordinal (kafka-2 -> 2), then cp-kafka's own entrypoint.
+KAFKA_START = 'export KAFKA_BROKER_ID="${HOSTNAME##*-}" && exec /etc/confluent/docker/run'
+# ZooKeeper ids start at 1. "$$(( " is the kubelet's escape for a literal "$((" in a command.
+ZOOKEEPER_START = 'ORDINAL="${HOSTNAME##*-}" && export ZOOKEEPER_SERVER_ID=$$((ORDINAL + 1)) && exec /etc/confluent/docker/run'
+
+
+def _pod_security() -> k8s.core.v1.PodSecurityContextArgs:
+    return k8s.core.v1.PodSecurityContextArgs(
+        run_as_user=CP_USER, run_as_group=CP_USER, fs_group=CP_USER, run_as_non_root=True,
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def _container_security() -> k8s.core.v1.SecurityContextArgs:
+    return k8s.core.v1.SecurityContextArgs(allow_privilege_escalation=False, capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]))
+
+
+class ZooKeeper(pulumi.ComponentResource):
+    """A ZooKeeper StatefulSet (1 node, or an ensemble of 3 or 5) with headless and client Services."""
+
+    def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, client_ip: str, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("msa:kafka:ZooKeeper", name, {"replicas": cfg.zookeeper_replicas, "image": cfg.zookeeper_image}, opts)
+        child = kx.child_options(self, opts)
+        ns, component = names.namespace, "zookeeper"
+        ports = [
+            kx.port("client", ZOOKEEPER_CLIENT_PORT),
+            kx.port("peer", ZOOKEEPER_PEER_PORT),
+            kx.port("election", ZOOKEEPER_ELECTION_PORT),
+        ]
+        self.headless = kx.headless_service(names.zookeeper_headless, ns, component, ports, names.zookeeper, child)
+        self.client = kx.cluster_ip_service(names.zookeeper, ns, component, client_ip, [ports[0]], names.zookeeper, False, child)
+        env = {
+            "ZOOKEEPER_CLIENT_PORT": str(ZOOKEEPER_CLIENT_PORT),
+            "ZOOKEEPER_TICK_TIME": "2000",
+            "ZOOKEEPER_INIT_LIMIT": "10",
+            "ZOOKEEPER_SYNC_LIMIT": "5",
+            "ZOOKEEPER_AUTOPURGE_SNAP_RETAIN_COUNT": "3",
+            "ZOOKEEPER_AUTOPURGE_PURGE_INTERVAL": "24",
+            "KAFKA_HEAP_OPTS": f"-Xms{cfg.zookeeper_heap} -Xmx{cfg.zookeeper_heap}",
+        }
+        if cfg.zookeeper_replicas > 1:
+            env["ZOOKEEPER_SERVERS"] = names.zookeeper_servers(cfg.zookeeper_replicas)
+            # Each member binds its quorum ports on all addresses, not only its own (not yet resolvable) name.
+            env["ZOOKEEPER_QUORUM_LISTEN_ON_ALL_IPS"] = "true"
+        self.stateful_set = k8s.apps.v1.StatefulSet(
+            names.zookeeper,
+            metadata=kx.metadata(names.zookeeper, ns, component),
+            spec=k8s.apps.v1.StatefulSetSpecArgs(
+                replicas=cfg.zookeeper_replicas,
+                service_name=names.zookeeper_headless,
+                # Ensemble members must start together to elect a leader.
+                pod_management_policy="Parallel",
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kx.selector_labels(names.zookeeper)),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=kx.labels(names.zookeeper, component)),
+                    spec=kx.pod_spec(
+                        security_context=_pod_security(),
+                        containers=[k8s.core.v1.ContainerArgs(
+                            name="zookeeper",
+                            image=cfg.zookeeper_image,
+                            command=["bash", "-c", ZOOKEEPER_START],
+                            env=kx.env(env),
+                            ports=[k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.port) for p in ports],
+                            readiness_probe=kx.tcp_probe(ZOOKEEPER_CLIENT_PORT, period=10, failures=3),
+                            liveness_probe=kx.tcp_probe(ZOOKEEPER_CLIENT_PORT, period=10, failures=6, initial_delay=30),
+                            resources=kx.resources(cfg.zookeeper_resources),
+                            security_context=_container_security(),
+                            volume_mounts=[
+                                k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/zookeeper/data", sub_path="data"),
+                                k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/zookeeper/log", sub_path="log"),
+                            ],
+                        )],
+                    ),
+                ),
+                volume_claim_templates=[kx.data_claim("data", cfg.storage_class, cfg.zookeeper_storage_size)],
+            ),
+            opts=child,
+        )
+        if cfg.zookeeper_replicas >= 3:
+            self.disruption_budget = kx.pod_disruption_budget(names.zookeeper, ns, component, names.zookeeper, child)
+        self.register_outputs({})
+
+
+class KafkaCluster(pulumi.ComponentResource):
+    """`brokers` cp-kafka brokers in a StatefulSet, a headless Service for per-broker DNS and a
+    bootstrap Service with a fixed address for clients."""
+
+    def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, bootstrap_ip: str, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("msa:kafka:KafkaCluster", name, {"brokers": cfg.brokers, "image": cfg.image}, opts)
+        child = kx.child_options(self, opts)
+        ns, component = names.namespace, "kafka"
+        ports = [kx.port("kafka", KAFKA_PORT)]
+        self.headless = kx.headless_service(names.kafka_headless, ns, component, ports, names.kafka, child)
+        self.bootstrap = kx.cluster_ip_service(names.bootstrap, ns, component, bootstrap_ip, ports, names.kafka, False, child)
+        env = [
+            kx.field_env("POD_NAME", "metadata.name"),
+            *kx.env(kafka_env(cfg, names)),
+        ]
+        self.stateful_set = k8s.apps.v1.StatefulSet(
+            names.kafka,
+            metadata=kx.metadata(names.kafka, ns, component),
+            spec=k8s.apps.v1.StatefulSetSpecArgs(
+                replicas=cfg.brokers,
+                service_name=names.kafka_headless,
+                pod_management_policy="Parallel",
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kx.selector_labels(names.kafka)),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=kx.labels(names.kafka, component)),
+                    spec=kx.pod_spec(
+                        security_context=_pod_security(),
+                        termination_grace_period_seconds=60,
+                        containers=[k8s.core.v1.ContainerArgs(
+                            name="kafka",
+                            image=cfg.image,
+                            command=["bash", "-c", KAFKA_START],
+                            env=env,
+                            ports=[k8s.core.v1.ContainerPortArgs(name="kafka", container_port=KAFKA_PORT)],
+                            # Log recovery after an unclean stop can take minutes: a generous start budget.
+                            startup_probe=kx.tcp_probe(KAFKA_PORT, period=5, failures=60),
+                            readiness_probe=kx.tcp_probe(KAFKA_PORT, period=10, failures=3),
+                            liveness_probe=kx.tcp_probe(KAFKA_PORT, period=10, failures=6),
+                            resources=kx.resources(cfg.resources),
+                            security_context=_container_security(),
+                            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data")],
+                        )],
+                    ),
+                ),
+                volume_claim_templates=[kx.data_claim("data", cfg.storage_class, cfg.storage_size)],
+            ),
+            opts=child,
+        )
+        if cfg.brokers >= 3:
+            self.disruption_budget = kx.pod_disruption_budget(names.kafka, ns, component, names.kafka, child)
+        self.register_outputs({"bootstrapServers": names.bootstrap_servers})
+
+
+class KafkaUi(pulumi.ComponentResource):
+    """kafbat/kafka-ui (the maintained fork of provectus/kafka-ui) on a NodePort."""
+
+    def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, cluster_ip: str, node_port: Optional[int], opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("msa:kafka:KafkaUi", name, {"image": cfg.ui.image}, opts)
+        child = kx.child_options(self, opts)
+        ns, component, http = names.namespace, "kafka-ui", 8080
+        self.service = kx.cluster_ip_service(
+            names.ui, ns, component, cluster_ip, [kx.port("http", http, node_port)], names.ui, node_port is not None, child
+        )
+        self.deployment = k8s.apps.v1.Deployment(
+            names.ui,
+            metadata=kx.metadata(names.ui, ns, component),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kx.selector_labels(names.ui)),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=kx.labels(names.ui, component)),
+                    spec=kx.pod_spec(containers=[k8s.core.v1.ContainerArgs(
+                        name="kafka-ui",
+                        image=cfg.ui.image,
+                        env=kx.env({
+                            "KAFKA_CLUSTERS_0_NAME": names.namespace,
+                            "KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS": names.bootstrap_servers,
+                        }),
+                        ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=http)],
+                        startup_probe=kx.http_probe("/actuator/health", http, period=5, failures=36),
+                        readiness_probe=kx.http_probe("/actuator/health", http, period=10, failures=3),
+                        liveness_probe=kx.http_probe("/actuator/health", http, period=10, failures=3),
+                        resources=k8s.core.v1.ResourceRequirementsArgs(
+                            requests={"cpu": "100m", "memory": "384Mi"}, limits={"cpu": "1", "memory": "768Mi"}
+                        ),
+                    )]),
+                ),
+            ),
+            opts=child,
+        )
+        self.register_outputs({})

@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""Offline render: run the stack's program under Pulumi's mock runtime and write what it would apply.
+
+    python render.py STACK [--out DIR]        # DIR defaults to rendered/STACK
+
+Reads Pulumi.STACK.yaml (and the defaults in Pulumi.yaml). `secure:` values become the placeholder
+"[secret]" and are never decrypted. The very same `__main__.py` that `pulumi up` runs registers its
+resources with a mock engine; this script only records them and writes:
+
+    DIR/kubernetes.yaml     every Kubernetes object, multi-document YAML, stable order
+    DIR/nodes/<host>.sh     the exact script each node runs (containerd trusts Harbor)
+    DIR/images.yaml         per image: context, platform, target reference, push mode
+    DIR/images/*.sh         in relay mode: the local build/copy script and the relay host's push script
+
+Exit 0 on success; exit 2 with `error: msa:<key>: ...` on invalid configuration, writing nothing.
+No Pulumi CLI, provider plugin, cluster or network is needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import runpy
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+PROJECT_DIR = Path(__file__).resolve().parent
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_PLACEHOLDER = "[secret]"
+# Stands in for a digest only a real push can know; images.yaml says so.
+PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
+KIND_ORDER = ["Namespace", "ConfigMap", "Secret", "Service", "StatefulSet", "Deployment", "PodDisruptionBudget"]
+
+
+class StackFileError(Exception):
+    pass
+
+
+@dataclass
+class Recorded:
+    type: str
+    name: str
+    custom: bool
+    inputs: dict
+
+
+@dataclass
+class RenderedStack:
+    resources: list[Recorded] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def of_type(self, type_: str) -> list[Recorded]:
+        return [r for r in self.resources if r.type == type_]
+
+    def kubernetes_objects(self) -> list[dict]:
+        objs = [plain(r.inputs) for r in self.resources if r.custom and r.type.startswith("kubernetes:")]
+        return sorted(objs, key=_object_order)
+
+
+def _object_order(obj: dict) -> tuple:
+    kind = obj.get("kind", "")
+    rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+    meta = obj.get("metadata", {})
+    return (rank, kind, meta.get("namespace", ""), meta.get("name", ""))
+
+
+def plain(value: Any) -> Any:
+    """Wire-format inputs -> plain YAML data: secrets become a placeholder, integral floats ints."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) is not None and "value" in value:
+            return redact(value["value"])
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def redact(value: Any) -> Any:
+    """A secret keeps its shape (so the object still validates) but no value survives."""
+    if isinstance(value, dict):
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return SECRET_PLACEHOLDER
+
+
+# --- stack file -> Pulumi config --------------------------------------------------------------------
+
+def _config_text(value: Any) -> str:
+    """How the Pulumi CLI hands a stack-file value to a program: objects as JSON, scalars as text."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def load_stack_config(project_dir: Path, stack: str) -> tuple[dict[str, str], list[str]]:
+    """`Pulumi.<stack>.yaml` plus the project's schema defaults, as (config, secret keys)."""
+    stack_file = project_dir / f"Pulumi.{stack}.yaml"
+    if not stack_file.is_file():
+        raise StackFileError(f"{stack_file.name} not found; stacks here: {', '.join(sorted(p.name[7:-5] for p in project_dir.glob('Pulumi.*.yaml')))}")
+    try:
+        project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
+        values = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
+    except yaml.YAMLError as exc:
+        raise StackFileError(f"{stack_file.name} is not valid YAML: {exc}".splitlines()[0]) from None
+    name = project.get("name", "msa")
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, decl in (project.get("config") or {}).items():
+        if isinstance(decl, dict) and "default" in decl:
+            config[f"{name}:{key}"] = _config_text(decl["default"])
+    for key, value in values.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            config[key] = SECRET_PLACEHOLDER
+            secret_keys.append(key)
+        else:
+            config[key] = _config_text(value)
+    return config, secret_keys
+
+
+# --- the mock engine ---------------------------------------------------------------------------------
+
+def _mocks_class():
+    import pulumi
+
+    class RecordingMocks(pulumi.runtime.Mocks):
+        """Records every registration and answers with the outputs a real engine would add."""
+
+        def __init__(self, result: RenderedStack):
+            self.result = result
+
+        def new_resource(self, args):
+            self.result.resources.append(Recorded(args.typ, args.name, bool(args.custom), args.inputs))
+            state = dict(args.inputs)
+            if args.typ == "docker:index/image:Image":
+                repo = str(args.inputs.get("imageName", "")).rsplit(":", 1)[0]
+                state["repoDigest"] = f"{repo}@{PLACEHOLDER_DIGEST}"
+            if args.typ == "command:local:Command":
+                state["stdout"] = PLACEHOLDER_DIGEST
+            return (f"{args.name}-id" if args.custom else None, state)
+
+        def call(self, args):
+            return {}
+
+    return RecordingMocks
+
+
+class _WarningCollector(logging.Handler):
+    def __init__(self, result: RenderedStack):
+        super().__init__(logging.WARNING)
+        self.result = result
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.result.warnings.append(record.getMessage())
+
+
+def run_program(project_dir: Path, stack: str, config: dict[str, str], secret_keys: list[str], mocks: Any = None) -> RenderedStack:
+    """Run `__main__.py` under the mock runtime; raises pulumi.RunError on invalid configuration."""
+    import pulumi
+    from pulumi.runtime import mocks as pulumi_mocks
+
+    result = RenderedStack()
+    logger = logging.getLogger(f"msa.render.{stack}")
+    logger.propagate = False
+    logger.handlers = [_WarningCollector(result)]
+    engine_mocks = mocks(result) if mocks else _mocks_class()(result)
+    pulumi.runtime.set_mocks(engine_mocks, project="msa", stack=stack, preview=False, logger=logger)
+    pulumi.runtime.set_all_config(config, secret_keys)
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
+    program = str(project_dir / "__main__.py")
+    pulumi_mocks.test(lambda: runpy.run_path(program, run_name="__main__"))()
+    return result
+
+
+# --- output files -------------------------------------------------------------------------------------
+
+def _dump_all(docs: list) -> str:
+    return yaml.safe_dump_all(docs, sort_keys=True, default_flow_style=False, width=1000)
+
+
+def _relative(path: Optional[str], project_dir: Path) -> Optional[str]:
+    if not path:
+        return path
+    p = Path(path)
+    return p.relative_to(project_dir).as_posix() if p.is_relative_to(project_dir) else path
+
+
+def output_files(result: RenderedStack, project_dir: Path) -> dict[str, tuple[str, int]]:
+    """Relative path -> (content, mode) of everything the render writes."""
+    files: dict[str, tuple[str, int]] = {"kubernetes.yaml": (_dump_all(result.kubernetes_objects()), 0o644)}
+
+    for node in result.of_type("msa:nodes:NodeRegistrySetup"):
+        files[f"nodes/{node.inputs['host']}.sh"] = (node.inputs["script"], 0o755)
+
+    relay_scripts = {r.name: r.inputs["create"] for r in result.of_type("command:local:Command")}
+    images = []
+    for image in sorted(result.of_type("msa:images:HarborImage"), key=lambda r: r.inputs["service"]):
+        entry = {
+            "service": image.inputs["service"],
+            "context": _relative(image.inputs.get("context"), project_dir),
+            "dockerfile": _relative(image.inputs.get("dockerfile"), project_dir),
+            "platform": image.inputs["platform"],
+            "target": image.inputs["target"],
+            "push": image.inputs["push"],
+            "deployedAs": "repository@digest of the pushed image" if image.inputs["push"] != "none" else "the tag above",
+        }
+        script = relay_scripts.get(f"{image.name}-relay-push")
+        if script is not None:
+            entry["relayScript"] = f"images/{image.inputs['service']}.relay.sh"
+            files[entry["relayScript"]] = (script, 0o755)
+        images.append(entry)
+    if any(i.get("relayScript") for i in images):
+        from components.images import relay_push_script
+
+        files["images/relay-push.sh"] = (relay_push_script(), 0o755)
+    files["images.yaml"] = (yaml.safe_dump({"images": images}, sort_keys=False, width=1000), 0o644)
+    return files
+
+
+def write_outputs(files: dict[str, tuple[str, int]], out_dir: Path) -> None:
+    """Write into a fresh sibling folder, then swap it in: a reader never sees half a render."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        for rel, (content, mode) in sorted(files.items()):
+            path = staging / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+            path.chmod(mode)
+        staging.chmod(0o755)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        staging.rename(out_dir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+
+
+def render(stack: str, out_dir: Path, project_dir: Path = PROJECT_DIR) -> RenderedStack:
+    config, secret_keys = load_stack_config(project_dir, stack)
+    result = run_program(project_dir, stack, config, secret_keys)
+    write_outputs(output_files(result, project_dir), out_dir)
+    return result
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Render a stack offline (no Pulumi CLI, no cluster).")
+    parser.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--out", type=Path, help="output folder (default: rendered/<stack>)")
+    args = parser.parse_args(argv)
+    out_dir = args.out or PROJECT_DIR / "rendered" / args.stack
+
+    import pulumi
+
+    try:
+        result = render(args.stack, out_dir)
+    except StackFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except pulumi.RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    count = len(result.kubernetes_objects())
+    print(f"rendered {args.stack}: {count} Kubernetes objects -> {os.path.relpath(out_dir)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
