@@ -47,7 +47,7 @@ pull_secret = harbor_pull_secret(cfg.namespace, cfg.harbor, secrets, in_namespac
 zookeeper = ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), in_namespace)
 kafka = KafkaCluster(
     "kafka", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.bootstrap),
-    pulumi.ResourceOptions(depends_on=[namespace, zookeeper]),
+    brokers_wait_for=(zookeeper,), opts=in_namespace,
 )
 if cfg.kafka.ui.enabled:
     KafkaUi("kafka-ui", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.ui), addresses.node_ports.get(kafka_names.ui), in_namespace)
@@ -64,7 +64,7 @@ config_map = k8s.core.v1.ConfigMap(
     data=config_repo,
     opts=in_namespace,
 )
-spring_waits_for = [namespace, config_map, *nodes, *([pull_secret] if pull_secret else [])]
+pods_wait_for = (*nodes, *([pull_secret] if pull_secret else []))
 for name, svc in cfg.services.items():
     cluster_ip = addresses.cluster_ip(name)
     SpringService(name, SpringServiceArgs(
@@ -77,7 +77,8 @@ for name, svc in cfg.services.items():
         image=harbor_images[name].ref,
         pull_secret=PULL_SECRET if pull_secret else None,
         config_map="config-repo" if name == config_service else None,
-    ), pulumi.ResourceOptions(depends_on=spring_waits_for))
+        pods_wait_for=pods_wait_for + ((config_map,) if name == config_service else ()),
+    ), in_namespace)
 
 pulumi.export("namespace", cfg.namespace)
 pulumi.export("clusterIPs", addresses.cluster_ips)

@@ -51,6 +51,11 @@ class Recorded:
     name: str
     custom: bool
     inputs: dict
+    # Resource options the engine would see (filled in by the recording monitor).
+    urn: str = ""
+    parent: str = ""
+    dependencies: list[str] = field(default_factory=list)
+    delete_before_replace: bool = False
 
 
 @dataclass
@@ -135,6 +140,7 @@ def load_stack_config(project_dir: Path, stack: str) -> tuple[dict[str, str], li
 
 def _mocks_class():
     import pulumi
+    from pulumi.runtime import mocks as pulumi_mocks
 
     class RecordingMocks(pulumi.runtime.Mocks):
         """Records every registration and answers with the outputs a real engine would add."""
@@ -155,7 +161,22 @@ def _mocks_class():
         def call(self, args):
             return {}
 
-    return RecordingMocks
+    class RecordingMonitor(pulumi_mocks.MockMonitor):
+        """Adds the resource options (dependencies, delete-before-replace) the mocks API leaves out."""
+
+        def RegisterResource(self, request):
+            response = super().RegisterResource(request)
+            if request.type != "pulumi:pulumi:Stack":
+                # Registrations arrive from several threads: find this one's record by type and name.
+                recorded = next(r for r in reversed(self.mocks.result.resources)
+                                if r.type == request.type and r.name == request.name and not r.urn)
+                recorded.urn = response.urn
+                recorded.parent = request.parent
+                recorded.dependencies = list(request.dependencies)
+                recorded.delete_before_replace = bool(request.deleteBeforeReplace)
+            return response
+
+    return RecordingMocks, RecordingMonitor
 
 
 class _WarningCollector(logging.Handler):
@@ -176,13 +197,19 @@ def run_program(project_dir: Path, stack: str, config: dict[str, str], secret_ke
     logger = logging.getLogger(f"msa.render.{stack}")
     logger.propagate = False
     logger.handlers = [_WarningCollector(result)]
-    engine_mocks = mocks(result) if mocks else _mocks_class()(result)
-    pulumi.runtime.set_mocks(engine_mocks, project="msa", stack=stack, preview=False, logger=logger)
+    mocks_class, monitor_class = _mocks_class()
+    engine_mocks = (mocks or mocks_class)(result)
+    pulumi.runtime.set_mocks(engine_mocks, project="msa", stack=stack, preview=False, logger=logger, monitor=monitor_class(engine_mocks))
     pulumi.runtime.set_all_config(config, secret_keys)
     if str(project_dir) not in sys.path:
         sys.path.insert(0, str(project_dir))
     program = str(project_dir / "__main__.py")
-    pulumi_mocks.test(lambda: runpy.run_path(program, run_name="__main__"))()
+
+    def program_run() -> None:
+        # Return nothing: the test wrapper would otherwise try to await the module's globals.
+        runpy.run_path(program, run_name="__main__")
+
+    pulumi_mocks.test(program_run)()
     return result
 
 

@@ -304,10 +304,18 @@ def parse_stack_config(raw: Mapping[str, str], project_dir: Path) -> StackConfig
     return cfg
 
 
+def key_path(loc: Iterable[Any]) -> str:
+    """('services', 'gw', 'routes', 0, 'service') -> 'services.gw.routes[0].service' (pulumi --path style)."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
 def _to_config_error(exc: ValidationError) -> ConfigError:
     """The first pydantic error, as one line that names the key and says how to fix it."""
     err = exc.errors(include_url=False)[0]
-    path = ".".join(str(p) for p in err["loc"])
+    path = key_path(err["loc"])
     kind, given = err["type"], err.get("input")
     if kind == "extra_forbidden":
         parent = _model_at(err["loc"][:-1])
@@ -325,6 +333,12 @@ def _to_config_error(exc: ValidationError) -> ConfigError:
         return ConfigError(path, f"expected a string, got {given!r}; quote it in YAML")
     if kind in ("dict_type", "model_type", "model_attributes_type"):
         return ConfigError(path, f"expected an object (a YAML mapping), got {given!r}")
+    if kind == "literal_error":
+        return ConfigError(path, f"{given!r} is not allowed; use {err['ctx']['expected']}")
+    if kind in ("greater_than_equal", "greater_than"):
+        return ConfigError(path, f"{given!r} is too small; use at least {err['ctx'].get('ge', err['ctx'].get('gt'))}")
+    if kind in ("less_than_equal", "less_than"):
+        return ConfigError(path, f"{given!r} is too large; use at most {err['ctx'].get('le', err['ctx'].get('lt'))}")
     if kind == "list_type":
         return ConfigError(path, f"expected a list, got {given!r}")
     msg = err["msg"][0].lower() + err["msg"][1:]

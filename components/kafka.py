@@ -210,7 +210,8 @@ class KafkaCluster(pulumi.ComponentResource):
     """`brokers` cp-kafka brokers in a StatefulSet, a headless Service for per-broker DNS and a
     bootstrap Service with a fixed address for clients."""
 
-    def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, bootstrap_ip: str, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, bootstrap_ip: str,
+                 brokers_wait_for: tuple[pulumi.Resource, ...] = (), opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("msa:kafka:KafkaCluster", name, {"brokers": cfg.brokers, "image": cfg.image}, opts)
         child = kx.child_options(self, opts)
         ns, component = names.namespace, "kafka"
@@ -252,7 +253,7 @@ class KafkaCluster(pulumi.ComponentResource):
                 ),
                 volume_claim_templates=[kx.data_claim("data", cfg.storage_class, cfg.storage_size)],
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=list(brokers_wait_for))),
         )
         if cfg.brokers >= 3:
             self.disruption_budget = kx.pod_disruption_budget(names.kafka, ns, component, names.kafka, child)

@@ -148,6 +148,8 @@ class SpringServiceArgs:
     image: pulumi.Input[str]
     pull_secret: Optional[str] = None
     config_map: Optional[str] = None
+    # What the pods (not the Service object) must wait for: node setup, pull secret, ConfigMap.
+    pods_wait_for: tuple[pulumi.Resource, ...] = ()
 
 
 class SpringService(pulumi.ComponentResource):
@@ -209,6 +211,6 @@ class SpringService(pulumi.ComponentResource):
                     ),
                 ),
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=list(args.pods_wait_for))),
         )
         self.register_outputs({"clusterIP": args.cluster_ip})

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""The two commands a newcomer needs, with nothing but Python 3.11 installed:
+
+    python3 tasks.py render [STACK]   # create ./venv if needed, render STACK (default dev) to rendered/STACK
+    python3 tasks.py test [ARGS]      # create ./venv if needed, run the test suite (pytest ARGS)
+
+./venv is the same virtualenv Pulumi.yaml names, so `pulumi up` uses exactly these packages.
+"""
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / "venv"
+PYTHON = VENV / "bin" / "python"
+STAMP = VENV / ".requirements.sha256"
+
+
+def requirements_hash() -> str:
+    digest = hashlib.sha256()
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_venv() -> None:
+    """(Re)install only when the pinned requirements changed since the last install."""
+    wanted = requirements_hash()
+    if PYTHON.exists() and STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if not PYTHON.exists():
+        print(f"creating {VENV.relative_to(ROOT)}/", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    print("installing requirements-dev.txt (pinned)", flush=True)
+    subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "-r", str(ROOT / "requirements-dev.txt")], check=True)
+    STAMP.write_text(wanted)
+
+
+def main(argv: list) -> int:
+    if not argv or argv[0] not in ("render", "test"):
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    ensure_venv()
+    os.chdir(ROOT)
+    if argv[0] == "render":
+        return subprocess.call([str(PYTHON), "render.py", *(argv[1:] or ["dev"])])
+    return subprocess.call([str(PYTHON), "-m", "pytest", *argv[1:]])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

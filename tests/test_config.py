@@ -1,0 +1,145 @@
+"""Every configuration mistake stops the program before any resource exists, with one line naming the key."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, TEST_PASSWORD, config_error, run_stack, stack_values
+
+
+def _set(path, value):
+    """An edit that sets msa:<top>.<a>.<b> = value in the stack values."""
+    top, *rest = path.split(".")
+
+    def edit(values):
+        node = values.setdefault(f"msa:{top}", {})
+        if not rest:
+            values[f"msa:{top}"] = value
+            return
+        for key in rest[:-1]:
+            node = node.setdefault(key, {})
+        node[rest[-1]] = value
+
+    return edit
+
+
+def _route_to(service):
+    return _set("services.apigateway-service.routes", [{"path": "/x/**", "service": service}])
+
+
+RULES = [
+    # (what is wrong, edit, the line must start with)
+    ("unknown top-level key", _set("kafak", {"brokers": 1}), "msa:kafak: unknown key"),
+    ("unknown nested key", _set("kafka.broker", 1), "msa:kafka.broker: unknown key"),
+    ("broker count is not a number", _set("kafka.brokers", "two"), "msa:kafka.brokers: expected a whole number"),
+    ("no brokers", _set("kafka.brokers", 0), "msa:kafka.brokers:"),
+    ("even ZooKeeper ensemble", _set("kafka.zookeeperReplicas", 2), "msa:kafka.zookeeperReplicas:"),
+    ("RF above broker count", _set("kafka.overrides", {"offsets.topic.replication.factor": 3}),
+     "msa:kafka.overrides.offsets.topic.replication.factor: 3 is not between 1 and the 1 broker(s)"),
+    ("min ISR above RF", _set("kafka.overrides", {"transaction.state.log.min.isr": 2}),
+     "msa:kafka.overrides.transaction.state.log.min.isr: 2 is not between 1 and the replication factor 1"),
+    ("stack-managed property", _set("kafka.overrides", {"advertised.listeners": "PLAINTEXT://kafka:9092"}),
+     "msa:kafka.overrides.advertised.listeners: is computed by the stack"),
+    ("bad storage size", _set("kafka.storageSize", "ten gigs"), "msa:kafka.storageSize:"),
+    ("service CIDR with host bits", _set("cluster.serviceCidr", "10.96.0.1/12"), "msa:cluster.serviceCidr:"),
+    ("unknown node arch", _set("cluster.nodeArch", "x86"), "msa:cluster.nodeArch:"),
+    ("node without host", _set("cluster.nodes", [{"user": "root"}]), "msa:cluster.nodes[0].host: is required"),
+    ("registry with a scheme", _set("harbor.host", "http://msa.harbor.com"), "msa:harbor.host:"),
+    ("unknown push mode", _set("harbor.push", "scp"), "msa:harbor.push:"),
+    ("relay without relay host", _set("harbor.push", "relay"), "msa:harbor.relayHost:"),
+    ("latest tag", _set("services.user-service.tag", "latest"), "msa:services.user-service.tag: 'latest' is not allowed"),
+    ("unquoted numeric tag", _set("services.user-service.tag", 1.0), "msa:services.user-service.tag:"),
+    ("malformed image name", _set("services.user-service.image", "Users_Service"), "msa:services.user-service.image:"),
+    ("missing build context", _set("services.user-service.context", "no/such/folder"), "msa:services.user-service.context: folder 'no/such/folder' does not exist"),
+    ("route to an unknown service", _route_to("order-service"), "msa:services.apigateway-service.routes[0].service: no service named 'order-service'"),
+    ("ClusterIP outside the CIDR", _set("services.user-service.clusterIP", "10.200.0.5"),
+     "msa:services.user-service.clusterIP: 10.200.0.5 is outside the service CIDR 10.96.0.0/12; pick an address inside it"),
+    ("ClusterIP of cluster DNS", _set("services.user-service.clusterIP", "10.96.0.10"), "msa:services.user-service.clusterIP: 10.96.0.10 is reserved"),
+    ("ClusterIP of the API Service", _set("services.user-service.clusterIP", "10.96.0.1"), "msa:services.user-service.clusterIP: 10.96.0.1 is reserved"),
+    ("duplicate ClusterIP", _set("services.store-service.clusterIP", "10.104.193.23"), "msa:services.store-service.clusterIP: 10.104.193.23 is already the address of user-service"),
+    ("NodePort out of range", _set("services.discovery-service.nodePort", 8761), "msa:services.discovery-service.nodePort: 8761 is outside the NodePort range 30000-32767"),
+    ("duplicate NodePort", _set("kafka.ui.nodePort", 30007), "msa:services.discovery-service.nodePort: 30007 is already the NodePort of kafka-ui"),
+    ("no config server", _set("services.config-service.role", "app"), "msa:services: exactly one service needs role: config"),
+    ("routes on a non-gateway", _set("services.user-service.routes", [{"path": "/a/**", "service": "store-service"}]), "msa:services.user-service.routes:"),
+    ("service named like a Kafka Service", _set("services.kafka-bootstrap", {"image": "x", "tag": "1", "port": 80}), "msa:services.kafka-bootstrap:"),
+    ("bad namespace", _set("namespace", "MSA_prod"), "msa:namespace:"),
+    ("object key given as text", _set("kafka", "three brokers"), "msa:kafka: expected an object"),
+    ("unknown registration mode", _set("spring.registration", "hostname"), "msa:spring.registration:"),
+]
+
+
+@pytest.mark.parametrize("edit, expected", [(e, x) for _, e, x in RULES], ids=[r[0] for r in RULES])
+def test_bad_value_names_its_key(edit, expected):
+    assert config_error(edit).startswith(expected)
+
+
+def test_no_resource_is_registered_before_a_config_error():
+    import render
+
+    seen = []
+
+    class Spy(render._mocks_class()[0]):
+        def new_resource(self, args):
+            seen.append(args.typ)
+            return super().new_resource(args)
+
+    from conftest import to_config
+    import copy, pulumi
+
+    values = copy.deepcopy(stack_values("dev"))
+    values["msa:services"]["user-service"]["clusterIP"] = "10.200.0.5"
+    config, secret_keys = to_config(values)
+    with pytest.raises(pulumi.RunError):
+        render.run_program(ROOT, "dev", config, secret_keys, mocks=Spy)
+    assert seen == []
+
+
+def test_plain_text_password_is_rejected():
+    def plain(values):
+        values["msa:harborPassword"] = TEST_PASSWORD
+
+    message = config_error(plain, secrets={"msa:harborPassword": None})
+    assert message.startswith("msa:harborPassword: is stored in plain text")
+    assert TEST_PASSWORD not in message
+
+
+def test_missing_password_with_username_is_an_error():
+    message = config_error(lambda v: None, secrets={"msa:harborPassword": None})
+    assert message.startswith("msa:harborPassword: harbor.username is 'admin' but no password is set")
+
+
+def test_missing_ssh_key_with_nodes_is_an_error():
+    assert config_error(lambda v: None, secrets={"msa:sshPrivateKey": None}).startswith("msa:sshPrivateKey:")
+
+
+def test_valid_stacks_pass():
+    assert run_stack("dev").resources
+    assert run_stack("prod").resources
+
+
+def _render(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "render.py", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_render_of_invalid_config_exits_2_with_one_line_and_writes_nothing(tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns("venv", ".venv", ".git", "rendered", "*cache*", "__pycache__"))
+    stack = (project / "Pulumi.dev.yaml").read_text().replace("clusterIP: 10.104.193.23", "clusterIP: 10.200.0.5")
+    (project / "Pulumi.dev.yaml").write_text(stack)
+    out = tmp_path / "out"
+    result = _render("dev", "--out", str(out), cwd=project)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: msa:services.user-service.clusterIP: 10.200.0.5 is outside the service CIDR 10.96.0.0/12; pick an address inside it\n"
+    )
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["project"]
+
+
+def test_render_of_unknown_stack_exits_2(tmp_path):
+    result = _render("staging", "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: Pulumi.staging.yaml not found")

@@ -1,0 +1,145 @@
+"""Kafka and ZooKeeper: right for one broker and for three."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from components.kafka import broker_properties, kafka_env_name, property_from_env_name
+from conftest import by_name, env_of, objects, run_stack
+
+INTERNAL_TOPIC_RF = ("offsets.topic.replication.factor", "transaction.state.log.replication.factor", "default.replication.factor")
+
+
+@pytest.mark.parametrize("brokers, rf, isr", [(1, 1, 1), (2, 2, 1), (3, 3, 2), (5, 3, 2)])
+def test_replication_settings_follow_broker_count(brokers, rf, isr):
+    props = broker_properties(brokers, {})
+    assert {k: props[k] for k in INTERNAL_TOPIC_RF} == {k: str(rf) for k in INTERNAL_TOPIC_RF}
+    assert props["transaction.state.log.min.isr"] == str(isr)
+    assert props["min.insync.replicas"] == str(isr)
+
+
+@given(st.integers(min_value=1, max_value=9))
+def test_internal_topics_always_fit_the_cluster(brokers):
+    props = broker_properties(brokers, {})
+    for key in INTERNAL_TOPIC_RF:
+        assert 1 <= int(props[key]) <= brokers
+    assert 1 <= int(props["transaction.state.log.min.isr"]) <= int(props["transaction.state.log.replication.factor"])
+    assert 1 <= int(props["min.insync.replicas"]) <= int(props["default.replication.factor"])
+    # One broker may restart without blocking writes whenever there is more than one.
+    if brokers > 1:
+        assert int(props["min.insync.replicas"]) < int(props["default.replication.factor"])
+
+
+@given(st.from_regex(r"[a-z][a-z0-9]*([._-][a-z0-9]+){0,4}", fullmatch=True))
+def test_env_name_round_trips_like_cp_kafka(prop):
+    assert property_from_env_name(kafka_env_name(prop)) == prop
+
+
+def _broker_props_from_pod(result) -> dict:
+    env = env_of(by_name(result, "StatefulSet", "kafka"))
+    return {property_from_env_name(k): v for k, v in env.items() if k.startswith("KAFKA_") and isinstance(v, str)}
+
+
+def test_single_broker_transaction_log_fits_one_broker(dev):
+    props = _broker_props_from_pod(dev)
+    assert by_name(dev, "StatefulSet", "kafka")["spec"]["replicas"] == 1
+    for key in INTERNAL_TOPIC_RF + ("transaction.state.log.min.isr", "min.insync.replicas"):
+        assert props[key] == "1", key
+
+
+def test_three_brokers_replicate_internal_topics_three_times(prod):
+    props = _broker_props_from_pod(prod)
+    assert by_name(prod, "StatefulSet", "kafka")["spec"]["replicas"] == 3
+    assert [props[k] for k in INTERNAL_TOPIC_RF] == ["3", "3", "3"]
+    assert props["transaction.state.log.min.isr"] == props["min.insync.replicas"] == "2"
+
+
+def test_each_broker_advertises_its_own_pod_dns_name(dev):
+    kafka = by_name(dev, "StatefulSet", "kafka")
+    env = env_of(kafka)
+    headless = kafka["spec"]["serviceName"]
+    assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://$(POD_NAME).{headless}.msa.svc.cluster.local:9092"
+    # $(POD_NAME) only expands when POD_NAME is declared earlier, from the pod's own name.
+    names = [e["name"] for e in kafka["spec"]["template"]["spec"]["containers"][0]["env"]]
+    assert names.index("POD_NAME") < names.index("KAFKA_ADVERTISED_LISTENERS")
+    assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert by_name(dev, "Service", headless)["spec"] == {
+        **by_name(dev, "Service", headless)["spec"], "clusterIP": "None", "publishNotReadyAddresses": True,
+    }
+
+
+def test_broker_id_comes_from_the_pod_ordinal(dev):
+    command = by_name(dev, "StatefulSet", "kafka")["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[:2] == ["bash", "-c"]
+    assert 'KAFKA_BROKER_ID="${HOSTNAME##*-}"' in command[2]
+    assert command[2].endswith("exec /etc/confluent/docker/run")
+
+
+def test_no_service_is_named_kafka_and_service_links_are_off(prod):
+    assert "kafka" not in [s["metadata"]["name"] for s in objects(prod, "Service")]
+    for workload in objects(prod, "StatefulSet") + objects(prod, "Deployment"):
+        assert workload["spec"]["template"]["spec"]["enableServiceLinks"] is False, workload["metadata"]["name"]
+
+
+def test_zookeeper_ensemble_of_three_lists_every_member(prod):
+    zk = by_name(prod, "StatefulSet", "zookeeper")
+    env = env_of(zk)
+    assert zk["spec"]["replicas"] == 3
+    assert env["ZOOKEEPER_SERVERS"].split(";") == [
+        f"zookeeper-{i}.zookeeper-headless.msa.svc.cluster.local:2888:3888" for i in range(3)
+    ]
+
+
+def test_single_zookeeper_has_no_ensemble(dev):
+    assert "ZOOKEEPER_SERVERS" not in env_of(by_name(dev, "StatefulSet", "zookeeper"))
+
+
+def test_disruption_budget_only_with_three_or_more(dev, prod):
+    assert objects(dev, "PodDisruptionBudget") == []
+    budgets = {p["metadata"]["name"]: p["spec"] for p in objects(prod, "PodDisruptionBudget")}
+    assert set(budgets) == {"kafka", "zookeeper"}
+    assert all(b["maxUnavailable"] == 1 for b in budgets.values())
+
+
+def test_data_lives_on_claims_with_configured_class_and_size():
+    result = run_stack("dev", lambda v: v["msa:kafka"].update(storageClass="local-path", storageSize="20Gi"))
+    (claim,) = by_name(result, "StatefulSet", "kafka")["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["storageClassName"] == "local-path"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
+
+
+def test_default_storage_class_leaves_the_field_out(dev):
+    (claim,) = by_name(dev, "StatefulSet", "kafka")["spec"]["volumeClaimTemplates"]
+    assert "storageClassName" not in claim["spec"]
+
+
+def test_overrides_reach_the_broker():
+    result = run_stack("prod", lambda v: v["msa:kafka"].update(overrides={"default.replication.factor": 2, "log.retention.hours": 72}))
+    props = _broker_props_from_pod(result)
+    assert props["default.replication.factor"] == "2"
+    assert props["log.retention.hours"] == "72"
+
+
+def test_images_are_cp_7_9_and_overridable():
+    result = run_stack("dev", lambda v: v["msa:kafka"].update(image="registry.local/cp-kafka:7.9.2"))
+    assert by_name(result, "StatefulSet", "kafka")["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.local/cp-kafka:7.9.2"
+    assert by_name(result, "StatefulSet", "zookeeper")["spec"]["template"]["spec"]["containers"][0]["image"].startswith("confluentinc/cp-zookeeper:7.9.")
+
+
+def test_kafka_ui_points_at_bootstrap_on_its_node_port(dev):
+    env = env_of(by_name(dev, "Deployment", "kafka-ui"))
+    assert env["KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS"] == "kafka-bootstrap.msa.svc.cluster.local:9092"
+    assert by_name(dev, "Deployment", "kafka-ui")["spec"]["template"]["spec"]["containers"][0]["image"].startswith("ghcr.io/kafbat/kafka-ui:")
+    service = by_name(dev, "Service", "kafka-ui")
+    assert service["spec"]["type"] == "NodePort"
+    assert service["spec"]["ports"][0]["nodePort"] == 30089
+
+
+def test_kafka_ui_can_be_switched_off():
+    result = run_stack("dev", lambda v: v["msa:kafka"]["ui"].update(enabled=False))
+    assert "kafka-ui" not in [o["metadata"]["name"] for o in objects(result)]
+
+
+def test_brokers_wait_for_zookeeper(dev):
+    kafka = next(r for r in dev.resources if r.type == "kubernetes:apps/v1:StatefulSet" and r.name == "kafka")
+    assert any(d.endswith("$kubernetes:apps/v1:StatefulSet::zookeeper") for d in kafka.dependencies)
