@@ -62,6 +62,9 @@ class Recorded:
 class RenderedStack:
     resources: list[Recorded] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Outputs registered by components (URN -> outputs), in wire format, and the stack's exports.
+    outputs: dict[str, dict] = field(default_factory=dict)
+    exports: dict[str, Any] = field(default_factory=dict)
 
     def of_type(self, type_: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == type_]
@@ -176,6 +179,12 @@ def _mocks_class():
                 recorded.delete_before_replace = bool(request.deleteBeforeReplace)
             return response
 
+        def RegisterResourceOutputs(self, request):
+            from pulumi.runtime import rpc
+
+            self.mocks.result.outputs[request.urn] = rpc.deserialize_properties(request.outputs)
+            return super().RegisterResourceOutputs(request)
+
     return RecordingMocks, RecordingMonitor
 
 
@@ -205,9 +214,11 @@ def run_program(project_dir: Path, stack: str, config: dict[str, str], secret_ke
         sys.path.insert(0, str(project_dir))
     program = str(project_dir / "__main__.py")
 
-    def program_run() -> None:
-        # Return nothing: the test wrapper would otherwise try to await the module's globals.
+    def program_run():
         runpy.run_path(program, run_name="__main__")
+        # Resolve the exports (the mock stack records none of its own) for the tests to inspect.
+        exports = dict(getattr(pulumi.runtime.get_root_resource(), "outputs", None) or {})
+        return pulumi.Output.all(**exports).apply(result.exports.update)
 
     pulumi_mocks.test(program_run)()
     return result

@@ -1,0 +1,104 @@
+"""The offline render: valid manifests, byte-identical output, secrets never in plain text."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+import render
+from conftest import ROOT, TEST_PASSWORD, TEST_SSH_KEY, objects, run_stack
+
+KUBERNETES_VERSION = "1.30.0"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_object_passes_strict_validation(stack, request):
+    result = request.getfixturevalue(stack)
+    rendered = objects(result)
+    assert len(rendered) >= 20
+    for obj in rendered:
+        # Raises ValidationError naming the field (a typo such as `selctor` fails only with strict).
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+
+
+def test_strict_validation_catches_a_misspelled_field(dev):
+    service = next(o for o in objects(dev, "Service"))
+    broken = {**service, "spec": {**service["spec"], "selctor": {"a": "b"}}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+def _render_cli(stack, out):
+    return subprocess.run([sys.executable, "render.py", stack, "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+
+
+def _tree(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_render_twice_is_byte_identical(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    assert _render_cli("dev", first).returncode == 0
+    assert _render_cli("dev", second).returncode == 0
+    assert _tree(first) == _tree(second)
+    assert set(_tree(first)) == {"kubernetes.yaml", "images.yaml", "nodes/172.10.40.174.sh"}
+
+
+def test_render_writes_every_object_the_program_registers(tmp_path, dev):
+    result = _render_cli("dev", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    docs = list(yaml.safe_load_all((tmp_path / "out" / "kubernetes.yaml").read_text()))
+    assert [(d["kind"], d["metadata"]["name"]) for d in docs] == [(o["kind"], o["metadata"]["name"]) for o in objects(dev)]
+    # Objects come in apply order: the namespace first, workloads after their Services.
+    kinds = [d["kind"] for d in docs]
+    assert kinds[0] == "Namespace"
+    assert max(i for i, k in enumerate(kinds) if k == "Service") < min(i for i, k in enumerate(kinds) if k in ("StatefulSet", "Deployment"))
+
+
+def test_rendering_prints_the_static_band_warning_for_dev(tmp_path):
+    result = _render_cli("dev", tmp_path / "out")
+    assert "warning: msa:services.user-service.clusterIP: 10.104.193.23 is outside the static band" in result.stderr
+
+
+def test_secure_values_become_placeholders():
+    config, secret_keys = render.load_stack_config(ROOT, "dev")
+    assert config["msa:harborPassword"] == render.SECRET_PLACEHOLDER
+    assert sorted(secret_keys) == ["msa:harborPassword", "msa:sshPrivateKey"]
+
+
+def _everything_rendered(result) -> str:
+    files = render.output_files(result, ROOT)
+    return "\n".join(content for content, _ in files.values())
+
+
+def test_secrets_never_appear_in_rendered_files():
+    result = run_stack("dev")  # the test secrets are real values here, not placeholders
+    text = _everything_rendered(result)
+    assert TEST_PASSWORD not in text
+    assert "test-key-material" not in text
+    secret = next(o for o in objects(result, "Secret") if o["metadata"]["name"] == "harbor-pull")
+    assert secret["stringData"] == {".dockerconfigjson": render.SECRET_PLACEHOLDER}
+
+
+def _is_secret_wrapped(value) -> bool:
+    return isinstance(value, dict) and value.get(render.SECRET_SIG) is not None
+
+
+def test_pull_secret_and_ssh_key_are_pulumi_secrets():
+    result = run_stack("dev")
+    (pull,) = [r for r in result.resources if r.type == "kubernetes:core/v1:Secret"]
+    assert _is_secret_wrapped(pull.inputs["stringData"])
+    assert TEST_PASSWORD in str(pull.inputs["stringData"]["value"])  # the real value, only inside the secret
+    (node,) = [r for r in result.resources if r.type == "command:remote:Command"]
+    assert _is_secret_wrapped(node.inputs["connection"])
+
+
+def test_no_secret_in_stack_exports():
+    result = run_stack("dev")
+    assert set(result.exports) == {"namespace", "clusterIPs", "nodePorts", "kafkaBootstrapServers", "images"}
+    assert result.exports["clusterIPs"]["user-service"] == "10.104.193.23"
+    everything = str(result.exports) + str(result.outputs)
+    assert TEST_PASSWORD not in everything and "test-key-material" not in everything
