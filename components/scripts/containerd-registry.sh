@@ -168,12 +168,13 @@ cri_healthy() {
 restart_containerd() {
   say "restarting containerd: $MSA_RESTART"
   bash -c "$MSA_RESTART"
-  local i
-  for i in $(seq 1 60); do
+  # containerd reloads in well under a second; a loaded node may need longer.
+  local deadline=$((SECONDS + ${MSA_HEALTH_TIMEOUT:-30}))
+  while [ "$SECONDS" -lt "$deadline" ]; do
     cri_healthy && return 0
     sleep 0.5
   done
-  return 1
+  cri_healthy
 }
 
 install_config() { # new-config-file
