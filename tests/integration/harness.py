@@ -9,12 +9,14 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import socket
 import subprocess
 import textwrap
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Optional
@@ -56,11 +58,16 @@ def wait_for(predicate, timeout: float, what: str) -> None:
 class Registry:
     """docker-registry on 127.0.0.1:<free port>, plain HTTP, storage in `root`."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, htpasswd: Optional[str] = None):
         self.root = root
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
+        self.auth: Optional[tuple[str, str]] = None
         root.mkdir(parents=True, exist_ok=True)
+        auth = ""
+        if htpasswd:
+            (root / "htpasswd").write_text(htpasswd)
+            auth = f"auth:\n  htpasswd: {{realm: test, path: {root / 'htpasswd'}}}\n"
         (root / "config.yml").write_text(textwrap.dedent(f"""\
             version: 0.1
             log: {{level: warn}}
@@ -68,7 +75,7 @@ class Registry:
               filesystem: {{rootdirectory: {root / 'data'}}}
             http:
               addr: {self.address}
-        """))
+        """) + auth)
         self.log = open(root / "registry.log", "w")
         self.process = subprocess.Popen(["docker-registry", "serve", str(root / "config.yml")], stdout=self.log, stderr=subprocess.STDOUT)
         wait_for(self._up, 15, "docker-registry to answer /v2/")
@@ -76,15 +83,23 @@ class Registry:
     def _up(self) -> bool:
         try:
             return urllib.request.urlopen(f"http://{self.address}/v2/", timeout=1).status == 200
+        except urllib.error.HTTPError as exc:
+            return exc.code == 401  # up, and asking for credentials
         except OSError:
             return False
+
+    def _open(self, request: urllib.request.Request):
+        if self.auth:
+            token = base64.b64encode(":".join(self.auth).encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        return urllib.request.urlopen(request, timeout=5)
 
     def manifest_digest(self, repository: str, tag: str) -> str:
         """Docker-Content-Digest of a tag, read back from the registry API."""
         request = urllib.request.Request(f"http://{self.address}/v2/{repository}/manifests/{tag}", method="HEAD")
         for media in ("application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json"):
             request.add_header("Accept", media)
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with self._open(request) as response:
             return response.headers["Docker-Content-Digest"]
 
     def stop(self) -> None:

@@ -1,0 +1,134 @@
+"""The relay push, end to end against a real plain-HTTP registry with credentials.
+
+The image is built without Docker (umoci + skopeo). The relay host's script (`relay-push.sh`, skopeo
+path) pushes it, and the digest it prints is checked against the registry API. The local side
+(`relay-local.sh` as rendered) runs too, with stand-ins only for what this machine lacks: `docker
+build/save` (an archive made by skopeo instead) and ssh/scp (the "relay host" is this machine).
+"""
+
+import os
+import stat
+import subprocess
+import textwrap
+import warnings
+from pathlib import Path
+
+import pytest
+
+from components.config import Harbor
+from components.images import ImagePlan, digest_from_output, relay_local_script, relay_push_script
+from integration.harness import REGISTRY_NAME, Registry, build_oci_layout, require
+
+pytestmark = pytest.mark.integration
+USER, PASSWORD = "robot", "s3cret-Pa55word"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    require("docker-registry", "skopeo", "umoci", "/bin/busybox", "unshare")
+    work = tmp_path_factory.mktemp("relay")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt  # bcrypt through the system's libxcrypt; deprecated in 3.11, fine for a test hash
+
+        hashed = crypt.crypt(PASSWORD, crypt.mksalt(crypt.METHOD_BLOWFISH))
+    registry = Registry(work / "registry", htpasswd=f"{USER}:{hashed}\n")
+    registry.auth = (USER, PASSWORD)
+    layout = build_oci_layout(work / "image", "hello through the relay")
+    hosts = work / "hosts"
+    hosts.write_text(f"127.0.0.1 localhost\n127.0.0.1 {REGISTRY_NAME}\n")
+    yield work, registry, layout, hosts
+    registry.stop()
+
+
+def _in_private_namespace(hosts: Path, command: list[str], env: dict, **kwargs) -> subprocess.CompletedProcess:
+    """Run with `hosts` as /etc/hosts (a private mount namespace), so harbor.test resolves."""
+    inner = f"mount --bind {hosts} /etc/hosts && exec \"$@\""
+    return subprocess.run(["unshare", "--mount", "--propagation", "private", "--", "bash", "-c", inner, "bash", *command],
+                          env=env, capture_output=True, text=True, timeout=120, **kwargs)
+
+
+def test_relay_push_script_pushes_with_skopeo_and_prints_the_registry_digest(world, tmp_path):
+    work, registry, layout, hosts = world
+    target = f"{REGISTRY_NAME}:{registry.port}/library/app:1.0"
+    archive = tmp_path / "image.tar"
+    subprocess.run(["skopeo", "copy", "--quiet", f"oci:{layout}:1.0", f"docker-archive:{archive}:{target}"], check=True)
+    script = tmp_path / "relay-push.sh"
+    script.write_text(relay_push_script())
+    env = {**os.environ, "HARBOR_USERNAME": USER, "HARBOR_PASSWORD": PASSWORD}
+
+    result = _in_private_namespace(hosts, ["bash", str(script), str(archive), target, "skopeo", "http"], env)
+
+    assert result.returncode == 0, result.stderr
+    digest = result.stdout.strip().splitlines()[-1]
+    assert digest == registry.manifest_digest("library/app", "1.0")
+    assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_relay_push_without_credentials_is_refused_by_the_registry(world, tmp_path):
+    work, registry, layout, hosts = world
+    target = f"{REGISTRY_NAME}:{registry.port}/library/anonymous:1.0"
+    archive = tmp_path / "image.tar"
+    subprocess.run(["skopeo", "copy", "--quiet", f"oci:{layout}:1.0", f"docker-archive:{archive}:{target}"], check=True)
+    script = tmp_path / "relay-push.sh"
+    script.write_text(relay_push_script())
+    result = _in_private_namespace(hosts, ["bash", str(script), str(archive), target, "skopeo", "http"], dict(os.environ))
+    assert result.returncode != 0
+    assert "unauthorized" in result.stderr.lower() or "authentication required" in result.stderr.lower()
+
+
+def _stand_ins(folder: Path, layout: Path) -> Path:
+    """docker (build is logged, save writes a docker-archive of the test image), ssh and scp to this machine."""
+    folder.mkdir()
+    scripts = {
+        "docker": f"""\
+            #!/usr/bin/env bash
+            echo "docker $*" >>{folder}/docker.log
+            case $1 in
+              build) ;;
+              save) skopeo copy --quiet oci:{layout}:1.0 "docker-archive:$3:$4" ;;
+              *) exit 1 ;;
+            esac""",
+        "ssh": """\
+            #!/usr/bin/env bash
+            # ssh [-o X] [-p N] [-i KEY] user@host COMMAND... : run COMMAND here, like sshd would.
+            while [ $# -gt 0 ]; do case $1 in -o|-p|-i) shift 2 ;; -*) shift ;; *) break ;; esac; done
+            echo "ssh $1" >>"$(dirname "$0")/ssh.log"; shift
+            exec bash -c "$*\"""",
+        "scp": """\
+            #!/usr/bin/env bash
+            while [ $# -gt 0 ]; do case $1 in -o|-P|-i) shift 2 ;; -*) shift ;; *) break ;; esac; done
+            cp "$1" "${2#*:}\"""",
+    }
+    for name, body in scripts.items():
+        path = folder / name
+        path.write_text(textwrap.dedent(body) + "\n")
+        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return folder
+
+
+def test_rendered_relay_script_builds_for_the_nodes_copies_and_pushes(world, tmp_path):
+    work, registry, layout, hosts = world
+    context = tmp_path / "user-service"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM scratch\n")
+    harbor = Harbor(host=f"{REGISTRY_NAME}:{registry.port}", project="library", username=USER, push="relay",
+                    relay_host="relay.test", relay_tool="skopeo")
+    plan = ImagePlan("user-service", f"{harbor.host}/library/usersservice", "2.0", "linux/amd64", "relay",
+                     context, context / "Dockerfile", {})
+    script = tmp_path / "user-service.relay.sh"
+    script.write_text(relay_local_script(plan, harbor))
+    fakes = _stand_ins(tmp_path / "bin", layout)
+    env = {**os.environ, "PATH": f"{fakes}:{os.environ['PATH']}", "HARBOR_USERNAME": USER, "HARBOR_PASSWORD": PASSWORD,
+           "MSA_SSH_KEY": "-----BEGIN KEY-----\nnot-a-real-key\n-----END KEY-----"}
+
+    result = _in_private_namespace(hosts, ["bash", str(script)], env)
+
+    assert result.returncode == 0, result.stderr
+    assert digest_from_output(result.stdout) == registry.manifest_digest("library/usersservice", "2.0")
+    build = (fakes / "docker.log").read_text().splitlines()[0]
+    assert "--platform linux/amd64" in build and f"--tag {plan.target}" in build
+    assert (fakes / "ssh.log").read_text().splitlines()[0] == "ssh root@relay.test"
+    assert PASSWORD not in result.stdout + result.stderr
+    leftover = [p for p in Path("/tmp").glob("msa-image.*") if (p / "image.tar").exists()]
+    assert leftover == []

@@ -1,0 +1,171 @@
+"""Images: built for linux/<nodeArch>, pushed directly or through the relay host, deployed by digest."""
+
+import pytest
+import yaml
+
+import render
+from components.images import context_hash, digest_from_output, relay_local_script, relay_push_script
+from conftest import ROOT, TEST_PASSWORD, by_name, run_stack
+
+FAKE_DIGEST = "sha256:" + "ab" * 32
+
+
+@pytest.fixture
+def contexts(tmp_path):
+    """Build contexts for user-service and store-service, as a team's checkouts would be."""
+    for name in ("user-service", "store-service"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "Dockerfile").write_text("FROM eclipse-temurin:17-jre\nCOPY app.jar /app.jar\n")
+        (folder / "app.jar").write_bytes(b"jar bytes of " + name.encode())
+    return tmp_path
+
+
+def _with_contexts(contexts, push="direct", arch="amd64", relay=None):
+    def edit(values):
+        values["msa:cluster"]["nodeArch"] = arch
+        values["msa:harbor"]["push"] = push
+        if relay:
+            values["msa:harbor"]["relayHost"] = relay
+        for name in ("user-service", "store-service"):
+            values["msa:services"][name]["context"] = str(contexts / name)
+    return edit
+
+
+def _deployment_image(result, name):
+    return by_name(result, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+
+
+@pytest.mark.parametrize("arch", ["amd64", "arm64"])
+def test_direct_build_is_always_for_the_nodes_platform(contexts, arch):
+    result = run_stack("dev", _with_contexts(contexts, arch=arch))
+    images = {r.name: r.inputs for r in result.resources if r.type == "docker:index/image:Image"}
+    assert set(images) == {"image-user-service-image", "image-store-service-image"}
+    for inputs in images.values():
+        assert inputs["build"]["platform"] == f"linux/{arch}"
+    assert images["image-user-service-image"]["imageName"] == "msa.harbor.com/library/usersservice:1.0"
+    assert images["image-user-service-image"]["build"]["context"] == str(contexts / "user-service")
+
+
+def test_direct_push_uses_the_harbor_credentials_as_a_secret(contexts):
+    result = run_stack("dev", _with_contexts(contexts))
+    inputs = next(r.inputs for r in result.resources if r.type == "docker:index/image:Image")
+    # The secret password makes the whole registry block a secret on the wire.
+    assert inputs["registry"].get(render.SECRET_SIG)
+    assert inputs["registry"]["value"] == {"server": "msa.harbor.com", "username": "admin", "password": TEST_PASSWORD}
+
+
+class DigestMocks:
+    """Mocks whose pushes report a known digest, to see where Deployments take their image from."""
+
+    def __new__(cls, result):
+        base = render._mocks_class()[0]
+
+        class Mocks(base):
+            def new_resource(self, args):
+                id_, state = super().new_resource(args)
+                if args.typ == "docker:index/image:Image":
+                    state["repoDigest"] = state["repoDigest"].split("@")[0] + "@" + FAKE_DIGEST
+                if args.typ == "command:local:Command":
+                    state["stdout"] = f"building...\npushed\n{FAKE_DIGEST}\n"
+                return id_, state
+
+        return Mocks(result)
+
+
+def _run_with_digests(edit):
+    from conftest import stack_values, to_config
+    import copy
+
+    values = copy.deepcopy(stack_values("dev"))
+    edit(values)
+    config, secret_keys = to_config(values)
+    return render.run_program(ROOT, "dev", config, secret_keys, mocks=DigestMocks)
+
+
+@pytest.mark.parametrize("push, relay", [("direct", None), ("relay", "172.10.40.160")])
+def test_deployments_pull_what_the_stack_pushed_by_digest(contexts, push, relay):
+    result = _run_with_digests(_with_contexts(contexts, push=push, relay=relay))
+    container = _deployment_image(result, "user-service")
+    assert container["image"] == f"msa.harbor.com/library/usersservice@{FAKE_DIGEST}"
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    # Services without a build context keep their tag.
+    assert _deployment_image(result, "discovery-service")["image"] == "msa.harbor.com/library/discoveryservice:1.0"
+
+
+def test_no_pod_pulls_with_policy_always(dev):
+    from conftest import objects
+
+    for workload in objects(dev, "Deployment") + objects(dev, "StatefulSet"):
+        for container in workload["spec"]["template"]["spec"]["containers"]:
+            assert container.get("imagePullPolicy") != "Always"
+
+
+def test_every_harbor_pod_gets_the_pull_secret(dev):
+    for name in ["discovery-service", "config-service", "apigateway-service", "user-service", "store-service"]:
+        pod = by_name(dev, "Deployment", name)["spec"]["template"]["spec"]
+        assert pod["imagePullSecrets"] == [{"name": "harbor-pull"}]
+    secret = by_name(dev, "Secret", "harbor-pull")
+    assert secret["type"] == "kubernetes.io/dockerconfigjson"
+
+
+def test_without_credentials_there_is_no_pull_secret():
+    def anonymous(values):
+        del values["msa:harbor"]["username"]
+
+    result = run_stack("dev", anonymous, secrets={"msa:harborPassword": None})
+    assert not [o for o in result.kubernetes_objects() if o["kind"] == "Secret"]
+    assert "imagePullSecrets" not in by_name(result, "Deployment", "user-service")["spec"]["template"]["spec"]
+
+
+def test_relay_mode_runs_the_rendered_script_with_secrets_in_the_environment(contexts):
+    result = run_stack("dev", _with_contexts(contexts, push="relay", relay="172.10.40.160"))
+    commands = {r.name: r.inputs for r in result.resources if r.type == "command:local:Command"}
+    command = commands["image-user-service-relay-push"]
+    assert "PLATFORM=linux/amd64" in command["create"]
+    assert "TARGET=msa.harbor.com/library/usersservice:1.0" in command["create"]
+    assert "RELAY_HOST=172.10.40.160" in command["create"]
+    assert TEST_PASSWORD not in command["create"]
+    assert command["environment"].get(render.SECRET_SIG)  # password and SSH key travel as secrets
+    assert command["triggers"][0] == context_hash(contexts / "user-service", contexts / "user-service" / "Dockerfile")
+
+
+def test_relay_build_reruns_only_when_the_context_changes(contexts):
+    dockerfile = contexts / "user-service" / "Dockerfile"
+    before = context_hash(contexts / "user-service", dockerfile)
+    assert context_hash(contexts / "user-service", dockerfile) == before
+    (contexts / "user-service" / "app.jar").write_bytes(b"a new build")
+    assert context_hash(contexts / "user-service", dockerfile) != before
+
+
+def test_render_lists_images_and_writes_the_relay_scripts(contexts, tmp_path):
+    result = run_stack("dev", _with_contexts(contexts, push="relay", relay="172.10.40.160"))
+    files = render.output_files(result, ROOT)
+    images = {i["service"]: i for i in yaml.safe_load(files["images.yaml"][0])["images"]}
+    assert set(images) == {"discovery-service", "config-service", "apigateway-service", "user-service", "store-service"}
+    assert all(i["platform"] == "linux/amd64" for i in images.values())
+    assert images["user-service"]["push"] == "relay" and images["user-service"]["target"] == "msa.harbor.com/library/usersservice:1.0"
+    assert images["discovery-service"]["push"] == "none"
+    assert files[images["user-service"]["relayScript"]][0] == relay_local_script_for(result, "user-service")
+    assert files["images/relay-push.sh"][0] == relay_push_script()
+    assert all(TEST_PASSWORD not in content for content, _ in files.values())
+
+
+def relay_local_script_for(result, service):
+    return next(r.inputs["create"] for r in result.resources if r.name == f"image-{service}-relay-push")
+
+
+def test_digest_is_read_from_the_last_digest_line():
+    assert digest_from_output(f"Loaded image: x\nsha256:{'1' * 64}\n{FAKE_DIGEST}\n") == FAKE_DIGEST
+    with pytest.raises(ValueError):
+        digest_from_output("push failed\n")
+
+
+def test_relay_script_is_the_same_text_as_render_shows(contexts):
+    from components.config import Harbor
+    from components.images import ImagePlan
+
+    plan = ImagePlan("user-service", "msa.harbor.com/library/usersservice", "1.0", "linux/amd64", "relay",
+                     contexts / "user-service", contexts / "user-service" / "Dockerfile", {"JAR": "app.jar"})
+    script = relay_local_script(plan, Harbor(host="msa.harbor.com", push="relay", relay_host="10.0.0.9"))
+    assert "BUILD_ARGS=(JAR=app.jar)" in script and relay_push_script() in script
