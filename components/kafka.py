@@ -140,6 +140,34 @@ def _container_security() -> k8s.core.v1.SecurityContextArgs:
     return k8s.core.v1.SecurityContextArgs(allow_privilege_escalation=False, capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]))
 
 
+def _cp_stateful_set(name: str, namespace: str, component: str, replicas: int, headless: str,
+                     container: k8s.core.v1.ContainerArgs, claim: k8s.core.v1.PersistentVolumeClaimArgs,
+                     termination_grace: int, opts: pulumi.ResourceOptions) -> k8s.apps.v1.StatefulSet:
+    """A cp-* StatefulSet: one container as appuser, per-pod DNS through `headless`, data on a claim."""
+    return k8s.apps.v1.StatefulSet(
+        name,
+        metadata=kx.metadata(name, namespace, component),
+        spec=k8s.apps.v1.StatefulSetSpecArgs(
+            replicas=replicas,
+            service_name=headless,
+            # All members start together: a ZooKeeper ensemble needs its peers to elect a leader, and
+            # brokers gain nothing from waiting for each other.
+            pod_management_policy="Parallel",
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kx.selector_labels(name)),
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=kx.labels(name, component)),
+                spec=kx.pod_spec(
+                    security_context=_pod_security(),
+                    termination_grace_period_seconds=termination_grace,
+                    containers=[container],
+                ),
+            ),
+            volume_claim_templates=[claim],
+        ),
+        opts=opts,
+    )
+
+
 class ZooKeeper(pulumi.ComponentResource):
     """A ZooKeeper StatefulSet (1 node, or an ensemble of 3 or 5) with headless and client Services."""
 
@@ -167,39 +195,24 @@ class ZooKeeper(pulumi.ComponentResource):
             env["ZOOKEEPER_SERVERS"] = names.zookeeper_servers(cfg.zookeeper_replicas)
             # Each member binds its quorum ports on all addresses, not only its own (not yet resolvable) name.
             env["ZOOKEEPER_QUORUM_LISTEN_ON_ALL_IPS"] = "true"
-        self.stateful_set = k8s.apps.v1.StatefulSet(
-            names.zookeeper,
-            metadata=kx.metadata(names.zookeeper, ns, component),
-            spec=k8s.apps.v1.StatefulSetSpecArgs(
-                replicas=cfg.zookeeper_replicas,
-                service_name=names.zookeeper_headless,
-                # Ensemble members must start together to elect a leader.
-                pod_management_policy="Parallel",
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kx.selector_labels(names.zookeeper)),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=kx.labels(names.zookeeper, component)),
-                    spec=kx.pod_spec(
-                        security_context=_pod_security(),
-                        containers=[k8s.core.v1.ContainerArgs(
-                            name="zookeeper",
-                            image=cfg.zookeeper_image,
-                            command=["bash", "-c", ZOOKEEPER_START],
-                            env=kx.env(env),
-                            ports=[k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.port) for p in ports],
-                            readiness_probe=kx.tcp_probe(ZOOKEEPER_CLIENT_PORT, period=10, failures=3),
-                            liveness_probe=kx.tcp_probe(ZOOKEEPER_CLIENT_PORT, period=10, failures=6, initial_delay=30),
-                            resources=kx.resources(cfg.zookeeper_resources),
-                            security_context=_container_security(),
-                            volume_mounts=[
-                                k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/zookeeper/data", sub_path="data"),
-                                k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/zookeeper/log", sub_path="log"),
-                            ],
-                        )],
-                    ),
-                ),
-                volume_claim_templates=[kx.data_claim("data", cfg.storage_class, cfg.zookeeper_storage_size)],
-            ),
-            opts=child,
+        container = k8s.core.v1.ContainerArgs(
+            name="zookeeper",
+            image=cfg.zookeeper_image,
+            command=["bash", "-c", ZOOKEEPER_START],
+            env=kx.env(env),
+            ports=[k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.port) for p in ports],
+            readiness_probe=kx.tcp_probe(ZOOKEEPER_CLIENT_PORT, period=10, failures=3),
+            liveness_probe=kx.tcp_probe(ZOOKEEPER_CLIENT_PORT, period=10, failures=6, initial_delay=30),
+            resources=kx.resources(cfg.zookeeper_resources),
+            security_context=_container_security(),
+            volume_mounts=[
+                k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/zookeeper/data", sub_path="data"),
+                k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/zookeeper/log", sub_path="log"),
+            ],
+        )
+        self.stateful_set = _cp_stateful_set(
+            names.zookeeper, ns, component, cfg.zookeeper_replicas, names.zookeeper_headless, container,
+            kx.data_claim("data", cfg.storage_class, cfg.zookeeper_storage_size), termination_grace=30, opts=child,
         )
         if cfg.zookeeper_replicas >= 3:
             self.disruption_budget = kx.pod_disruption_budget(names.zookeeper, ns, component, names.zookeeper, child)
@@ -222,37 +235,23 @@ class KafkaCluster(pulumi.ComponentResource):
             kx.field_env("POD_NAME", "metadata.name"),
             *kx.env(kafka_env(cfg, names)),
         ]
-        self.stateful_set = k8s.apps.v1.StatefulSet(
-            names.kafka,
-            metadata=kx.metadata(names.kafka, ns, component),
-            spec=k8s.apps.v1.StatefulSetSpecArgs(
-                replicas=cfg.brokers,
-                service_name=names.kafka_headless,
-                pod_management_policy="Parallel",
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kx.selector_labels(names.kafka)),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=kx.labels(names.kafka, component)),
-                    spec=kx.pod_spec(
-                        security_context=_pod_security(),
-                        termination_grace_period_seconds=60,
-                        containers=[k8s.core.v1.ContainerArgs(
-                            name="kafka",
-                            image=cfg.image,
-                            command=["bash", "-c", KAFKA_START],
-                            env=env,
-                            ports=[k8s.core.v1.ContainerPortArgs(name="kafka", container_port=KAFKA_PORT)],
-                            # Log recovery after an unclean stop can take minutes: a generous start budget.
-                            startup_probe=kx.tcp_probe(KAFKA_PORT, period=5, failures=60),
-                            readiness_probe=kx.tcp_probe(KAFKA_PORT, period=10, failures=3),
-                            liveness_probe=kx.tcp_probe(KAFKA_PORT, period=10, failures=6),
-                            resources=kx.resources(cfg.resources),
-                            security_context=_container_security(),
-                            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data")],
-                        )],
-                    ),
-                ),
-                volume_claim_templates=[kx.data_claim("data", cfg.storage_class, cfg.storage_size)],
-            ),
+        container = k8s.core.v1.ContainerArgs(
+            name="kafka",
+            image=cfg.image,
+            command=["bash", "-c", KAFKA_START],
+            env=env,
+            ports=[k8s.core.v1.ContainerPortArgs(name="kafka", container_port=KAFKA_PORT)],
+            # Log recovery after an unclean stop can take minutes: a generous start budget.
+            startup_probe=kx.tcp_probe(KAFKA_PORT, period=5, failures=60),
+            readiness_probe=kx.tcp_probe(KAFKA_PORT, period=10, failures=3),
+            liveness_probe=kx.tcp_probe(KAFKA_PORT, period=10, failures=6),
+            resources=kx.resources(cfg.resources),
+            security_context=_container_security(),
+            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data")],
+        )
+        self.stateful_set = _cp_stateful_set(
+            names.kafka, ns, component, cfg.brokers, names.kafka_headless, container,
+            kx.data_claim("data", cfg.storage_class, cfg.storage_size), termination_grace=60,
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=list(brokers_wait_for))),
         )
         if cfg.brokers >= 3:

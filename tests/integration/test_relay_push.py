@@ -48,13 +48,19 @@ def _in_private_namespace(hosts: Path, command: list[str], env: dict, **kwargs) 
                           env=env, capture_output=True, text=True, timeout=120, **kwargs)
 
 
+def _archive_and_push_script(folder: Path, layout: Path, target: str) -> tuple[Path, Path]:
+    """What arrives on the relay host: a `docker save`-format archive tagged `target`, and relay-push.sh."""
+    archive = folder / "image.tar"
+    subprocess.run(["skopeo", "copy", "--quiet", f"oci:{layout}:1.0", f"docker-archive:{archive}:{target}"], check=True)
+    script = folder / "relay-push.sh"
+    script.write_text(relay_push_script())
+    return archive, script
+
+
 def test_relay_push_script_pushes_with_skopeo_and_prints_the_registry_digest(world, tmp_path):
     work, registry, layout, hosts = world
     target = f"{REGISTRY_NAME}:{registry.port}/library/app:1.0"
-    archive = tmp_path / "image.tar"
-    subprocess.run(["skopeo", "copy", "--quiet", f"oci:{layout}:1.0", f"docker-archive:{archive}:{target}"], check=True)
-    script = tmp_path / "relay-push.sh"
-    script.write_text(relay_push_script())
+    archive, script = _archive_and_push_script(tmp_path, layout, target)
     env = {**os.environ, "HARBOR_USERNAME": USER, "HARBOR_PASSWORD": PASSWORD}
 
     result = _in_private_namespace(hosts, ["bash", str(script), str(archive), target, "skopeo", "http"], env)
@@ -68,10 +74,7 @@ def test_relay_push_script_pushes_with_skopeo_and_prints_the_registry_digest(wor
 def test_relay_push_without_credentials_is_refused_by_the_registry(world, tmp_path):
     work, registry, layout, hosts = world
     target = f"{REGISTRY_NAME}:{registry.port}/library/anonymous:1.0"
-    archive = tmp_path / "image.tar"
-    subprocess.run(["skopeo", "copy", "--quiet", f"oci:{layout}:1.0", f"docker-archive:{archive}:{target}"], check=True)
-    script = tmp_path / "relay-push.sh"
-    script.write_text(relay_push_script())
+    archive, script = _archive_and_push_script(tmp_path, layout, target)
     result = _in_private_namespace(hosts, ["bash", str(script), str(archive), target, "skopeo", "http"], dict(os.environ))
     assert result.returncode != 0
     assert "unauthorized" in result.stderr.lower() or "authentication required" in result.stderr.lower()
