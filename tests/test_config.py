@@ -143,3 +143,30 @@ def test_render_of_unknown_stack_exits_2(tmp_path):
     result = _render("staging", "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert result.stderr.startswith("error: Pulumi.staging.yaml not found")
+
+
+def test_config_arrives_like_the_cli_sends_it(monkeypatch):
+    """Under `pulumi up` the language host passes config as PULUMI_CONFIG / PULUMI_CONFIG_SECRET_KEYS."""
+    import json
+
+    from pulumi.runtime import config as runtime_config
+
+    from components import config
+    from components.errors import ConfigError
+    from conftest import to_config
+
+    values, secret_keys = to_config(stack_values("dev"))
+    token = runtime_config.CONFIG.set({})  # nothing set in-process: only the environment
+    try:
+        monkeypatch.setattr(runtime_config, "is_config_secret", lambda key: False)
+        monkeypatch.setenv("PULUMI_CONFIG", json.dumps(values))
+        monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(secret_keys))
+        cfg, _ = config.load(ROOT)
+        assert cfg.kafka.brokers == 1 and list(cfg.services)[0] == "discovery-service"
+
+        monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["msa:sshPrivateKey"]))
+        with pytest.raises(ConfigError) as caught:
+            config.load(ROOT)
+    finally:
+        runtime_config.CONFIG.reset(token)
+    assert str(caught.value).startswith("msa:harborPassword: is stored in plain text")
