@@ -34,7 +34,11 @@ def ensure_venv() -> None:
         return
     if not PYTHON.exists():
         print(f"creating {VENV.relative_to(ROOT)}/", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
+        try:
+            venv.EnvBuilder(with_pip=True).create(VENV)
+        except subprocess.CalledProcessError:
+            # Debian/Ubuntu ship the venv module's pip bootstrap separately.
+            sys.exit("error: python3 cannot create a virtualenv with pip here; install python3-venv (apt-get install python3-venv) and retry")
     print("installing requirements-dev.txt (pinned)", flush=True)
     subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                     "-r", str(ROOT / "requirements-dev.txt")], check=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import typing
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Mapping, Optional, Union
 
@@ -269,11 +270,8 @@ class Secrets:
 # --- raw values -> model ------------------------------------------------------------------------
 
 _OBJECT_KEYS = {"cluster", "harbor", "kafka", "services", "spring"}
-_KNOWN_KEYS = set(StackConfig.model_fields[f].alias or f for f in StackConfig.model_fields) | set(SECRET_KEYS)
-
-
-def _known_top_level() -> list[str]:
-    return sorted({(f.alias or n) for n, f in StackConfig.model_fields.items()} | set(SECRET_KEYS))
+# Every top-level key (camelCase, as in the stack file), secrets included.
+KNOWN_KEYS = sorted({(f.alias or n) for n, f in StackConfig.model_fields.items()} | set(SECRET_KEYS))
 
 
 def parse_stack_config(raw: Mapping[str, str], project_dir: Path) -> StackConfig:
@@ -282,8 +280,8 @@ def parse_stack_config(raw: Mapping[str, str], project_dir: Path) -> StackConfig
     for key, text in raw.items():
         if key in SECRET_KEYS:
             continue
-        if key not in _KNOWN_KEYS:
-            raise ConfigError(key, f"unknown key (a typo?); known keys are {', '.join('msa:' + k for k in _known_top_level())}")
+        if key not in KNOWN_KEYS:
+            raise ConfigError(key, f"unknown key (a typo?); known keys are {', '.join('msa:' + k for k in KNOWN_KEYS)}")
         if key in _OBJECT_KEYS:
             try:
                 value = json.loads(text) if isinstance(text, str) else text
@@ -347,29 +345,24 @@ def _to_config_error(exc: ValidationError) -> ConfigError:
 
 def _model_at(loc: Iterable[Any]) -> Optional[type[BaseModel]]:
     """The model class that validates the object at `loc`, to list its keys in an error."""
-    model: Any = StackConfig
-    for part in loc:
-        if model is None:
-            return None
-        if isinstance(part, int) or (model is _DICT_OF_SERVICES):
-            model = Service if model is _DICT_OF_SERVICES else model
-            continue
-        fields = {(f.alias or n): f for n, f in model.model_fields.items()}
-        field = fields.get(part)
+    annotation: Any = StackConfig
+    parts = list(loc)
+    while parts:
+        model = _model_in(annotation)
+        fields = {(f.alias or n): f for n, f in model.model_fields.items()} if model else {}
+        field = fields.get(parts.pop(0))
         if field is None:
             return None
-        model = _element_model(field.annotation)
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+        annotation = field.annotation
+        # Step over list indexes and dict keys (services.<name>, nodes[0]) to the element type.
+        while typing.get_origin(annotation) in (list, dict) and parts:
+            annotation = typing.get_args(annotation)[-1]
+            parts.pop(0)
+    return _model_in(annotation)
 
 
-_DICT_OF_SERVICES = object()
-
-
-def _element_model(annotation: Any) -> Any:
-    import typing
-
-    if annotation == dict[str, Service]:
-        return _DICT_OF_SERVICES
+def _model_in(annotation: Any) -> Optional[type[BaseModel]]:
+    """X for X or Optional[X], when X is a model."""
     for arg in (typing.get_args(annotation) or (annotation,)):
         if isinstance(arg, type) and issubclass(arg, BaseModel):
             return arg

@@ -33,6 +33,10 @@ RULES = [
     # (what is wrong, edit, the line must start with)
     ("unknown top-level key", _set("kafak", {"brokers": 1}), "msa:kafak: unknown key"),
     ("unknown nested key", _set("kafka.broker", 1), "msa:kafka.broker: unknown key"),
+    ("unknown key of a service", _set("services.user-service.clusterIp", "10.96.0.50"),
+     "msa:services.user-service.clusterIp: unknown key (a typo?); known keys here are: buildArgs, clusterIP, context,"),
+    ("unknown key of a node's bastion", _set("cluster.nodes", [{"host": "n1", "bastion": {"host": "b", "usr": "x"}}]),
+     "msa:cluster.nodes[0].bastion.usr: unknown key (a typo?); known keys here are: host, port, user"),
     ("broker count is not a number", _set("kafka.brokers", "two"), "msa:kafka.brokers: expected a whole number"),
     ("no brokers", _set("kafka.brokers", 0), "msa:kafka.brokers:"),
     ("even ZooKeeper ensemble", _set("kafka.zookeeperReplicas", 2), "msa:kafka.zookeeperReplicas:"),
