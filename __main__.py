@@ -18,7 +18,9 @@ from components.errors import ConfigError
 from components.images import PULL_SECRET, HarborImage, harbor_pull_secret, image_plan
 from components.kafka import KafkaCluster, KafkaNames, KafkaUi, ZooKeeper
 from components.nodes import setup_nodes
-from components.spring import SpringService, SpringServiceArgs, directory_for, spring_application_json, spring_settings
+from components.spring import (
+    CONFIG_REPO_MAP, SpringService, SpringServiceArgs, config_repo_map, directory_for, spring_application_json, spring_settings,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
@@ -57,13 +59,7 @@ if cfg.kafka.ui.enabled:
 # nodes (image pulls) and the pull secret; their image reference carries the build as a dependency.
 directory = directory_for(cfg, kafka_names.bootstrap_servers)
 (config_service,) = cfg.by_role("config")
-config_map = k8s.core.v1.ConfigMap(
-    "config-repo",
-    metadata=k8s.meta.v1.ObjectMetaArgs(name="config-repo", namespace=cfg.namespace,
-                                        labels={"app.kubernetes.io/part-of": "msa", "app.kubernetes.io/managed-by": "pulumi"}),
-    data=config_repo,
-    opts=in_namespace,
-)
+config_map = config_repo_map(cfg.namespace, config_repo, in_namespace)
 pods_wait_for = (*nodes, *([pull_secret] if pull_secret else []))
 for name, svc in cfg.services.items():
     cluster_ip = addresses.cluster_ip(name)
@@ -76,7 +72,7 @@ for name, svc in cfg.services.items():
         settings_json=spring_application_json(spring_settings(name, svc, cfg, cluster_ip, directory)),
         image=harbor_images[name].ref,
         pull_secret=PULL_SECRET if pull_secret else None,
-        config_map="config-repo" if name == config_service else None,
+        config_map=CONFIG_REPO_MAP if name == config_service else None,
         pods_wait_for=pods_wait_for + ((config_map,) if name == config_service else ()),
     ), in_namespace)
 

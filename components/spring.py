@@ -20,6 +20,7 @@ from . import k8s as kx
 from .config import Route, Service, Spring, StackConfig
 
 CONFIG_REPO_MOUNT = "/config-repo"
+CONFIG_REPO_MAP = "config-repo"
 # Variables the kubelet expands inside SPRING_APPLICATION_JSON ($(NAME) syntax); declared before it.
 POD_NAME, POD_IP = "POD_NAME", "POD_IP"
 
@@ -131,6 +132,17 @@ def spring_application_json(settings: dict[str, Any]) -> str:
     for var in (POD_NAME, POD_IP):
         text = text.replace(f"$$({var})", f"$({var})")
     return text
+
+
+def config_repo_map(namespace: str, files: dict[str, str], opts: pulumi.ResourceOptions) -> k8s.core.v1.ConfigMap:
+    """The files the config server serves. A fixed name: a content change replaces it in place and
+    the mounted directory follows, with no restart of the config server."""
+    return k8s.core.v1.ConfigMap(
+        CONFIG_REPO_MAP,
+        metadata=kx.metadata(CONFIG_REPO_MAP, namespace, "config"),
+        data=files,
+        opts=opts,
+    )
 
 
 def startup_failure_threshold(startup_seconds: int, period: int = 5) -> int:

@@ -169,3 +169,38 @@ def test_relay_script_is_the_same_text_as_render_shows(contexts):
                      contexts / "user-service", contexts / "user-service" / "Dockerfile", {"JAR": "app.jar"})
     script = relay_local_script(plan, Harbor(host="msa.harbor.com", push="relay", relay_host="10.0.0.9"))
     assert "BUILD_ARGS=(JAR=app.jar)" in script and relay_push_script() in script
+
+
+def test_relay_push_docker_path_logs_in_on_stdin_and_reports_the_repo_digest(tmp_path):
+    """The docker branch of relay-push.sh, with a stand-in docker CLI (no engine here): the password
+    goes through --password-stdin, and the digest is the target repository's RepoDigest."""
+    import os
+    import subprocess
+
+    fake = tmp_path / "bin" / "docker"
+    fake.parent.mkdir()
+    fake.write_text(f"""#!/usr/bin/env bash
+echo "$*" >>{tmp_path}/calls
+case $1 in
+  info) exit 0 ;;
+  login) cat >{tmp_path}/stdin ;;
+  load) echo "Loaded image: msa.harbor.com/library/usersservice:1.0" ;;
+  push) echo "1.0: digest: {FAKE_DIGEST} size: 528" ;;
+  image) printf 'other.registry/usersservice@sha256:{"cd" * 32}\\nmsa.harbor.com/library/usersservice@{FAKE_DIGEST}\\n' ;;
+esac
+""")
+    fake.chmod(0o755)
+    archive = tmp_path / "image.tar"
+    archive.write_bytes(b"archive")
+    script = tmp_path / "relay-push.sh"
+    script.write_text(relay_push_script())
+    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}", "HARBOR_USERNAME": "admin", "HARBOR_PASSWORD": TEST_PASSWORD}
+    result = subprocess.run(["bash", str(script), str(archive), "msa.harbor.com/library/usersservice:1.0", "auto", "http"],
+                            env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == FAKE_DIGEST
+    assert (tmp_path / "stdin").read_text() == TEST_PASSWORD
+    calls = (tmp_path / "calls").read_text()
+    assert TEST_PASSWORD not in calls
+    assert "login --username admin --password-stdin msa.harbor.com" in calls
+    assert "push msa.harbor.com/library/usersservice:1.0" in calls
