@@ -281,6 +281,9 @@ def parse_stack_config(raw: Mapping[str, str], project_dir: Path) -> StackConfig
         if key in SECRET_KEYS:
             continue
         if key not in KNOWN_KEYS:
+            if "." in key and key.split(".")[0] in KNOWN_KEYS:
+                # `pulumi config set msa:kafka.brokers 3` without --path makes a key with a dot in its name.
+                raise ConfigError(key, f"is a key with a dot in its name; set nested values with: pulumi config set --path msa:{key} <value> (and remove this one)")
             raise ConfigError(key, f"unknown key (a typo?); known keys are {', '.join('msa:' + k for k in KNOWN_KEYS)}")
         if key in _OBJECT_KEYS:
             try:
