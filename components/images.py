@@ -171,7 +171,7 @@ class HarborImage(pulumi.ComponentResource):
                 environment=environment,
                 # Re-run only when what goes into the image changes.
                 triggers=[context_hash(plan.context, plan.dockerfile), plan.target, plan.platform, json.dumps(plan.build_args, sort_keys=True)],
-                logging="stdoutAndStderr",
+                logging=command.local.Logging.STDOUT_AND_STDERR,
                 opts=child,
             )
             self.ref = push.stdout.apply(lambda out: f"{plan.repository}@{digest_from_output(out)}")
