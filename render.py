@@ -19,7 +19,6 @@ No Pulumi CLI, provider plugin, cluster or network is needed.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os

@@ -80,7 +80,7 @@ class Cluster(_Model):
         try:
             return ipaddress.IPv4Network(str(v), strict=True)
         except ValueError:
-            raise ValueError(f"{v!r} is not an IPv4 network in CIDR form with host bits zero; use e.g. 10.96.0.0/12")
+            raise ValueError(f"{v!r} is not an IPv4 network in CIDR form with host bits zero; use e.g. 10.96.0.0/12") from None
 
     @field_validator("node_port_range")
     @classmethod
@@ -289,7 +289,7 @@ def parse_stack_config(raw: Mapping[str, str], project_dir: Path) -> StackConfig
             try:
                 value = json.loads(text) if isinstance(text, str) else text
             except json.JSONDecodeError:
-                raise ConfigError(key, "expected an object (a YAML mapping in Pulumi.<stack>.yaml), got plain text")
+                raise ConfigError(key, "expected an object (a YAML mapping in Pulumi.<stack>.yaml), got plain text") from None
             if not isinstance(value, dict):
                 raise ConfigError(key, f"expected an object (a YAML mapping), got {type(value).__name__}")
             data[key] = value

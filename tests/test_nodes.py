@@ -4,7 +4,6 @@ import hashlib
 import os
 import subprocess
 import textwrap
-from pathlib import Path
 
 import pytest
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import render
-from conftest import ROOT, TEST_PASSWORD, TEST_SSH_KEY, objects, run_stack
+from conftest import ROOT, TEST_PASSWORD, objects, run_stack
 
 KUBERNETES_VERSION = "1.30.0"
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from components.spring import spring_application_json
-from conftest import by_name, env_of, objects, run_stack
+from conftest import by_name, env_of, run_stack
 
 SERVICES = ["discovery-service", "config-service", "apigateway-service", "user-service", "store-service"]
 
