@@ -19,7 +19,7 @@ from components.images import PULL_SECRET, HarborImage, harbor_pull_secret, imag
 from components.kafka import KafkaCluster, KafkaNames, KafkaUi, ZooKeeper
 from components.nodes import setup_nodes
 from components.spring import (
-    CONFIG_REPO_MAP, SpringService, SpringServiceArgs, config_repo_map, directory_for, spring_application_json, spring_settings,
+    SpringService, SpringServiceArgs, config_repo_map, directory_for, spring_application_json, spring_settings,
 )
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -72,8 +72,8 @@ for name, svc in cfg.services.items():
         settings_json=spring_application_json(spring_settings(name, svc, cfg, cluster_ip, directory)),
         image=harbor_images[name].ref,
         pull_secret=PULL_SECRET if pull_secret else None,
-        config_map=CONFIG_REPO_MAP if name == config_service else None,
-        pods_wait_for=pods_wait_for + ((config_map,) if name == config_service else ()),
+        config_map=config_map if name == config_service else None,
+        pods_wait_for=pods_wait_for,
     ), in_namespace)
 
 pulumi.export("namespace", cfg.namespace)

@@ -22,6 +22,11 @@ def child_options(parent: pulumi.Resource, opts: Optional[pulumi.ResourceOptions
     return pulumi.ResourceOptions(parent=parent, depends_on=(opts.depends_on if opts else None))
 
 
+def waiting_for(opts: pulumi.ResourceOptions, resources: Sequence[pulumi.Resource]) -> pulumi.ResourceOptions:
+    """`opts` plus explicit dependencies on `resources` (for one child that needs more than its siblings)."""
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(resources)))
+
+
 def labels(name: str, component: str) -> dict[str, str]:
     """The recommended app.kubernetes.io label set; `selector_labels` is its immutable subset."""
     return {
@@ -78,19 +83,19 @@ def cluster_ip_service(
     cluster_ip: str,
     ports: Sequence[k8s.core.v1.ServicePortArgs],
     selector_name: str,
-    node_port_type: bool,
     opts: pulumi.ResourceOptions,
 ) -> k8s.core.v1.Service:
-    """A Service with a fixed address.
+    """A Service with a fixed address; of type NodePort when a port names a nodePort.
 
     delete_before_replace: a new ClusterIP (or any other replacement) must free the old object first,
     or the API server rejects the new one with "provided IP is already allocated".
     """
+    node_port = any(p.node_port is not None for p in ports)
     return k8s.core.v1.Service(
         name,
         metadata=metadata(name, namespace, component),
         spec=k8s.core.v1.ServiceSpecArgs(
-            type="NodePort" if node_port_type else "ClusterIP",
+            type="NodePort" if node_port else "ClusterIP",
             cluster_ip=cluster_ip,
             selector=selector_labels(selector_name),
             ports=list(ports),

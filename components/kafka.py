@@ -181,7 +181,7 @@ class ZooKeeper(pulumi.ComponentResource):
             kx.port("election", ZOOKEEPER_ELECTION_PORT),
         ]
         self.headless = kx.headless_service(names.zookeeper_headless, ns, component, ports, names.zookeeper, child)
-        self.client = kx.cluster_ip_service(names.zookeeper, ns, component, client_ip, [ports[0]], names.zookeeper, False, child)
+        self.client = kx.cluster_ip_service(names.zookeeper, ns, component, client_ip, [ports[0]], names.zookeeper, child)
         env = {
             "ZOOKEEPER_CLIENT_PORT": str(ZOOKEEPER_CLIENT_PORT),
             "ZOOKEEPER_TICK_TIME": "2000",
@@ -230,7 +230,7 @@ class KafkaCluster(pulumi.ComponentResource):
         ns, component = names.namespace, "kafka"
         ports = [kx.port("kafka", KAFKA_PORT)]
         self.headless = kx.headless_service(names.kafka_headless, ns, component, ports, names.kafka, child)
-        self.bootstrap = kx.cluster_ip_service(names.bootstrap, ns, component, bootstrap_ip, ports, names.kafka, False, child)
+        self.bootstrap = kx.cluster_ip_service(names.bootstrap, ns, component, bootstrap_ip, ports, names.kafka, child)
         env = [
             kx.field_env("POD_NAME", "metadata.name"),
             *kx.env(kafka_env(cfg, names)),
@@ -252,7 +252,7 @@ class KafkaCluster(pulumi.ComponentResource):
         self.stateful_set = _cp_stateful_set(
             names.kafka, ns, component, cfg.brokers, names.kafka_headless, container,
             kx.data_claim("data", cfg.storage_class, cfg.storage_size), termination_grace=60,
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=list(brokers_wait_for))),
+            opts=kx.waiting_for(child, brokers_wait_for),
         )
         if cfg.brokers >= 3:
             self.disruption_budget = kx.pod_disruption_budget(names.kafka, ns, component, names.kafka, child)
@@ -267,7 +267,7 @@ class KafkaUi(pulumi.ComponentResource):
         child = kx.child_options(self, opts)
         ns, component, http = names.namespace, "kafka-ui", 8080
         self.service = kx.cluster_ip_service(
-            names.ui, ns, component, cluster_ip, [kx.port("http", http, node_port)], names.ui, node_port is not None, child
+            names.ui, ns, component, cluster_ip, [kx.port("http", http, node_port)], names.ui, child
         )
         self.deployment = k8s.apps.v1.Deployment(
             names.ui,

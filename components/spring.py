@@ -159,8 +159,9 @@ class SpringServiceArgs:
     settings_json: str
     image: pulumi.Input[str]
     pull_secret: Optional[str] = None
-    config_map: Optional[str] = None
-    # What the pods (not the Service object) must wait for: node setup, pull secret, ConfigMap.
+    # The config server's files, mounted at CONFIG_REPO_MOUNT (its pods wait for the ConfigMap).
+    config_map: Optional[k8s.core.v1.ConfigMap] = None
+    # What the pods (not the Service object) must wait for: node setup, pull secret.
     pods_wait_for: tuple[pulumi.Resource, ...] = ()
 
 
@@ -174,18 +175,19 @@ class SpringService(pulumi.ComponentResource):
         component = {"app": "service"}.get(svc.role, svc.role)
         self.service = kx.cluster_ip_service(
             args.name, args.namespace, component, args.cluster_ip,
-            [kx.port("http", svc.port, args.node_port)], args.name, args.node_port is not None, child,
+            [kx.port("http", svc.port, args.node_port)], args.name, child,
         )
         env = [kx.field_env(POD_NAME, "metadata.name")]
         if '"$(POD_IP)"' in args.settings_json:
             env.append(kx.field_env(POD_IP, "status.podIP"))
         env += kx.env({"SPRING_APPLICATION_JSON": args.settings_json, "JAVA_TOOL_OPTIONS": svc.java_opts})
-        volumes, mounts = [], []
-        if args.config_map:
+        volumes, mounts, pods_wait_for = [], [], list(args.pods_wait_for)
+        if args.config_map is not None:
             # A whole-directory mount (no subPath): the kubelet swaps edited files in place, and the
             # native config server re-reads them on every request.
-            volumes.append(k8s.core.v1.VolumeArgs(name="config-repo", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=args.config_map)))
+            volumes.append(k8s.core.v1.VolumeArgs(name="config-repo", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=CONFIG_REPO_MAP)))
             mounts.append(k8s.core.v1.VolumeMountArgs(name="config-repo", mount_path=CONFIG_REPO_MOUNT, read_only=True))
+            pods_wait_for.append(args.config_map)
         container = k8s.core.v1.ContainerArgs(
             name=args.name,
             image=args.image,
@@ -223,6 +225,6 @@ class SpringService(pulumi.ComponentResource):
                     ),
                 ),
             ),
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=list(args.pods_wait_for))),
+            opts=kx.waiting_for(child, pods_wait_for),
         )
         self.register_outputs({"clusterIP": args.cluster_ip})
