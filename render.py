@@ -30,7 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+import pulumi
 import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
 
 PROJECT_DIR = Path(__file__).resolve().parent
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -140,51 +143,44 @@ def load_stack_config(project_dir: Path, stack: str) -> tuple[dict[str, str], li
 
 # --- the mock engine ---------------------------------------------------------------------------------
 
-def _mocks_class():
-    import pulumi
-    from pulumi.runtime import mocks as pulumi_mocks
+class RecordingMocks(pulumi_mocks.Mocks):
+    """Records every registration and answers with the outputs a real engine would add."""
 
-    class RecordingMocks(pulumi.runtime.Mocks):
-        """Records every registration and answers with the outputs a real engine would add."""
+    def __init__(self, result: RenderedStack):
+        self.result = result
 
-        def __init__(self, result: RenderedStack):
-            self.result = result
+    def new_resource(self, args):
+        self.result.resources.append(Recorded(args.typ, args.name, bool(args.custom), args.inputs))
+        state = dict(args.inputs)
+        if args.typ == "docker:index/image:Image":
+            repo = str(args.inputs.get("imageName", "")).rsplit(":", 1)[0]
+            state["repoDigest"] = f"{repo}@{PLACEHOLDER_DIGEST}"
+        if args.typ == "command:local:Command":
+            state["stdout"] = PLACEHOLDER_DIGEST
+        return (f"{args.name}-id" if args.custom else None, state)
 
-        def new_resource(self, args):
-            self.result.resources.append(Recorded(args.typ, args.name, bool(args.custom), args.inputs))
-            state = dict(args.inputs)
-            if args.typ == "docker:index/image:Image":
-                repo = str(args.inputs.get("imageName", "")).rsplit(":", 1)[0]
-                state["repoDigest"] = f"{repo}@{PLACEHOLDER_DIGEST}"
-            if args.typ == "command:local:Command":
-                state["stdout"] = PLACEHOLDER_DIGEST
-            return (f"{args.name}-id" if args.custom else None, state)
+    def call(self, args):
+        return {}
 
-        def call(self, args):
-            return {}
 
-    class RecordingMonitor(pulumi_mocks.MockMonitor):
-        """Adds the resource options (dependencies, delete-before-replace) the mocks API leaves out."""
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """Adds the resource options (dependencies, delete-before-replace) the mocks API leaves out."""
 
-        def RegisterResource(self, request):
-            response = super().RegisterResource(request)
-            if request.type != "pulumi:pulumi:Stack":
-                # Registrations arrive from several threads: find this one's record by type and name.
-                recorded = next(r for r in reversed(self.mocks.result.resources)
-                                if r.type == request.type and r.name == request.name and not r.urn)
-                recorded.urn = response.urn
-                recorded.parent = request.parent
-                recorded.dependencies = list(request.dependencies)
-                recorded.delete_before_replace = bool(request.deleteBeforeReplace)
-            return response
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            # Registrations arrive from several threads: find this one's record by type and name.
+            recorded = next(r for r in reversed(self.mocks.result.resources)
+                            if r.type == request.type and r.name == request.name and not r.urn)
+            recorded.urn = response.urn
+            recorded.parent = request.parent
+            recorded.dependencies = list(request.dependencies)
+            recorded.delete_before_replace = bool(request.deleteBeforeReplace)
+        return response
 
-        def RegisterResourceOutputs(self, request):
-            from pulumi.runtime import rpc
-
-            self.mocks.result.outputs[request.urn] = rpc.deserialize_properties(request.outputs)
-            return super().RegisterResourceOutputs(request)
-
-    return RecordingMocks, RecordingMonitor
+    def RegisterResourceOutputs(self, request):
+        self.mocks.result.outputs[request.urn] = rpc.deserialize_properties(request.outputs)
+        return super().RegisterResourceOutputs(request)
 
 
 class _WarningCollector(logging.Handler):
@@ -196,18 +192,16 @@ class _WarningCollector(logging.Handler):
         self.result.warnings.append(record.getMessage())
 
 
-def run_program(project_dir: Path, stack: str, config: dict[str, str], secret_keys: list[str], mocks: Any = None) -> RenderedStack:
-    """Run `__main__.py` under the mock runtime; raises pulumi.RunError on invalid configuration."""
-    import pulumi
-    from pulumi.runtime import mocks as pulumi_mocks
-
+def run_program(project_dir: Path, stack: str, config: dict[str, str], secret_keys: list[str],
+                mocks: type[RecordingMocks] = RecordingMocks) -> RenderedStack:
+    """Run `__main__.py` under the mock runtime; raises pulumi.RunError on invalid configuration.
+    `mocks` may be a RecordingMocks subclass that answers differently (the tests use that)."""
     result = RenderedStack()
     logger = logging.getLogger(f"msa.render.{stack}")
     logger.propagate = False
     logger.handlers = [_WarningCollector(result)]
-    mocks_class, monitor_class = _mocks_class()
-    engine_mocks = (mocks or mocks_class)(result)
-    pulumi.runtime.set_mocks(engine_mocks, project="msa", stack=stack, preview=False, logger=logger, monitor=monitor_class(engine_mocks))
+    engine_mocks = mocks(result)
+    pulumi.runtime.set_mocks(engine_mocks, project="msa", stack=stack, preview=False, logger=logger, monitor=RecordingMonitor(engine_mocks))
     pulumi.runtime.set_all_config(config, secret_keys)
     if str(project_dir) not in sys.path:
         sys.path.insert(0, str(project_dir))
@@ -300,9 +294,6 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--out", type=Path, help="output folder (default: rendered/<stack>)")
     args = parser.parse_args(argv)
     out_dir = args.out or PROJECT_DIR / "rendered" / args.stack
-
-    import pulumi
-
     try:
         result = render(args.stack, out_dir)
     except StackFileError as exc:

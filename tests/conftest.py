@@ -37,18 +37,20 @@ def to_config(values: dict, secrets: Optional[dict] = None) -> tuple[dict, list]
     return config, secret_keys
 
 
-def run_stack(stack: str = "dev", edit: Optional[Callable[[dict], None]] = None, secrets: Optional[dict] = None) -> render.RenderedStack:
+def run_stack(stack: str = "dev", edit: Optional[Callable[[dict], None]] = None, secrets: Optional[dict] = None,
+              mocks: type[render.RecordingMocks] = render.RecordingMocks) -> render.RenderedStack:
     values = copy.deepcopy(stack_values(stack))
     if edit:
         edit(values)
     config, secret_keys = to_config(values, secrets)
-    return render.run_program(ROOT, stack, config, secret_keys)
+    return render.run_program(ROOT, stack, config, secret_keys, mocks=mocks)
 
 
-def config_error(edit: Callable[[dict], None], stack: str = "dev", secrets: Optional[dict] = None) -> str:
+def config_error(edit: Callable[[dict], None], stack: str = "dev", secrets: Optional[dict] = None,
+                 mocks: type[render.RecordingMocks] = render.RecordingMocks) -> str:
     """The one-line error the program stops with; fails the test if it does not stop."""
     with pytest.raises(pulumi.RunError) as caught:
-        run_stack(stack, edit, secrets)
+        run_stack(stack, edit, secrets, mocks)
     message = str(caught.value)
     assert "\n" not in message, message
     return message

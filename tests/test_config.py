@@ -86,19 +86,12 @@ def test_no_resource_is_registered_before_a_config_error():
 
     seen = []
 
-    class Spy(render._mocks_class()[0]):
+    class Spy(render.RecordingMocks):
         def new_resource(self, args):
             seen.append(args.typ)
             return super().new_resource(args)
 
-    from conftest import to_config
-    import copy, pulumi
-
-    values = copy.deepcopy(stack_values("dev"))
-    values["msa:services"]["user-service"]["clusterIP"] = "10.200.0.5"
-    config, secret_keys = to_config(values)
-    with pytest.raises(pulumi.RunError):
-        render.run_program(ROOT, "dev", config, secret_keys, mocks=Spy)
+    config_error(_set("services.user-service.clusterIP", "10.200.0.5"), mocks=Spy)
     assert seen == []
 
 

@@ -55,37 +55,21 @@ def test_direct_push_uses_the_harbor_credentials_as_a_secret(contexts):
     assert inputs["registry"]["value"] == {"server": "msa.harbor.com", "username": "admin", "password": TEST_PASSWORD}
 
 
-class DigestMocks:
+class DigestMocks(render.RecordingMocks):
     """Mocks whose pushes report a known digest, to see where Deployments take their image from."""
 
-    def __new__(cls, result):
-        base = render._mocks_class()[0]
-
-        class Mocks(base):
-            def new_resource(self, args):
-                id_, state = super().new_resource(args)
-                if args.typ == "docker:index/image:Image":
-                    state["repoDigest"] = state["repoDigest"].split("@")[0] + "@" + FAKE_DIGEST
-                if args.typ == "command:local:Command":
-                    state["stdout"] = f"building...\npushed\n{FAKE_DIGEST}\n"
-                return id_, state
-
-        return Mocks(result)
-
-
-def _run_with_digests(edit):
-    from conftest import stack_values, to_config
-    import copy
-
-    values = copy.deepcopy(stack_values("dev"))
-    edit(values)
-    config, secret_keys = to_config(values)
-    return render.run_program(ROOT, "dev", config, secret_keys, mocks=DigestMocks)
+    def new_resource(self, args):
+        id_, state = super().new_resource(args)
+        if args.typ == "docker:index/image:Image":
+            state["repoDigest"] = state["repoDigest"].split("@")[0] + "@" + FAKE_DIGEST
+        if args.typ == "command:local:Command":
+            state["stdout"] = f"building...\npushed\n{FAKE_DIGEST}\n"
+        return id_, state
 
 
 @pytest.mark.parametrize("push, relay", [("direct", None), ("relay", "172.10.40.160")])
 def test_deployments_pull_what_the_stack_pushed_by_digest(contexts, push, relay):
-    result = _run_with_digests(_with_contexts(contexts, push=push, relay=relay))
+    result = run_stack("dev", _with_contexts(contexts, push=push, relay=relay), mocks=DigestMocks)
     container = _deployment_image(result, "user-service")
     assert container["image"] == f"msa.harbor.com/library/usersservice@{FAKE_DIGEST}"
     assert container["imagePullPolicy"] == "IfNotPresent"
