@@ -84,6 +84,11 @@ class KafkaNames:
     bootstrap: str = "kafka-bootstrap"
     ui: str = "kafka-ui"
 
+    @property
+    def services(self) -> tuple[str, ...]:
+        """Every Service the Kafka components create (their names are taken in the namespace)."""
+        return (self.zookeeper, self.zookeeper_headless, self.kafka_headless, self.bootstrap, self.ui)
+
     def fqdn(self, service: str) -> str:
         return f"{service}.{self.namespace}.svc.{self.cluster_domain}"
 

@@ -63,7 +63,7 @@ def ssh_command(script: str, action: str, user: str) -> str:
 
 def script_from_command(cmd: str) -> str:
     """The script inside an `ssh_command` (render and tests use it to prove they are the same text)."""
-    head, _, rest = cmd.partition(f"<<'{HEREDOC_END}'\n")
+    _, _, rest = cmd.partition(f"<<'{HEREDOC_END}'\n")
     body, _, _ = rest.rpartition(f"\n{HEREDOC_END}")
     return body
 

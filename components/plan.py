@@ -24,9 +24,8 @@ def address_requests(cfg: StackConfig, names: KafkaNames) -> list[AddressRequest
 
 
 def address_plan(cfg: StackConfig, names: KafkaNames) -> AddressPlan:
-    taken = {n for n in (names.zookeeper, names.zookeeper_headless, names.kafka_headless, names.bootstrap, names.ui)}
     for name in cfg.services:
-        if name in taken:
+        if name in names.services:
             raise ConfigError(f"services.{name}", f"{name!r} is the name of a Service the stack creates for Kafka; rename the service")
     return plan_addresses(address_requests(cfg, names), cfg.cluster.service_cidr, cfg.cluster.node_ports)
 
