@@ -239,6 +239,16 @@ class Spring(_Model):
     eviction_interval_ms: int = Field(10000, ge=1000, le=600000)
 
 
+class Verify(_Model):
+    """The verification Job that ends every `pulumi up` (README: "Verification")."""
+
+    enabled: bool = True
+    # How long failing checks are repeated while clients register and gateways refresh their registry.
+    settle_seconds: int = Field(180, ge=0, le=1800)
+    # How long a Kafka client may block (InitProducerId, metadata) before the check reports it.
+    kafka_timeout_seconds: int = Field(60, ge=5, le=600)
+
+
 class StackConfig(_Model):
     namespace: str = "msa"
     cluster: Cluster = Cluster()
@@ -247,6 +257,7 @@ class StackConfig(_Model):
     spring: Spring = Spring()
     services: dict[str, Service]
     config_repo: str = "config-repo"
+    verify: Verify = Verify()
 
     @field_validator("namespace")
     @classmethod
@@ -269,7 +280,7 @@ class Secrets:
 
 # --- raw values -> model ------------------------------------------------------------------------
 
-_OBJECT_KEYS = {"cluster", "harbor", "kafka", "services", "spring"}
+_OBJECT_KEYS = {"cluster", "harbor", "kafka", "services", "spring", "verify"}
 # Every top-level key (camelCase, as in the stack file), secrets included.
 KNOWN_KEYS = sorted({(f.alias or n) for n, f in StackConfig.model_fields.items()} | set(SECRET_KEYS))
 
