@@ -423,7 +423,7 @@ STACK_MANAGED_PROPERTIES = ("broker.id", "listeners", "advertised.listeners", "z
 
 
 def _check_kafka_overrides(kafka: Kafka) -> None:
-    from .kafka import broker_properties  # the derived values the overrides are merged into
+    from .kafka_settings import broker_properties  # the derived values the overrides are merged into
 
     for key, value in kafka.overrides.items():
         path = f"kafka.overrides.{key}"
