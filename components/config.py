@@ -523,7 +523,7 @@ def reserved_names() -> tuple[str, ...]:
     import dataclasses
 
     from .images import PULL_SECRET
-    from .kafka import KafkaNames
+    from .kafka_settings import KafkaNames
     from .spring import CONFIG_REPO_MAP
 
     kafka = [f.default for f in dataclasses.fields(KafkaNames) if isinstance(f.default, str)]
@@ -634,7 +634,7 @@ def _check_harbor(cfg: StackConfig) -> None:
 
 def _check_addresses(cfg: StackConfig) -> None:
     """Every Service gets a ClusterIP inside the CIDR and every NodePort fits (addressing.py's plan)."""
-    from .kafka import KafkaNames
+    from .kafka_settings import KafkaNames
     from .plan import address_plan
 
     address_plan(cfg, KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain))
