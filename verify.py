@@ -22,7 +22,7 @@ from components import config, plan
 from components.errors import ConfigError
 from components.images import image_plan
 from components.k8s import PART_OF
-from components.kafka import KafkaNames
+from components.kafka_settings import KafkaNames
 from components.verify_checker import main as checker_main
 from components.verify_spec import spec_json, verification_spec
 from render import StackFileError, load_stack_config

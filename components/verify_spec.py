@@ -16,7 +16,7 @@ import yaml
 
 from .addressing import AddressPlan
 from .config import StackConfig
-from .kafka import KafkaNames, broker_properties
+from .kafka_settings import KafkaNames, broker_properties
 
 CHECKER = Path(__file__).with_name("verify_checker.py")
 VERIFY_TOPIC_PREFIX = "msa-verify"

@@ -205,3 +205,11 @@ def test_tasks_verify_without_a_node_address_says_how_to_give_one(tmp_path, monk
     monkeypatch.setattr(verify, "stack_spec", lambda stack: (spec, cfg.model_copy(update={"cluster": cfg.cluster.model_copy(update={"nodes": []})})))
     assert verify.main(["dev"]) == 2
     assert capsys.readouterr().err == "error: no node address: msa:cluster.nodes is empty; pass --node <a node's address>\n"
+
+
+def test_a_service_cannot_take_the_verification_jobs_name():
+    from conftest import config_error
+
+    def add_verify(values):
+        values["msa:services"]["verify"] = {"image": "verify", "tag": "1.0", "port": 8080}
+    assert config_error(add_verify).startswith("msa:services.verify: ")

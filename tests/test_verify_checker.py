@@ -265,7 +265,7 @@ def fake_api():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     served["api"] = vc.KubeApi(f"http://127.0.0.1:{server.server_port}", "test-token", None)
     yield served
