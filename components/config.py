@@ -8,6 +8,8 @@ image names) live in `_check_*` functions below. Address rules live in `addressi
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import json
 import re
@@ -44,10 +46,42 @@ class _Model(BaseModel):
     )
 
 
+SSH_KEY_TYPES = (
+    "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com",
+)
+
+
+def host_key(value: str) -> str:
+    """`<type> <base64>` as pulumi-command's `hostKey` wants it (ssh.ParseAuthorizedKey), from either
+    that form or a line of `ssh-keyscan` output (`<host> <type> <base64>`); the blob must decode and
+    name the same key type, so a truncated paste is caught here and not at the first SSH handshake."""
+    fields = value.split()
+    if len(fields) >= 3 and fields[0] not in SSH_KEY_TYPES and fields[1] in SSH_KEY_TYPES:
+        fields = fields[1:]  # an ssh-keyscan line: drop the host name
+    if len(fields) < 2 or fields[0] not in SSH_KEY_TYPES:
+        raise ValueError("is not an SSH public host key; paste the line `ssh-keyscan -t ed25519 <host>` prints, e.g. ssh-ed25519 AAAAC3Nz...")
+    try:
+        blob = base64.b64decode(fields[1], validate=True)
+    except binascii.Error:
+        raise ValueError(f"the {fields[0]} key is not valid base64 (cut short?); paste the whole ssh-keyscan line") from None
+    size = int.from_bytes(blob[:4], "big")
+    if blob[4:4 + size].decode(errors="replace") != fields[0]:
+        raise ValueError(f"the key data is not a {fields[0]} key (cut short?); paste the whole ssh-keyscan line")
+    return f"{fields[0]} {fields[1]}"
+
+
 class Bastion(_Model):
     host: str
     user: str = "root"
     port: int = Field(22, ge=1, le=65535)
+    # The SSH host key the connection must present (see Node.host_key).
+    host_key: Optional[str] = None
+
+    @field_validator("host_key")
+    @classmethod
+    def _host_key(cls, v: Optional[str]) -> Optional[str]:
+        return host_key(v) if v is not None else v
 
 
 class Node(_Model):
@@ -55,6 +89,14 @@ class Node(_Model):
     user: str = "root"
     port: int = Field(22, ge=1, le=65535)
     bastion: Optional[Bastion] = None
+    # The node's SSH host key, `ssh-ed25519 AAAA...`: pulumi-command checks it on every connection
+    # (without one it accepts any key, so anyone on the path could collect the root key's session).
+    host_key: Optional[str] = None
+
+    @field_validator("host_key")
+    @classmethod
+    def _host_key(cls, v: Optional[str]) -> Optional[str]:
+        return host_key(v) if v is not None else v
 
     @field_validator("host")
     @classmethod
@@ -73,6 +115,9 @@ class Cluster(_Model):
     # Where containerd on the nodes looks for per-registry hosts.toml files.
     certs_dir: str = "/etc/containerd/certs.d"
     containerd_config: str = "/etc/containerd/config.toml"
+    # Opt-out for a first contact on a trusted network: connect without checking host keys (warned
+    # on every run). Normally every node (and bastion) has a hostKey.
+    skip_host_key_check: bool = False
 
     @field_validator("service_cidr", mode="before")
     @classmethod
@@ -302,6 +347,7 @@ def parse_stack_config(raw: Mapping[str, str], project_dir: Path) -> StackConfig
     _check_services(cfg, project_dir)
     _check_kafka_overrides(cfg.kafka)
     _check_harbor(cfg)
+    _check_host_keys(cfg.cluster)
     return cfg
 
 
@@ -471,6 +517,29 @@ def _check_harbor(cfg: StackConfig) -> None:
         raise ConfigError(f"services.{built[0]}.context", "harbor.push is none, so nothing is built; remove context or choose push: direct or relay")
 
 
+def _check_host_keys(cluster: Cluster) -> None:
+    if cluster.skip_host_key_check:
+        return
+    for i, node in enumerate(cluster.nodes):
+        for where, host, port, key in [(f"cluster.nodes[{i}]", node.host, node.port, node.host_key)] + (
+            [(f"cluster.nodes[{i}].bastion", node.bastion.host, node.bastion.port, node.bastion.host_key)] if node.bastion else []
+        ):
+            if key is None:
+                raise ConfigError(
+                    f"{where}.hostKey",
+                    f"is not set, so the SSH identity of {host} would not be checked; set it to the line "
+                    f"`ssh-keyscan -t ed25519 -p {port} {host}` prints (compare its fingerprint with the node's console), "
+                    "or for a first contact on a trusted network set msa:cluster.skipHostKeyCheck: true",
+                )
+
+
+def host_key_warnings(cluster: Cluster) -> list[str]:
+    if cluster.skip_host_key_check and cluster.nodes:
+        return ["msa:cluster.skipHostKeyCheck: the nodes' SSH host keys are not checked; set cluster.nodes[].hostKey "
+                "(ssh-keyscan -t ed25519 <host>) and remove skipHostKeyCheck"]
+    return []
+
+
 # --- reading from Pulumi --------------------------------------------------------------------------
 
 def read_raw_config(keys: Iterable[str], get: Callable[[str], Optional[str]]) -> dict[str, str]:
@@ -494,14 +563,21 @@ def check_secrets_are_secret(keys: Iterable[str], is_secret: Callable[[str], boo
             raise ConfigError(key, f"is stored in plain text; remove it and set it with: pulumi config set --secret {full} <value>")
 
 
-def check_secrets_present(cfg: StackConfig, keys: Iterable[str]) -> None:
+def set_secret_command(key: str, stack: str) -> str:
+    """The exact command that stores a secret: the value goes on stdin (a prompt, or a file), never
+    on the command line where shell history and `ps` would keep it."""
+    source = " < ~/.ssh/id_ed25519" if key == "sshPrivateKey" else ""
+    return f"pulumi config set --secret --stack {stack} {PROJECT}:{key}{source}"
+
+
+def check_secrets_present(cfg: StackConfig, keys: Iterable[str], stack: str) -> None:
     keys = set(keys)
     if cfg.harbor.username and f"{PROJECT}:harborPassword" not in keys:
-        raise ConfigError("harborPassword", f"harbor.username is {cfg.harbor.username!r} but no password is set; run: pulumi config set --secret msa:harborPassword <password>")
+        raise ConfigError("harborPassword", f"harbor.username is {cfg.harbor.username!r} but no password is set; run: {set_secret_command('harborPassword', stack)} (it prompts for the password)")
     if cfg.harbor.push == "relay" and f"{PROJECT}:sshPrivateKey" not in keys:
-        raise ConfigError("sshPrivateKey", "push: relay copies images over SSH; run: pulumi config set --secret msa:sshPrivateKey < ~/.ssh/id_ed25519")
+        raise ConfigError("sshPrivateKey", f"push: relay copies images over SSH but no key is set; run: {set_secret_command('sshPrivateKey', stack)}")
     if cfg.cluster.nodes and f"{PROJECT}:sshPrivateKey" not in keys:
-        raise ConfigError("sshPrivateKey", "cluster.nodes are set up over SSH; run: pulumi config set --secret msa:sshPrivateKey < ~/.ssh/id_ed25519")
+        raise ConfigError("sshPrivateKey", f"cluster.nodes are set up over SSH but no key is set; run: {set_secret_command('sshPrivateKey', stack)}")
 
 
 def load(project_dir: Path) -> tuple[StackConfig, Secrets]:
@@ -517,7 +593,7 @@ def load(project_dir: Path) -> tuple[StackConfig, Secrets]:
     env_secret_keys = set(runtime_config.get_config_secret_keys_env())
     check_secrets_are_secret(keys, lambda k: runtime_config.is_config_secret(k) or k in env_secret_keys)
     cfg = parse_stack_config(read_raw_config(keys, conf.get), project_dir)
-    check_secrets_present(cfg, keys)
+    check_secrets_present(cfg, keys, pulumi.get_stack())
     secrets = Secrets(
         harbor_password=conf.get_secret("harborPassword"),
         ssh_private_key=conf.get_secret("sshPrivateKey"),

@@ -172,6 +172,7 @@ class HarborImage(pulumi.ComponentResource):
                 # Re-run only when what goes into the image changes.
                 triggers=[context_hash(plan.context, plan.dockerfile), plan.target, plan.platform, json.dumps(plan.build_args, sort_keys=True)],
                 logging=command.local.Logging.STDOUT_AND_STDERR,
+                add_previous_output_in_env=False,
                 opts=child,
             )
             self.ref = push.stdout.apply(lambda out: f"{plan.repository}@{digest_from_output(out)}")
