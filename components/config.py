@@ -555,7 +555,7 @@ def reserved_names() -> tuple[str, ...]:
     import dataclasses
 
     from .images import PULL_SECRET
-    from .kafka import KafkaNames
+    from .kafka_settings import KafkaNames
     from .spring import CONFIG_REPO_MAP
 
     kafka = [f.default for f in dataclasses.fields(KafkaNames) if isinstance(f.default, str)]
@@ -618,7 +618,7 @@ KAFKA_PROPERTY = re.compile(r"^[a-z][a-z0-9]*([._-][a-z0-9]+)*$")
 
 
 def _check_kafka_overrides(kafka: Kafka) -> None:
-    from .kafka import broker_properties  # the derived values the overrides are merged into
+    from .kafka_settings import broker_properties  # the derived values the overrides are merged into
 
     for key in kafka.overrides:
         path = f"kafka.overrides.{key}"
@@ -666,7 +666,7 @@ def _check_harbor(cfg: StackConfig) -> None:
 
 def _check_addresses(cfg: StackConfig) -> None:
     """Every Service gets a ClusterIP inside the CIDR and every NodePort fits (addressing.py's plan)."""
-    from .kafka import KafkaNames
+    from .kafka_settings import KafkaNames
     from .plan import address_plan
 
     address_plan(cfg, KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain))
