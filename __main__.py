@@ -38,7 +38,7 @@ try:
     images = {name: image_plan(name, svc, cfg.harbor, cfg.cluster.platform, PROJECT_DIR) for name, svc in cfg.services.items()}
 except ConfigError as error:
     raise pulumi.RunError(str(error)) from None
-for warning in addresses.warnings:
+for warning in [*addresses.warnings, *cfg.cluster.host_key_warnings()]:
     pulumi.log.warn(warning)
 
 namespace = k8s.core.v1.Namespace("namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=cfg.namespace))
