@@ -86,6 +86,16 @@ def test_eureka_reports_a_client_that_never_registered():
     assert line.status == vc.FAIL and line.subject == "user-service" and line.detail.startswith("not registered")
 
 
+def test_eureka_does_not_require_the_config_server_but_checks_it_when_registered():
+    spec = {**SPEC, "eurekaClients": [{"name": "config-service", "address": "10.96.0.25", "port": 8888, "required": False}]}
+    empty = {"applications": {"application": []}}
+    (line,) = vc.eureka_checks(spec, answers({APPS: (200, empty)}))
+    assert line.status == vc.PASS and "need not be" in line.detail
+    wrong = {"applications": {"application": [{"name": "CONFIG-SERVICE", "instance": [instance("config-service-7d9f-abcde", port=8888)]}]}}
+    (line,) = vc.eureka_checks(spec, answers({APPS: (200, wrong)}))
+    assert line.status == vc.FAIL and "pod host name" in line.detail
+
+
 def test_eureka_service_dns_mode_expects_the_service_name():
     spec = {**SPEC, "registration": "serviceDns", "eurekaClients": [{"name": "user-service", "address": "user-service.msa.svc.cluster.local", "port": 46279}]}
     ok = instance("user-service.msa.svc.cluster.local", ip="10.244.1.7")
