@@ -4,7 +4,8 @@
     python render.py STACK [--out DIR]        # DIR defaults to rendered/STACK
 
 Reads Pulumi.STACK.yaml (and the defaults in Pulumi.yaml). `secure:` values become the placeholder
-"[secret]" and are never decrypted. The very same `__main__.py` that `pulumi up` runs registers its
+"[secret]" and are never decrypted; so do the secrets a fresh clone has not set yet (render only: under
+`pulumi up` a missing secret stops the program with the command that sets it). The very same `__main__.py` that `pulumi up` runs registers its
 resources with a mock engine; this script only records them and writes:
 
     DIR/kubernetes.yaml     every Kubernetes object, multi-document YAML, stable order
@@ -35,12 +36,17 @@ import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
+from components.stackfile import stack_file_problems
+
 PROJECT_DIR = Path(__file__).resolve().parent
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_PLACEHOLDER = "[secret]"
 # Stands in for a digest only a real push can know; images.yaml says so.
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
-KIND_ORDER = ["Namespace", "ConfigMap", "Secret", "Service", "StatefulSet", "Deployment", "PodDisruptionBudget"]
+KIND_ORDER = ["Namespace", "ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Secret", "Service", "StatefulSet", "Deployment",
+              "PodDisruptionBudget"]
+# After everything else: the verification Job checks what the objects above bring up.
+LAST_KINDS = ["Job"]
 
 
 class StackFileError(Exception):
@@ -58,6 +64,8 @@ class Recorded:
     parent: str = ""
     dependencies: list[str] = field(default_factory=list)
     delete_before_replace: bool = False
+    # customTimeouts (create/update/delete) as the engine would get them; empty when not set.
+    custom_timeouts: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -78,7 +86,10 @@ class RenderedStack:
 
 def _object_order(obj: dict) -> tuple:
     kind = obj.get("kind", "")
-    rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+    if kind in LAST_KINDS:
+        rank = len(KIND_ORDER) + 1 + LAST_KINDS.index(kind)
+    else:
+        rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
     meta = obj.get("metadata", {})
     return (rank, kind, meta.get("namespace", ""), meta.get("name", ""))
 
@@ -123,9 +134,14 @@ def load_stack_config(project_dir: Path, stack: str) -> tuple[dict[str, str], li
         raise StackFileError(f"{stack_file.name} not found; stacks here: {', '.join(sorted(p.name[7:-5] for p in project_dir.glob('Pulumi.*.yaml')))}")
     try:
         project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
-        values = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
+        document = yaml.safe_load(stack_file.read_text()) or {}
     except yaml.YAMLError as exc:
         raise StackFileError(f"{stack_file.name} is not valid YAML: {exc}".splitlines()[0]) from None
+    # The CLI would fail on these before the program runs, naming no key: say which one, here.
+    problems = stack_file_problems(document)
+    if problems:
+        raise StackFileError(f"{stack_file.name}: {problems[0]}")
+    values = document.get("config") or {}
     name = project.get("name", "msa")
     config: dict[str, str] = {}
     secret_keys: list[str] = []
@@ -138,6 +154,12 @@ def load_stack_config(project_dir: Path, stack: str) -> tuple[dict[str, str], li
             secret_keys.append(key)
         else:
             config[key] = _config_text(value)
+    from components.config import SECRET_KEYS
+
+    for key in (f"{name}:{k}" for k in SECRET_KEYS):
+        if key not in config:
+            config[key] = SECRET_PLACEHOLDER
+            secret_keys.append(key)
     return config, secret_keys
 
 
@@ -176,6 +198,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             recorded.parent = request.parent
             recorded.dependencies = list(request.dependencies)
             recorded.delete_before_replace = bool(request.deleteBeforeReplace)
+            timeouts = request.customTimeouts
+            recorded.custom_timeouts = {k: v for k, v in (("create", timeouts.create), ("update", timeouts.update), ("delete", timeouts.delete)) if v}
         return response
 
     def RegisterResourceOutputs(self, request):
