@@ -45,7 +45,10 @@ SECRET_PLACEHOLDER = "[secret]"
 # Stands in for a digest only a real push can know; images.yaml says so.
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
 AUTONAMED = "pulumi.com/autonamed"
-KIND_ORDER = ["Namespace", "ConfigMap", "Secret", "Service", "StatefulSet", "Deployment", "PodDisruptionBudget"]
+KIND_ORDER = ["Namespace", "ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Secret", "Service", "StatefulSet", "Deployment",
+              "PodDisruptionBudget"]
+# After everything else: the verification Job checks what the objects above bring up.
+LAST_KINDS = ["Job"]
 
 
 class StackFileError(Exception):
@@ -63,6 +66,8 @@ class Recorded:
     parent: str = ""
     dependencies: list[str] = field(default_factory=list)
     delete_before_replace: bool = False
+    # customTimeouts (create/update/delete) as the engine would get them; empty when not set.
+    custom_timeouts: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -83,7 +88,10 @@ class RenderedStack:
 
 def _object_order(obj: dict) -> tuple:
     kind = obj.get("kind", "")
-    rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+    if kind in LAST_KINDS:
+        rank = len(KIND_ORDER) + 1 + LAST_KINDS.index(kind)
+    else:
+        rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
     meta = obj.get("metadata", {})
     return (rank, kind, meta.get("namespace", ""), meta.get("name", ""))
 
@@ -206,6 +214,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             recorded.parent = request.parent
             recorded.dependencies = list(request.dependencies)
             recorded.delete_before_replace = bool(request.deleteBeforeReplace)
+            timeouts = request.customTimeouts
+            recorded.custom_timeouts = {k: v for k, v in (("create", timeouts.create), ("update", timeouts.update), ("delete", timeouts.delete)) if v}
         return response
 
     def RegisterResourceOutputs(self, request):

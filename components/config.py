@@ -34,7 +34,7 @@ from .forms import (
 
 __all__ = [
     "PROJECT", "SECRET_KEYS", "KNOWN_KEYS", "DNS_LABEL", "IMAGE_PATH", "IMAGE_TAG", "ConfigError", "KeyProblem",
-    "Bastion", "Node", "Cluster", "Harbor", "KafkaUi", "Resources", "Kafka", "Route", "Service", "Spring", "StackConfig",
+    "Bastion", "Node", "Cluster", "Harbor", "KafkaUi", "Resources", "Kafka", "Route", "Service", "Spring", "Verify", "StackConfig",
     "Secrets", "parse_stack_config", "key_path", "read_raw_config", "check_namespaces", "check_secrets_are_secret",
     "check_secrets_present", "set_secret_command", "load", "reserved_names",
 ]
@@ -373,6 +373,15 @@ class Spring(_Model):
     """Eureka eviction interval."""
 
 
+class Verify(_Model):
+    enabled: bool = True
+    """Run the verification Job at the end of every `pulumi up` that changed something (see "Verification")."""
+    settle_seconds: int = Field(180, ge=0, le=1800)
+    """How long failing checks are repeated while clients register and gateways refresh their registry."""
+    kafka_timeout_seconds: int = Field(60, ge=5, le=600)
+    """How long a Kafka client of the check may block (e.g. `InitProducerId`) before the check fails."""
+
+
 class StackConfig(_Model):
     namespace: DnsLabel = "msa"
     """Namespace of every object."""
@@ -388,6 +397,8 @@ class StackConfig(_Model):
     """`<name>` is the Service name, the Deployment name and `spring.application.name`."""
     config_repo: Folder = "config-repo"
     """Folder served by the config server (needs an `application.yml`)."""
+    verify: Verify = Verify()
+    """The verification Job that ends `pulumi up`."""
 
     def by_role(self, role: str) -> list[str]:
         return [name for name, svc in self.services.items() if svc.role == role]
@@ -557,9 +568,10 @@ def reserved_names() -> tuple[str, ...]:
     from .images import PULL_SECRET
     from .kafka_settings import KafkaNames
     from .spring import CONFIG_REPO_MAP
+    from .verification import NAME as VERIFY
 
     kafka = [f.default for f in dataclasses.fields(KafkaNames) if isinstance(f.default, str)]
-    return tuple(sorted({*kafka, PULL_SECRET, CONFIG_REPO_MAP}))
+    return tuple(sorted({*kafka, PULL_SECRET, CONFIG_REPO_MAP, VERIFY}))
 
 
 def _check_services(cfg: StackConfig, project_dir: Path) -> None:

@@ -25,19 +25,26 @@ def _config_server_volume(result) -> str:
     return volume["configMap"]["name"]
 
 
+def _named(result, kind: str, name: str) -> dict:
+    """The auto-named object whose resource name (its app.kubernetes.io/name label) is `name`."""
+    (obj,) = [o for o in objects(result, kind) if o["metadata"]["labels"]["app.kubernetes.io/name"] == name]
+    return obj
+
+
 @pytest.mark.parametrize("kind", ["ConfigMap", "Secret"])
-def test_config_map_and_pull_secret_are_auto_named_and_immutable(dev, kind):
-    (obj,) = objects(dev, kind)
-    # The program leaves the name to the provider: a replacement is create-first under a new name.
-    assert obj["metadata"]["annotations"][render.AUTONAMED] == "true"
-    assert obj["immutable"] is True
-    (record,) = dev.of_type(f"kubernetes:core/v1:{kind}")
-    assert not record.delete_before_replace
+def test_every_config_map_and_secret_is_auto_named_and_immutable(dev, kind):
+    records = dev.of_type(f"kubernetes:core/v1:{kind}")
+    assert records
+    for record, obj in zip(records, (render.plain(r.inputs) for r in records)):
+        # The program leaves the name to the provider: a replacement is create-first under a new name.
+        assert obj["metadata"]["annotations"][render.AUTONAMED] == "true"
+        assert obj["immutable"] is True
+        assert not record.delete_before_replace
 
 
 def test_consumers_reference_the_generated_names(dev):
-    (config_map,) = objects(dev, "ConfigMap")
-    (secret,) = objects(dev, "Secret")
+    config_map = _named(dev, "ConfigMap", "config-repo")
+    secret = _named(dev, "Secret", "harbor-pull")
     assert _config_server_volume(dev) == config_map["metadata"]["name"]
     for name in ("discovery-service", "config-service", "apigateway-service", "user-service", "store-service"):
         pod = by_name(dev, "Deployment", name)["spec"]["template"]["spec"]
@@ -59,7 +66,7 @@ def test_a_config_repo_change_is_a_new_config_map_the_config_server_rolls_to(tmp
     deleted only after that (create-before-delete), never while a pod still mounts it."""
     before = _render_with_config_repo(tmp_path / "a", {})
     after = _render_with_config_repo(tmp_path / "b", {"application.yml": "greeting: changed on day two\n"})
-    (old,), (new,) = objects(before, "ConfigMap"), objects(after, "ConfigMap")
+    old, new = _named(before, "ConfigMap", "config-repo"), _named(after, "ConfigMap", "config-repo")
     assert old["metadata"]["name"] != new["metadata"]["name"]
     assert new["data"]["application.yml"] == "greeting: changed on day two\n"
     assert (_config_server_volume(before), _config_server_volume(after)) == (old["metadata"]["name"], new["metadata"]["name"])
