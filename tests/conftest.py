@@ -14,6 +14,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import render  # noqa: E402
+from components.stack_file import config_text  # noqa: E402
 
 TEST_PASSWORD = "hunter2-harbor-Pa55"
 TEST_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ntest-key-material-QmFzZTY0\n-----END OPENSSH PRIVATE KEY-----"
@@ -33,7 +34,7 @@ def to_config(values: dict, secrets: Optional[dict] = None) -> tuple[dict, list]
                 config[key] = secrets[key]
                 secret_keys.append(key)
         else:
-            config[key] = render._config_text(value)
+            config[key] = config_text(value)
     return config, secret_keys
 
 

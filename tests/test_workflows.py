@@ -1,5 +1,7 @@
 """The GitHub workflows cannot run here; check they parse and use only the action's documented inputs."""
 
+import subprocess
+
 import yaml
 
 from conftest import ROOT
@@ -20,7 +22,25 @@ def test_pull_requests_preview_every_stack_with_a_comment():
     (job, step), = _pulumi_steps("preview.yml")
     assert set(step["with"]) <= PULUMI_ACTION_INPUTS
     assert step["with"]["command"] == "preview" and step["with"]["comment-on-pr"] is True
-    assert sorted(job["strategy"]["matrix"]["stack"]) == sorted(p.name[7:-5] for p in ROOT.glob("Pulumi.*.yaml"))
+    assert sorted(job["strategy"]["matrix"]["stack"]) == committed_stacks()
+
+
+def committed_stacks() -> list[str]:
+    """The stacks in git: a Pulumi.<stack>.yaml someone keeps locally (not committed) is not CI's business."""
+    listed = subprocess.run(["git", "ls-files", "--", "Pulumi.*.yaml"], cwd=ROOT, capture_output=True, text=True)
+    names = listed.stdout.split() if listed.returncode == 0 else []
+    if not names:  # not a git checkout (a copied tree): the two stacks the project ships
+        return ["dev", "prod"]
+    return sorted(name[len("Pulumi."):-len(".yaml")] for name in names)
+
+
+def test_a_local_stack_file_does_not_change_what_ci_previews():
+    local = ROOT / "Pulumi.my-laptop.yaml"
+    local.write_text("config: {}\n")
+    try:
+        assert "my-laptop" not in committed_stacks()
+    finally:
+        local.unlink()
 
 
 def test_main_runs_up_behind_an_environment_one_stack_at_a_time():
