@@ -4,7 +4,8 @@
     python render.py STACK [--out DIR]        # DIR defaults to rendered/STACK
 
 Reads Pulumi.STACK.yaml (and the defaults in Pulumi.yaml). `secure:` values become the placeholder
-"[secret]" and are never decrypted. The very same `__main__.py` that `pulumi up` runs registers its
+"[secret]" and are never decrypted; so do the secrets a fresh clone has not set yet (render only: under
+`pulumi up` a missing secret stops the program with the command that sets it). The very same `__main__.py` that `pulumi up` runs registers its
 resources with a mock engine; this script only records them and writes:
 
     DIR/kubernetes.yaml     every Kubernetes object, multi-document YAML, stable order
@@ -57,12 +58,15 @@ import yaml  # noqa: E402
 from pulumi.runtime import mocks as pulumi_mocks  # noqa: E402
 from pulumi.runtime import rpc  # noqa: E402
 
-from components.stack_file import StackFileError, read_stack_config  # noqa: E402
+from components.stackfile import StackFileError, read_stack_config  # noqa: E402
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_PLACEHOLDER = "[secret]"
 # Stands in for a digest only a real push can know; images.yaml says so.
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
-KIND_ORDER = ["Namespace", "ConfigMap", "Secret", "Service", "StatefulSet", "Deployment", "PodDisruptionBudget"]
+KIND_ORDER = ["Namespace", "ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Secret", "Service", "StatefulSet", "Deployment",
+              "PodDisruptionBudget"]
+# After everything else: the verification Job checks what the objects above bring up.
+LAST_KINDS = ["Job"]
 
 
 @dataclass
@@ -76,6 +80,8 @@ class Recorded:
     parent: str = ""
     dependencies: list[str] = field(default_factory=list)
     delete_before_replace: bool = False
+    # customTimeouts (create/update/delete) as the engine would get them; empty when not set.
+    custom_timeouts: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -96,7 +102,10 @@ class RenderedStack:
 
 def _object_order(obj: dict) -> tuple:
     kind = obj.get("kind", "")
-    rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+    if kind in LAST_KINDS:
+        rank = len(KIND_ORDER) + 1 + LAST_KINDS.index(kind)
+    else:
+        rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
     meta = obj.get("metadata", {})
     return (rank, kind, meta.get("namespace", ""), meta.get("name", ""))
 
@@ -126,8 +135,16 @@ def redact(value: Any) -> Any:
 # --- stack file -> Pulumi config --------------------------------------------------------------------
 
 def load_stack_config(project_dir: Path, stack: str) -> tuple[dict[str, str], list[str]]:
-    """`Pulumi.<stack>.yaml` plus the project's schema defaults, as (config, secret keys); read as the CLI reads them."""
-    return read_stack_config(project_dir, stack, SECRET_PLACEHOLDER)
+    """`Pulumi.<stack>.yaml` plus the project's schema defaults, as (config, secret keys), read as the CLI
+    reads them. A secret the file does not hold yet (init-stack sets them) is a placeholder as well."""
+    config, secret_keys = read_stack_config(project_dir, stack, SECRET_PLACEHOLDER)
+    from components.config import PROJECT, SECRET_KEYS
+
+    for key in (f"{PROJECT}:{k}" for k in SECRET_KEYS):
+        if key not in config:
+            config[key] = SECRET_PLACEHOLDER
+            secret_keys.append(key)
+    return config, secret_keys
 
 
 # --- the mock engine ---------------------------------------------------------------------------------
@@ -165,6 +182,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             recorded.parent = request.parent
             recorded.dependencies = list(request.dependencies)
             recorded.delete_before_replace = bool(request.deleteBeforeReplace)
+            timeouts = request.customTimeouts
+            recorded.custom_timeouts = {k: v for k, v in (("create", timeouts.create), ("update", timeouts.update), ("delete", timeouts.delete)) if v}
         return response
 
     def RegisterResourceOutputs(self, request):

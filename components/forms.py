@@ -14,6 +14,8 @@ Grammars, from their sources:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import json
 import re
@@ -275,6 +277,32 @@ def _kafka_property_value(value: Any) -> Any:
     return value
 
 
+SSH_KEY_TYPES = (
+    "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com",
+)
+
+
+def _ssh_host_key(text: str) -> str:
+    """`<type> <base64>` as pulumi-command's hostKey wants it (golang.org/x/crypto/ssh
+    ParseAuthorizedKey), from that form or a line of `ssh-keyscan` output (`<host> <type> <base64>`).
+    The blob must decode and name the same key type, so a truncated paste fails here, not at the
+    first SSH handshake."""
+    fields = text.split()
+    if len(fields) >= 3 and fields[0] not in SSH_KEY_TYPES and fields[1] in SSH_KEY_TYPES:
+        fields = fields[1:]  # an ssh-keyscan line: drop the host name
+    if len(fields) < 2 or fields[0] not in SSH_KEY_TYPES:
+        raise ValueError("is not an SSH host key; paste the line `ssh-keyscan -t ed25519 <host>` prints (ssh-ed25519 AAAA...)")
+    try:
+        blob = base64.b64decode(fields[1], validate=True)
+    except binascii.Error:
+        raise ValueError(f"the {fields[0]} key is not valid base64 (cut short?); paste the whole ssh-keyscan line") from None
+    size = int.from_bytes(blob[:4], "big")
+    if blob[4:4 + size].decode(errors="replace") != fields[0]:
+        raise ValueError(f"the key data is not a {fields[0]} key (cut short?); paste the whole ssh-keyscan line")
+    return f"{fields[0]} {fields[1]}"
+
+
 # --- the forms, as types for the config model -------------------------------------------------
 
 Text = Annotated[str, BeforeValidator(_text), Form("text")]
@@ -293,5 +321,6 @@ Folder = Annotated[str, BeforeValidator(_text), AfterValidator(_folder), Form("f
 ImageReference = Annotated[str, BeforeValidator(_text), AfterValidator(_image_reference), Form("image reference")]
 ImagePath = Annotated[str, BeforeValidator(_text), AfterValidator(_image_path), Form("repository path")]
 ImageTag = Annotated[str, BeforeValidator(_tag_text), AfterValidator(_image_tag), Form("image tag (quoted)")]
+SshHostKey = Annotated[str, BeforeValidator(_text), AfterValidator(_ssh_host_key), Form("SSH host key (ssh-keyscan line)")]
 JvmSize = Annotated[str, BeforeValidator(_text), AfterValidator(_jvm_size), Form("JVM size (512m, 1g)")]
 KafkaPropertyValue = Annotated[object, BeforeValidator(_kafka_property_value), Form("number, true/false or text")]

@@ -7,7 +7,7 @@ from pathlib import Path
 from .addressing import AddressPlan, AddressRequest, plan_addresses
 from .config import StackConfig
 from .errors import ConfigError
-from .kafka import KafkaNames
+from .kafka_settings import KafkaNames
 
 
 def address_requests(cfg: StackConfig, names: KafkaNames) -> list[AddressRequest]:

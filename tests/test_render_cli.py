@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import render
-from components.stack_file import StackFileError, read_stack_config
+from components.stackfile import StackFileError, read_stack_config
 from conftest import ROOT
 
 

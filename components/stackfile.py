@@ -1,23 +1,90 @@
-"""Read `Pulumi.yaml` and `Pulumi.<stack>.yaml` the way the Pulumi CLI reads them (pure, no Pulumi).
+"""`Pulumi.yaml` and `Pulumi.<stack>.yaml` as the Pulumi CLI reads and checks them (pure, no Pulumi).
 
-Only render.py and the tests need this: under `pulumi up` the CLI reads the files itself and hands
-the program the result as PULUMI_CONFIG. What the CLI does, and so what this does:
+The CLI decrypts every `secure:` value of the stack before the program starts; one value it cannot
+decrypt fails every preview and up with `validating stack config: bad value` (passphrase/KMS) or a
+base64 error (Pulumi Cloud), naming no key. So a value that is not ciphertext must never be committed.
+
+Ciphertext forms (pulumi/pulumi sdk/go/common/resource/config/crypt.go and the secrets managers):
+- passphrase and cloud KMS (`secretsprovider: awskms://…`, `gcpkms://…`, `azurekeyvault://…`,
+  `hashivault://…`): `v1:<base64 12-byte nonce>:<base64 AES-256-GCM ciphertext>`; the file also holds
+  `encryptionsalt: v1:…` (passphrase) or `secretsprovider` + `encryptedkey` (KMS).
+- Pulumi Cloud (the default with `pulumi login`): base64 of the service's ciphertext, no prefix.
+
+Reading the files (render.py and the tests; under `pulumi up` the CLI reads them itself and hands the
+program PULUMI_CONFIG), the way the CLI does:
 - its YAML parser (go-yaml v3) refuses a mapping with the same key twice ("already defined at line N");
-- a top-level config value reaches the program as the text written in the file (`brokers: 3` -> "3",
-  an empty value -> ""), an object or list as JSON with its numbers and booleans kept;
-- timestamps are not special (`2024-01-01` stays text);
-- `{secure: ...}` is a secret; render.py never decrypts it and passes a placeholder.
-Every problem is one `StackFileError` line that names the file, and the line and column where known.
+- a top-level config value reaches the program as text (`brokers: 3` -> "3", an empty value -> ""),
+  an object or list as JSON with its numbers and booleans kept; timestamps are not special;
+- every problem is one `StackFileError` line naming the file, and line:column where known.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Optional
 
 import yaml
 
+GCM_NONCE_BYTES = 12
+GCM_TAG_BYTES = 16
+
+
+def secure_values(config: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """(key path, value) of every `{secure: value}` in a stack file's `config:` (nested ones too:
+    `pulumi config set --path --secret` puts them inside objects)."""
+    if isinstance(config, dict):
+        if set(config) == {"secure"}:
+            yield path, config["secure"]
+            return
+        for key, value in config.items():
+            yield from secure_values(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(config, list):
+        for i, value in enumerate(config):
+            yield from secure_values(value, f"{path}[{i}]")
+
+
+def _b64(text: str) -> Optional[bytes]:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def ciphertext_problem(value: Any, stack_file: dict) -> Optional[str]:
+    """Why the CLI could not decrypt `value` with the stack's secrets provider; None when it is ciphertext."""
+    if not isinstance(value, str) or not value:
+        return "is empty or not a string"
+    symmetric = bool(stack_file.get("encryptionsalt") or stack_file.get("encryptedkey"))
+    if value.startswith("v1:"):
+        parts = value.split(":")
+        nonce, sealed = (_b64(parts[1]), _b64(parts[2])) if len(parts) == 3 else (None, None)
+        if nonce is None or sealed is None or len(nonce) != GCM_NONCE_BYTES or len(sealed) < GCM_TAG_BYTES:
+            return "is not v1:<base64 nonce>:<base64 ciphertext>, so no passphrase or KMS key decrypts it"
+        if not symmetric:
+            return "is passphrase/KMS ciphertext but the file has no encryptionsalt or encryptedkey to decrypt it with"
+        return None
+    if symmetric:
+        return "is not v1:... ciphertext, which is what this stack's passphrase/KMS secrets provider writes"
+    if _b64(value) is None or len(_b64(value) or b"") < GCM_TAG_BYTES:
+        return "is not base64 ciphertext of the Pulumi Cloud secrets provider"
+    return None
+
+
+def stack_file_problems(stack_file: dict) -> list[str]:
+    """One line per undecryptable `secure:` value: `<key>: <problem>`."""
+    problems = []
+    for key, value in secure_values(stack_file.get("config") or {}):
+        problem = ciphertext_problem(value, stack_file)
+        if problem is not None:
+            nested = "--path " if any(c in key.partition(":")[2] for c in ".[") else ""
+            problems.append(f"{key}: secure value {problem}; set it again with: pulumi config set {nested}--secret '{key}'")
+    return problems
+
+
+# --- reading Pulumi.yaml and Pulumi.<stack>.yaml ----------------------------------------------------
 
 class StackFileError(Exception):
     """A stack or project file cannot be read; the text names the file (and line:column)."""
@@ -135,6 +202,10 @@ def read_stack_config(project_dir: Path, stack: str, secret_placeholder: str) ->
         values = {}
     if not isinstance(values, dict):
         raise StackFileError(f"{path.name}: config: expected a mapping of `msa:<key>: value`, got {_kind(values)}")
+    # The CLI would fail on these before the program runs, naming no key: say which one, here.
+    problems = stack_file_problems(document)
+    if problems:
+        raise StackFileError(f"{path.name}: {problems[0]}")
 
     name = project["name"]
     config: dict[str, str] = {}
