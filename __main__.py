@@ -18,7 +18,8 @@ import pulumi_kubernetes as k8s
 from components import config, plan
 from components import k8s as kx
 from components.errors import ConfigError
-from components.images import PULL_SECRET, HarborImage, harbor_pull_secret, image_plan
+from components.k8s import FORCE_APPLY
+from components.images import HarborImage, harbor_pull_secret, image_plan
 from components.kafka import KafkaCluster, KafkaNames, KafkaUi, ZooKeeper
 from components.nodes import setup_nodes
 from components.spring import (
@@ -41,7 +42,7 @@ except ConfigError as error:
 for warning in [*addresses.warnings, *cfg.cluster.host_key_warnings()]:
     pulumi.log.warn(warning)
 
-namespace = k8s.core.v1.Namespace("namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=cfg.namespace))
+namespace = k8s.core.v1.Namespace("namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=cfg.namespace, annotations=FORCE_APPLY))
 in_namespace = pulumi.ResourceOptions(depends_on=[namespace])
 
 # Nodes first: a pod that pulls from Harbor before its node trusts Harbor sits in ImagePullBackOff.
@@ -78,7 +79,7 @@ for name, svc in cfg.services.items():
         node_port=addresses.node_ports.get(name),
         settings_json=spring_application_json(spring_settings(name, svc, cfg, cluster_ip, directory)),
         image=harbor_images[name].ref,
-        pull_secret=PULL_SECRET if pull_secret else None,
+        pull_secret=pull_secret.metadata.name if pull_secret else None,
         config_map=config_map if name == config_service else None,
         pods_wait_for=pods_wait_for,
     ), in_namespace)

@@ -20,6 +20,8 @@ No Pulumi CLI, provider plugin, cluster or network is needed.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
 import os
 import runpy
@@ -63,6 +65,7 @@ SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_PLACEHOLDER = "[secret]"
 # Stands in for a digest only a real push can know; images.yaml says so.
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
+AUTONAMED = "pulumi.com/autonamed"
 KIND_ORDER = ["Namespace", "ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Secret", "Service", "StatefulSet", "Deployment",
               "PodDisruptionBudget"]
 # After everything else: the verification Job checks what the objects above bring up.
@@ -149,6 +152,19 @@ def load_stack_config(project_dir: Path, stack: str) -> tuple[dict[str, str], li
 
 # --- the mock engine ---------------------------------------------------------------------------------
 
+def autoname(type_: str, name: str, inputs: dict) -> dict:
+    """What pulumi-kubernetes' Check does to an object without metadata.name (metadata/naming.go):
+    `<resource name>-<suffix>` and the `pulumi.com/autonamed` annotation. The provider's suffix is
+    random; the render uses 8 hex digits of the object's redacted content instead, so a render is
+    byte-identical and a content change shows as a new name (as it will be under `pulumi up`)."""
+    meta = inputs.get("metadata")
+    if not type_.startswith("kubernetes:") or not isinstance(meta, dict) or meta.get("name"):
+        return inputs
+    suffix = hashlib.sha256(json.dumps(plain(inputs), sort_keys=True).encode()).hexdigest()[:8]
+    annotations = {**(meta.get("annotations") or {}), AUTONAMED: "true"}
+    return {**inputs, "metadata": {**meta, "name": f"{name}-{suffix}", "annotations": annotations}}
+
+
 class RecordingMocks(pulumi_mocks.Mocks):
     """Records every registration and answers with the outputs a real engine would add."""
 
@@ -156,8 +172,9 @@ class RecordingMocks(pulumi_mocks.Mocks):
         self.result = result
 
     def new_resource(self, args):
-        self.result.resources.append(Recorded(args.typ, args.name, bool(args.custom), args.inputs))
-        state = dict(args.inputs)
+        inputs = autoname(args.typ, args.name, args.inputs) if args.custom else args.inputs
+        self.result.resources.append(Recorded(args.typ, args.name, bool(args.custom), inputs))
+        state = dict(inputs)
         if args.typ == "docker:index/image:Image":
             repo = str(args.inputs.get("imageName", "")).rsplit(":", 1)[0]
             state["repoDigest"] = f"{repo}@{PLACEHOLDER_DIGEST}"

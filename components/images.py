@@ -200,14 +200,18 @@ def docker_config_json(host: str, username: str, password: str) -> str:
 
 
 def harbor_pull_secret(namespace: str, harbor: Harbor, secrets: Secrets, opts: pulumi.ResourceOptions) -> Optional[k8s.core.v1.Secret]:
-    """A dockerconfigjson Secret for pods that pull from Harbor; None without credentials."""
+    """A dockerconfigjson Secret for pods that pull from Harbor; None without credentials.
+
+    Auto-named and immutable like the config-repo ConfigMap (spring.config_repo_map): a new password
+    is a new Secret that exists before the Deployments roll to its name; the old one goes last."""
     if not harbor.username or secrets.harbor_password is None:
         return None
     config = pulumi.Output.secret(secrets.harbor_password).apply(lambda pw: docker_config_json(harbor.host, harbor.username, pw))
     return k8s.core.v1.Secret(
         PULL_SECRET,
-        metadata=kx.metadata(PULL_SECRET, namespace, "registry"),
+        metadata=kx.metadata(PULL_SECRET, namespace, "registry", autonamed=True),
         type="kubernetes.io/dockerconfigjson",
+        immutable=True,
         string_data={".dockerconfigjson": pulumi.Output.secret(config)},
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])),
     )

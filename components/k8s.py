@@ -61,9 +61,23 @@ def env(values: dict[str, str]) -> list[k8s.core.v1.EnvVarArgs]:
     return [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in values.items()]
 
 
-def metadata(name: str, namespace: str, component: str, annotations: Optional[dict] = None) -> k8s.meta.v1.ObjectMetaArgs:
-    # An explicit name switches off Pulumi auto-naming: clients find these objects by name.
-    return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels(name, component), annotations=annotations)
+# Server-side apply conflicts: the stack owns every field it declares (and only those: SSA sends
+# nothing else), so it takes them back from whoever changed them since (`kubectl scale`, `kubectl
+# edit`) instead of failing `up` with "conflict with kubectl". pulumi-kubernetes reads this annotation
+# per object on create and update (await.go patchForce); fields the stack does not declare keep their
+# owners. Change a declared value in the stack config, not in the cluster.
+FORCE_APPLY = {"pulumi.com/patchForce": "true"}
+
+
+def metadata(name: str, namespace: Optional[str], component: str, annotations: Optional[dict] = None,
+             autonamed: bool = False) -> k8s.meta.v1.ObjectMetaArgs:
+    """An explicit name switches off Pulumi auto-naming: clients find these objects by name.
+    `autonamed` objects (ConfigMaps, Secrets) get `<name>-<random>` from the provider instead, so a new
+    content is a new object that exists before its consumers switch to it (see spring.config_repo_map)."""
+    return k8s.meta.v1.ObjectMetaArgs(
+        name=None if autonamed else name, namespace=namespace, labels=labels(name, component),
+        annotations={**FORCE_APPLY, **(annotations or {})},
+    )
 
 
 def pod_spec(**kwargs) -> k8s.core.v1.PodSpecArgs:

@@ -63,7 +63,12 @@ def objects(result: render.RenderedStack, kind: Optional[str] = None) -> list[di
 
 
 def by_name(result: render.RenderedStack, kind: str, name: str) -> dict:
-    (found,) = [o for o in objects(result, kind) if o["metadata"]["name"] == name]
+    """The object called `name`; an auto-named one (ConfigMaps, Secrets) by the name the program gave it."""
+    def called(meta: dict) -> bool:
+        autonamed = (meta.get("annotations") or {}).get(render.AUTONAMED) == "true"
+        return meta["name"] == name or (autonamed and meta["labels"]["app.kubernetes.io/name"] == name)
+
+    (found,) = [o for o in objects(result, kind) if called(o["metadata"])]
     return found
 
 

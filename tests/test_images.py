@@ -92,11 +92,11 @@ def test_no_pod_pulls_with_policy_always(dev):
 
 
 def test_every_harbor_pod_gets_the_pull_secret(dev):
+    (secret,) = [o for o in dev.kubernetes_objects() if o["kind"] == "Secret"]
+    assert secret["type"] == "kubernetes.io/dockerconfigjson"
     for name in ["discovery-service", "config-service", "apigateway-service", "user-service", "store-service"]:
         pod = by_name(dev, "Deployment", name)["spec"]["template"]["spec"]
-        assert pod["imagePullSecrets"] == [{"name": "harbor-pull"}]
-    secret = by_name(dev, "Secret", "harbor-pull")
-    assert secret["type"] == "kubernetes.io/dockerconfigjson"
+        assert pod["imagePullSecrets"] == [{"name": secret["metadata"]["name"]}]
 
 
 def test_without_credentials_there_is_no_pull_secret():

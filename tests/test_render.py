@@ -82,7 +82,7 @@ def test_secrets_never_appear_in_rendered_files():
     text = _everything_rendered(result)
     assert TEST_PASSWORD not in text
     assert "test-key-material" not in text
-    secret = next(o for o in objects(result, "Secret") if o["metadata"]["name"] == "harbor-pull")
+    (secret,) = objects(result, "Secret")
     assert secret["stringData"] == {".dockerconfigjson": render.SECRET_PLACEHOLDER}
 
 

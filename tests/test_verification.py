@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from components.k8s import FORCE_APPLY
 from components.verification import INPUTS_ENV, active_deadline_seconds
 from components.verify_spec import CHECKER, config_sources
 from conftest import by_name, env_of, objects, run_stack
@@ -52,7 +53,7 @@ def test_pulumi_waits_longer_for_the_job_than_the_job_may_run(dev):
     assert minutes * 60 > job["spec"]["activeDeadlineSeconds"] == active_deadline_seconds_default()
     assert job["spec"]["backoffLimit"] == 0
     assert "ttlSecondsAfterFinished" not in job["spec"]
-    assert job["metadata"]["annotations"] == {"pulumi.com/replaceUnready": "true"}   # no skipAwait
+    assert job["metadata"]["annotations"] == {"pulumi.com/replaceUnready": "true", **FORCE_APPLY}   # no skipAwait
 
 
 def active_deadline_seconds_default() -> int:
