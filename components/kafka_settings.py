@@ -99,18 +99,25 @@ class KafkaNames:
         # Each broker advertises its own pod DNS name: clients resolve it through the headless Service.
         return f"PLAINTEXT://{pod_name}.{self.kafka_headless}.{self.namespace}.svc.{self.cluster_domain}:{KAFKA_PORT}"
 
-    def zookeeper_servers(self, replicas: int) -> str:
-        return ";".join(
-            f"{self.zookeeper}-{i}.{self.zookeeper_headless}.{self.namespace}.svc.{self.cluster_domain}"
-            f":{ZOOKEEPER_PEER_PORT}:{ZOOKEEPER_ELECTION_PORT}"
-            for i in range(replicas)
-        )
+    def zookeeper_member_host(self, ordinal: str) -> str:
+        return f"{self.zookeeper}-{ordinal}.{self.zookeeper_headless}.{self.namespace}.svc.{self.cluster_domain}"
+
+    @property
+    def zookeeper_self_template(self) -> str:
+        """A member's own server address as ZooKeeper's dynamic config writes it (host:peer:election;client);
+        the start script puts the pod's ordinal in place of `{ordinal}`."""
+        return f"{self.zookeeper_member_host('{ordinal}')}:{ZOOKEEPER_PEER_PORT}:{ZOOKEEPER_ELECTION_PORT};{ZOOKEEPER_CLIENT_PORT}"
+
+    def zookeeper_members_connect(self, replicas: int) -> str:
+        """Every member's client address: a broker's ZooKeeper client fails over between them by itself,
+        without depending on the client Service's view of which members are ready."""
+        return ",".join(f"{self.zookeeper_member_host(str(i))}:{ZOOKEEPER_CLIENT_PORT}" for i in range(replicas))
 
 
 def kafka_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
     """Every KAFKA_* variable of a broker pod except the per-pod ones set by the start command."""
     env = {
-        "KAFKA_ZOOKEEPER_CONNECT": names.zookeeper_connect,
+        "KAFKA_ZOOKEEPER_CONNECT": names.zookeeper_members_connect(cfg.zookeeper_replicas),
         "KAFKA_LISTENERS": f"PLAINTEXT://0.0.0.0:{KAFKA_PORT}",
         # $(POD_NAME) is expanded by the kubelet from the env var declared before this one.
         "KAFKA_ADVERTISED_LISTENERS": names.broker_advertised_listener("$(POD_NAME)"),

@@ -81,17 +81,36 @@ def test_no_service_is_named_kafka_and_service_links_are_off(prod):
         assert workload["spec"]["template"]["spec"]["enableServiceLinks"] is False, workload["metadata"]["name"]
 
 
-def test_zookeeper_ensemble_of_three_lists_every_member(prod):
-    zk = by_name(prod, "StatefulSet", "zookeeper")
-    env = env_of(zk)
-    assert zk["spec"]["replicas"] == 3
-    assert env["ZOOKEEPER_SERVERS"].split(";") == [
-        f"zookeeper-{i}.zookeeper-headless.msa.svc.cluster.local:2888:3888" for i in range(3)
+def test_kafka_lists_every_zookeeper_member(prod):
+    env = env_of(by_name(prod, "StatefulSet", "kafka"))
+    assert env["KAFKA_ZOOKEEPER_CONNECT"].split(",") == [
+        f"zookeeper-{i}.zookeeper-headless.msa.svc.cluster.local:2181" for i in range(3)
     ]
 
 
-def test_single_zookeeper_has_no_ensemble(dev):
-    assert "ZOOKEEPER_SERVERS" not in env_of(by_name(dev, "StatefulSet", "zookeeper"))
+def test_zookeeper_membership_is_not_in_the_pod_template(dev, prod):
+    """Membership changes by dynamic reconfiguration; a new ensemble size restarts no member."""
+    zk_dev, zk_prod = by_name(dev, "StatefulSet", "zookeeper"), by_name(prod, "StatefulSet", "zookeeper")
+    assert zk_prod["spec"]["replicas"] == 3 and zk_dev["spec"]["replicas"] == 1
+    assert "ZOOKEEPER_SERVERS" not in env_of(zk_prod)
+    assert env_of(zk_prod)["ZK_SELF_TEMPLATE"] == "zookeeper-{ordinal}.zookeeper-headless.msa.svc.cluster.local:2888:3888;2181"
+    assert zk_dev["spec"]["template"] == zk_prod["spec"]["template"]
+
+
+def test_zookeeper_shrink_job_runs_before_the_ensemble_changes(prod):
+    zk = next(r for r in prod.resources if r.type == "kubernetes:apps/v1:StatefulSet" and r.name == "zookeeper")
+    shrink = next(r for r in prod.resources if r.type == "kubernetes:batch/v1:Job" and r.name == "zookeeper-shrink")
+    assert shrink.urn in zk.dependencies
+    job = by_name(prod, "Job", "zookeeper-shrink")
+    env = {e["name"]: e["value"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["TARGET_MEMBERS"] == "3"
+
+
+def test_zookeeper_is_ready_only_as_a_voting_member_in_a_quorum(prod):
+    (container,) = by_name(prod, "StatefulSet", "zookeeper")["spec"]["template"]["spec"]["containers"]
+    probe = container["readinessProbe"]["exec"]["command"]
+    assert probe[:2] == ["bash", "-c"] and "srvr" in probe[2] and "leader|follower" in probe[2]
+    assert "java" not in probe[2] and "zookeeper-shell" not in probe[2]
 
 
 def test_disruption_budget_only_with_three_or_more(dev, prod):
