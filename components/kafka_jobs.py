@@ -70,6 +70,11 @@ def rebalance_env(brokers: int, overrides, names: KafkaNames) -> dict[str, str]:
     }
 
 
+def kafka_ready_script() -> str:
+    """The brokers' readiness probe (python3 -c): registered and in sync, one Metadata request, no JVM."""
+    return (SCRIPTS / "kafka_ready.py").read_text()
+
+
 # --- ZooKeeper ----------------------------------------------------------------------------------------
 
 def zookeeper_start_script() -> str:

@@ -32,7 +32,29 @@ def min_insync_replicas(brokers: int) -> int:
     return 1 if brokers <= 2 else 2
 
 
-def broker_properties(brokers: int, overrides: Mapping[str, Union[bool, int, float, str]]) -> dict[str, str]:
+# Confluent Server (cp-server) creates topics of its own (`_confluent-license`, `_confluent-metrics`,
+# `_confluent-balancer-*`, audit log, cluster-link metadata) with replication factor 3 by default;
+# cp-all-in-one's single-broker compose sets the first three to 1. The Jobs treat `_confluent*` topics
+# like any other topic (drain lowers, rebalance raises to default.replication.factor).
+CONFLUENT_SERVER_RF_KEYS = (
+    "confluent.license.topic.replication.factor",
+    "confluent.balancer.topic.replication.factor",
+    "confluent.metrics.reporter.topic.replicas",
+    "confluent.security.event.logger.exporter.kafka.topic.replicas",
+    "confluent.cluster.link.metadata.topic.replication.factor",
+)
+
+
+def is_confluent_server(image: str) -> bool:
+    """cp-server (Confluent Server) rather than the community cp-kafka: its repository's last path part."""
+    repository = image.split("@", 1)[0]
+    if ":" in repository.rsplit("/", 1)[-1]:
+        repository = repository.rsplit(":", 1)[0]
+    return repository.rsplit("/", 1)[-1] == "cp-server"
+
+
+def broker_properties(brokers: int, overrides: Mapping[str, Union[bool, int, float, str]],
+                      confluent_server: bool = False) -> dict[str, str]:
     """Effective cluster-wide broker properties: derived from the broker count, then overrides."""
     rf = str(replication_factor(brokers))
     isr = str(min_insync_replicas(brokers))
@@ -43,6 +65,8 @@ def broker_properties(brokers: int, overrides: Mapping[str, Union[bool, int, flo
         "transaction.state.log.min.isr": isr,
         "min.insync.replicas": isr,
     }
+    if confluent_server:
+        props.update({key: rf for key in CONFLUENT_SERVER_RF_KEYS})
     for key, value in overrides.items():
         props[key] = _property_text(value)
     return dict(sorted(props.items()))
@@ -125,6 +149,6 @@ def kafka_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
         "KAFKA_LOG_DIRS": "/var/lib/kafka/data/logs",
         "KAFKA_HEAP_OPTS": f"-Xms{cfg.heap} -Xmx{cfg.heap}",
     }
-    for prop, value in broker_properties(cfg.brokers, cfg.overrides).items():
+    for prop, value in broker_properties(cfg.brokers, cfg.overrides, is_confluent_server(cfg.image)).items():
         env[kafka_env_name(prop)] = value
     return env

@@ -162,3 +162,49 @@ def test_kafka_ui_can_be_switched_off():
 def test_brokers_wait_for_zookeeper(dev):
     kafka = next(r for r in dev.resources if r.type == "kubernetes:apps/v1:StatefulSet" and r.name == "kafka")
     assert any(d.endswith("$kubernetes:apps/v1:StatefulSet::zookeeper") for d in kafka.dependencies)
+
+
+def test_broker_readiness_is_registered_and_in_sync_without_a_jvm(prod):
+    (container,) = by_name(prod, "StatefulSet", "kafka")["spec"]["template"]["spec"]["containers"]
+    probe = container["readinessProbe"]["exec"]["command"]
+    assert probe[:3] == ["python3", "-S", "-c"]
+    assert "struct.pack" in probe[3] and "java" not in probe[3]
+    assert container["startupProbe"]["tcpSocket"]["port"] == 9092
+
+
+def test_readiness_parser_reads_a_metadata_v0_response():
+    import struct
+
+    from components.kafka_jobs import kafka_ready_script
+
+    namespace: dict = {}
+    exec(compile(kafka_ready_script(), "kafka_ready.py", "exec"), namespace)
+    s = lambda text: struct.pack(">h", len(text)) + text.encode()  # noqa: E731
+    ints = lambda values: struct.pack(">i", len(values)) + b"".join(struct.pack(">i", v) for v in values)  # noqa: E731
+    response = (struct.pack(">i", 1) + struct.pack(">i", 2)
+                + struct.pack(">i", 0) + s("kafka-0") + struct.pack(">i", 9092)
+                + struct.pack(">i", 1) + s("kafka-1") + struct.pack(">i", 9092)
+                + struct.pack(">i", 1) + struct.pack(">h", 0) + s("orders")
+                + struct.pack(">i", 1) + struct.pack(">hii", 0, 0, 0) + ints([0, 1]) + ints([0]))
+    brokers, partitions = namespace["parse"](response)
+    assert brokers == [0, 1]
+    assert partitions == [("orders", 0, [0, 1], [0])]
+
+
+@pytest.mark.parametrize("image, expected", [
+    ("confluentinc/cp-server:7.9.1", True), ("registry.local:5000/confluentinc/cp-server@sha256:" + "a" * 64, True),
+    ("confluentinc/cp-kafka:7.9.1", False), ("registry.local:5000/cp-server-like:1", False),
+])
+def test_confluent_server_is_recognised_by_its_repository(image, expected):
+    from components.kafka_settings import is_confluent_server
+
+    assert is_confluent_server(image) is expected
+
+
+def test_confluent_server_topics_follow_the_broker_count():
+    result = run_stack("dev", lambda v: v["msa:kafka"].update(image="confluentinc/cp-server:7.9.1"))
+    props = _broker_props_from_pod(result)
+    assert props["confluent.license.topic.replication.factor"] == "1"
+    assert props["confluent.metrics.reporter.topic.replicas"] == "1"
+    assert props["confluent.balancer.topic.replication.factor"] == "1"
+    assert "confluent.license.topic.replication.factor" not in _broker_props_from_pod(run_stack("dev"))
