@@ -12,6 +12,7 @@ resources with a mock engine; this script only records them and writes:
     DIR/nodes/<host>.sh     the exact script each node runs (containerd trusts Harbor)
     DIR/images.yaml         per image: context, platform, target reference, push mode
     DIR/images/*.sh         in relay mode: the local build/copy script and the relay host's push script
+    DIR/import.json         `pulumi import --file` document adopting every (named) Kubernetes object
 
 Exit 0 on success; exit 2 with `error: msa:<key>: ...` on invalid configuration, writing nothing.
 No Pulumi CLI, provider plugin, cluster or network is needed.
@@ -37,6 +38,7 @@ import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
+from components.adoption import Registration, import_document
 from components.stackfile import stack_file_problems
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -299,7 +301,17 @@ def output_files(result: RenderedStack, project_dir: Path) -> dict[str, tuple[st
 
         files["images/relay-push.sh"] = (relay_push_script(), 0o755)
     files["images.yaml"] = (yaml.safe_dump({"images": images}, sort_keys=False, width=1000), 0o644)
+    files["import.json"] = (json.dumps(import_document(registrations(result)), indent=2) + "\n", 0o644)
     return files
+
+
+def registrations(result: RenderedStack) -> list[Registration]:
+    """The program's registrations as the import document needs them."""
+    return [
+        Registration(r.type, r.name, r.urn, r.parent, r.custom,
+                     plain(r.inputs.get("metadata")) if r.custom and r.type.startswith("kubernetes:") else None)
+        for r in result.resources
+    ]
 
 
 def write_outputs(files: dict[str, tuple[str, int]], out_dir: Path) -> None:

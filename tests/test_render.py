@@ -44,7 +44,7 @@ def test_render_twice_is_byte_identical(tmp_path):
     assert _render_cli("dev", first).returncode == 0
     assert _render_cli("dev", second).returncode == 0
     assert _tree(first) == _tree(second)
-    assert set(_tree(first)) == {"kubernetes.yaml", "images.yaml", "nodes/172.10.40.174.sh"}
+    assert set(_tree(first)) == {"kubernetes.yaml", "images.yaml", "import.json", "nodes/172.10.40.174.sh"}
 
 
 def test_render_writes_every_object_the_program_registers(tmp_path, dev):
