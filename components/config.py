@@ -29,7 +29,7 @@ from .forms import (
     DNS_LABEL, IMAGE_PATH, IMAGE_TAG, AbsolutePath, DnsLabel, DnsSubdomain, Form, Host, ImagePath, ImageReference, ImageTag,
     JvmSize, KafkaPropertyValue, Port, PortRange, Quantity, RegistryHost, Folder, ServiceName, Size, StorageClassName,
     SshHostKey, Text,
-    jvm_size_bytes, quantity_value, shown,
+    jvm_size_bytes, kind_of, quantity_value, shown,
 )
 
 __all__ = [
@@ -513,23 +513,25 @@ def _to_config_error(exc: ValidationError) -> ConfigError:
             return ConfigError(_join(path, problem.key), str(problem))
         return ConfigError(path, str(problem))
     if kind in ("int_parsing", "int_type", "int_from_float"):
-        return ConfigError(path, f"expected a whole number, got {shown(given)}" + ("; write it without quotes" if isinstance(given, str) else ""))
+        unquote = isinstance(given, str) and given.strip().lstrip("+-").isdigit()
+        return ConfigError(path, f"expected a whole number, got {kind_of(given)}" + ("; write it without quotes" if unquote else ""))
     if kind in ("bool_parsing", "bool_type"):
-        return ConfigError(path, f"expected true or false, got {shown(given)}" + ("; write it without quotes" if isinstance(given, str) else ""))
+        unquote = isinstance(given, str) and given.strip().lower() in ("true", "false")
+        return ConfigError(path, f"expected true or false, got {kind_of(given)}" + ("; write it without quotes" if unquote else ""))
     if kind == "string_type":
-        return ConfigError(path, f"expected text, got {shown(given)}; quote it in YAML")
+        return ConfigError(path, f"expected text, got {kind_of(given)}" + ("" if isinstance(given, (list, dict)) else "; quote it in YAML"))
     if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return ConfigError(path, f"expected an object (a YAML mapping), got {shown(given)}")
+        return ConfigError(path, f"expected an object (a YAML mapping), got {kind_of(given)}")
     if kind == "literal_error":
-        return ConfigError(path, f"{shown(given)} is not allowed; use {ctx['expected']}")
+        return ConfigError(path, f"{kind_of(given)} is not allowed; use {ctx['expected']}")
     if kind in ("greater_than_equal", "greater_than"):
         return ConfigError(path, f"{shown(given)} is too small; use at least {ctx.get('ge', ctx.get('gt'))}")
     if kind in ("less_than_equal", "less_than"):
         return ConfigError(path, f"{shown(given)} is too large; use at most {ctx.get('le', ctx.get('lt'))}")
     if kind == "list_type":
-        return ConfigError(path, f"expected a list, got {shown(given)}")
+        return ConfigError(path, f"expected a list, got {kind_of(given)}")
     msg = err["msg"][0].lower() + err["msg"][1:]
-    return ConfigError(path, f"{msg}, got {shown(given)}")
+    return ConfigError(path, f"{msg}, got {kind_of(given)}")
 
 
 def _model_at(loc: Iterable[Any]) -> Optional[type[BaseModel]]:

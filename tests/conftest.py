@@ -14,6 +14,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import render  # noqa: E402
+from components.stackfile import config_text  # noqa: E402
 
 TEST_PASSWORD = "hunter2-harbor-Pa55"
 TEST_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ntest-key-material-QmFzZTY0\n-----END OPENSSH PRIVATE KEY-----"
@@ -30,7 +31,7 @@ def to_config(values: dict, secrets: Optional[dict] = None) -> tuple[dict, list]
     config, secret_keys = {"msa:namespace": "msa", "msa:configRepo": "config-repo"}, []
     for key, value in values.items():
         if not (isinstance(value, dict) and set(value) == {"secure"}):
-            config[key] = render._config_text(value)
+            config[key] = config_text(value)
     for key, value in secrets.items():
         if value is not None:
             config[key] = value

@@ -89,8 +89,8 @@ RULES += [
     ("unknown gateway version as a number", _set("spring.gatewayVersion", 4.4), "msa:spring.gatewayVersion: '4.4' is not allowed; use '4.2' or '4.3'"),
     ("unknown gateway version as text", _set("spring.gatewayVersion", "4.4"), "msa:spring.gatewayVersion: '4.4' is not allowed; use '4.2' or '4.3'"),
     ("empty namespace", lambda v: v.update({"msa:namespace": ""}), "msa:namespace: is empty; give it a value or remove the line for the default msa"),
-    ("list for an object", _set("kafka", [1, 2]), "msa:kafka: expected an object (a YAML mapping), got [1, 2]"),
-    ("kafka property value is a list", _set("kafka.overrides", {"log.retention.hours": [1]}), "msa:kafka.overrides.log.retention.hours: [1] is not a valid property value"),
+    ("list for an object", _set("kafka", [1, 2]), "msa:kafka: expected an object (a YAML mapping), got a list [1, 2]"),
+    ("kafka property value is a list", _set("kafka.overrides", {"log.retention.hours": [1]}), "msa:kafka.overrides.log.retention.hours: a list [1] is not a valid property value"),
 ]
 
 # Every value's form, by its real grammar.

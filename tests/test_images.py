@@ -136,6 +136,9 @@ def test_render_lists_images_and_writes_the_relay_scripts(contexts, tmp_path):
     assert all(i["platform"] == "linux/amd64" for i in images.values())
     assert images["user-service"]["push"] == "relay" and images["user-service"]["target"] == "msa.harbor.com/library/usersservice:1.0"
     assert images["discovery-service"]["push"] == "none"
+    # An image the stack does not build says why, so `push: none` beside `msa:harbor.push: relay` is no riddle.
+    assert images["discovery-service"]["why"].startswith("not built: msa:services.discovery-service has no context")
+    assert "why" not in images["user-service"]
     assert files[images["user-service"]["relayScript"]][0] == relay_local_script_for(result, "user-service")
     assert files["images/relay-push.sh"][0] == relay_push_script()
     assert all(TEST_PASSWORD not in content for content, _ in files.values())
