@@ -3,6 +3,7 @@
 
     python3 tasks.py render [STACK]   # create ./venv if needed, render STACK (default dev) to rendered/STACK
     python3 tasks.py test [ARGS]      # create ./venv if needed, run the test suite (pytest ARGS)
+    python3 tasks.py docs             # regenerate README.md's configuration table from components/config.py
 
 ./venv is the same virtualenv Pulumi.yaml names, so `pulumi up` uses exactly these packages.
 """
@@ -46,13 +47,15 @@ def ensure_venv() -> None:
 
 
 def main(argv: list) -> int:
-    if not argv or argv[0] not in ("render", "test"):
+    if not argv or argv[0] not in ("render", "test", "docs"):
         print(__doc__.strip(), file=sys.stderr)
         return 2
     ensure_venv()
     os.chdir(ROOT)
     if argv[0] == "render":
         return subprocess.call([str(PYTHON), "render.py", *(argv[1:] or ["dev"])])
+    if argv[0] == "docs":
+        return subprocess.call([str(PYTHON), "-m", "components.config_docs", "--write"])
     return subprocess.call([str(PYTHON), "-m", "pytest", *argv[1:]])
 
 

@@ -41,7 +41,10 @@ class AddressPlan:
 
 
 def static_band_size(cidr: ipaddress.IPv4Network) -> int:
-    """KEP-3070: the lower band the dynamic allocator avoids while it can."""
+    """KEP-3070: the lower band the dynamic allocator avoids while it can. A range of fewer than 16
+    addresses has none (the API server's calculateRangeOffset returns 0 there)."""
+    if cidr.num_addresses < 16:
+        return 0
     return min(max(16, cidr.num_addresses // 16), 256)
 
 
@@ -63,6 +66,13 @@ def static_band(cidr: ipaddress.IPv4Network) -> list[ipaddress.IPv4Address]:
     return [first + i for i in range(static_band_size(cidr)) if first + i not in reserved]
 
 
+def usable_addresses(cidr: ipaddress.IPv4Network) -> list[ipaddress.IPv4Address]:
+    """Every address of the range a Service of ours may take."""
+    reserved = reserved_addresses(cidr)
+    first = cidr.network_address
+    return [first + i for i in range(cidr.num_addresses) if first + i not in reserved]
+
+
 def _preferred_slot(service: str, band_len: int) -> int:
     # A stable hash (not Python's salted hash()): the same name gets the same address on every run.
     return int.from_bytes(hashlib.sha256(service.encode()).digest()[:8], "big") % band_len
@@ -73,6 +83,7 @@ def plan_addresses(
     cidr: ipaddress.IPv4Network,
     node_port_range: range,
     node_port_range_key: str = "cluster.nodePortRange",
+    cidr_key: str = "cluster.serviceCidr",
 ) -> AddressPlan:
     """Check explicit addresses, then give every other Service a deterministic one from the band.
 
@@ -82,8 +93,16 @@ def plan_addresses(
     stack config to freeze an address for good.
     """
     reserved = reserved_addresses(cidr)
-    band = static_band(cidr)
-    band_set = set(band)
+    usable = usable_addresses(cidr) if cidr.num_addresses <= 4096 else None
+    if usable is not None and len(requests) > len(usable):
+        raise ConfigError(
+            cidr_key,
+            f"{cidr} has {len(usable)} addresses for Services but the stack needs {len(requests)} "
+            f"({', '.join(r.service for r in requests)}); use the cluster's real --service-cluster-ip-range (kubeadm: 10.96.0.0/12)",
+        )
+    band_set = set(static_band(cidr))
+    # Automatic addresses come from the static band; a range too small to have one lends all of itself.
+    band = static_band(cidr) or usable or []
     taken: dict[ipaddress.IPv4Address, str] = {}
     cluster_ips: dict[str, str] = {}
     warnings: list[str] = []
@@ -98,7 +117,7 @@ def plan_addresses(
             raise ConfigError(req.cluster_ip_key, f"{ip} is reserved for {reserved[ip]}; pick another address")
         if ip in taken:
             raise ConfigError(req.cluster_ip_key, f"{ip} is already the address of {taken[ip]}; give each Service its own address")
-        if ip not in band_set and ip not in reserved:
+        if band_set and ip not in band_set:
             warnings.append(
                 f"msa:{req.cluster_ip_key}: {ip} is outside the static band {cidr.network_address}-{cidr.network_address + static_band_size(cidr) - 1} of {cidr}; "
                 "the API server may hand it to another Service first (\"provided IP is already allocated\")"
@@ -114,7 +133,7 @@ def plan_addresses(
             if candidate not in taken:
                 break
         else:
-            raise ConfigError(req.cluster_ip_key, f"the static band of {cidr} is full; set clusterIP explicitly")
+            raise ConfigError(req.cluster_ip_key, f"the static band of {cidr} is full; set clusterIP explicitly to a free address of {cidr}")
         taken[candidate] = req.service
         cluster_ips[req.service] = str(candidate)
 

@@ -1,94 +1,154 @@
 """Every `msa:*` key, read once into typed objects and validated before any resource is registered.
 
-Pulumi hands a program its configuration as strings (objects as JSON text). `parse_stack_config`
-turns that into a frozen `StackConfig`, or raises `ConfigError` naming the exact key. Shape and type
-rules live on the pydantic models; rules that span several keys (roles, routes, Kafka overrides,
-image names) live in `_check_*` functions below. Address rules live in `addressing.py`.
+Pulumi hands a program its configuration as text (objects as JSON). `parse_stack_config` turns that
+into a frozen `StackConfig`, or raises `ConfigError` naming the exact key.
+
+The model below IS the configuration reference: every key is one typed field with a docstring, and
+the README's configuration table is generated from it (`python3 tasks.py docs`). To add a key: add
+the field with its type (a form from forms.py where one fits) and a docstring, put a rule that spans
+several keys in a `model_validator` of the object that holds them (raise `KeyProblem` to blame one
+key), then run `python3 tasks.py docs`. Types are strict: `true` is not a number and `"3"` is not 3.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import re
 import typing
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal, Mapping, Optional, Union
+from typing import Annotated, Any, Callable, Iterable, Literal, Mapping, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from .errors import ConfigError
+from .forms import (
+    DNS_LABEL, IMAGE_PATH, IMAGE_TAG, AbsolutePath, DnsLabel, DnsSubdomain, Form, Host, ImagePath, ImageReference, ImageTag,
+    JvmSize, KafkaPropertyValue, Port, PortRange, Quantity, RegistryHost, Folder, ServiceName, Size, StorageClassName,
+    Text,
+    jvm_size_bytes, quantity_value, shown,
+)
+
+__all__ = [
+    "PROJECT", "SECRET_KEYS", "KNOWN_KEYS", "DNS_LABEL", "IMAGE_PATH", "IMAGE_TAG", "ConfigError", "KeyProblem",
+    "Bastion", "Node", "Cluster", "Harbor", "KafkaUi", "Resources", "Kafka", "Route", "Service", "Spring", "StackConfig",
+    "Secrets", "parse_stack_config", "key_path", "read_raw_config", "check_namespaces", "check_secrets_are_secret",
+    "check_secrets_present", "load", "reserved_names",
+]
 
 PROJECT = "msa"
 
 # Keys that hold secrets: read with get_secret, never part of the typed model's plain data.
 SECRET_KEYS = ("harborPassword", "sshPrivateKey")
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-# Docker reference grammar, repository path component and tag (distribution/reference).
-IMAGE_PATH = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
-IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-REGISTRY_HOST = re.compile(
-    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]{1,5})?$"
-)
-KUBE_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
-KAFKA_PROPERTY = re.compile(r"^[a-z][a-z0-9]*([._-][a-z0-9]+)*$")
+# Config namespaces a stack file may use besides msa: the engine's own and the providers the program
+# creates resources with. Anything else is a typo of `msa:` (or a key no one reads).
+KNOWN_NAMESPACES = (PROJECT, "pulumi", "kubernetes", "docker", "command")
+
+# Part of the heap's container the JVM needs beyond the heap (metaspace, threads, buffers, GC).
+JVM_HEADROOM = Decimal("0.25")
+
+
+class KeyProblem(ValueError):
+    """A rule of an object that blames one of its keys (pydantic alone would blame the object)."""
+
+    def __init__(self, key: str, problem: str):
+        self.key = key
+        super().__init__(problem)
+
+
+def _ipv4_network(value: Any) -> Any:
+    if isinstance(value, ipaddress.IPv4Network):
+        return value
+    try:
+        return ipaddress.IPv4Network(value if isinstance(value, str) else "", strict=True)
+    except ValueError:
+        raise ValueError(f"{shown(value)} is not an IPv4 network in CIDR form with host bits zero; use e.g. 10.96.0.0/12") from None
+
+
+def _ipv4_address(value: Any) -> Any:
+    if isinstance(value, ipaddress.IPv4Address):
+        return value
+    try:
+        return ipaddress.IPv4Address(value if isinstance(value, str) else "")
+    except ValueError:
+        raise ValueError(f"{shown(value)} is not an IPv4 address; use e.g. 10.96.0.50") from None
+
+
+def _version_text(value: Any) -> Any:
+    # `gatewayVersion: 4.3` is a YAML number; it means the same as "4.3" (4.30 would too, and is no version we know).
+    return repr(value) if isinstance(value, float) else value
+
+
+def _exact_int(value: Any) -> Any:
+    # A Literal of numbers would take `true` as 1 and 3.0 as 3.
+    if isinstance(value, (bool, float)):
+        raise ValueError(f"expected a whole number, got {shown(value)}")
+    return value
+
+
+NodePort = Annotated[int, Form("port in cluster.nodePortRange")]
+Cidr = Annotated[ipaddress.IPv4Network, BeforeValidator(_ipv4_network), Form("IPv4 CIDR")]
+Ipv4 = Annotated[ipaddress.IPv4Address, BeforeValidator(_ipv4_address), Form("IPv4 address")]
 
 
 class _Model(BaseModel):
-    """Strict, immutable, camelCase on the wire: unknown keys (typos) are errors, not ignored."""
+    """Strict, immutable, camelCase on the wire: unknown keys (typos) are errors, not ignored.
+    A field's docstring is its description in the README table."""
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+        extra="forbid", frozen=True, strict=True, alias_generator=to_camel, populate_by_name=True,
+        use_attribute_docstrings=True,
     )
 
 
 class Bastion(_Model):
-    host: str
-    user: str = "root"
-    port: int = Field(22, ge=1, le=65535)
+    host: Host
+    """SSH jump host in front of the node."""
+    user: Text = "root"
+    """SSH user on the bastion."""
+    port: Port = 22
+    """SSH port of the bastion."""
 
 
 class Node(_Model):
-    host: str
-    user: str = "root"
-    port: int = Field(22, ge=1, le=65535)
+    host: Host
+    """Node address for SSH (host only: user and port have their own keys)."""
+    user: Text = "root"
+    """SSH user: root, or a user with passwordless sudo."""
+    port: Port = 22
+    """SSH port of the node."""
     bastion: Optional[Bastion] = None
-
-    @field_validator("host")
-    @classmethod
-    def _host(cls, v: str) -> str:
-        if not v or any(c.isspace() for c in v) or "/" in v:
-            raise ValueError(f"{v!r} is not a host name or address; use e.g. 172.10.40.174")
-        return v
+    """Jump host `{host, user, port}`; none = connect directly."""
 
 
 class Cluster(_Model):
-    service_cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("10.96.0.0/12")
+    service_cidr: Cidr = ipaddress.IPv4Network("10.96.0.0/12")
+    """The API server's `--service-cluster-ip-range`."""
     node_arch: Literal["amd64", "arm64"] = "amd64"
-    node_port_range: str = "30000-32767"
-    cluster_domain: str = "cluster.local"
+    """Images are built for `linux/<nodeArch>`."""
+    node_port_range: PortRange = "30000-32767"
+    """The API server's `--service-node-port-range`."""
+    cluster_domain: DnsSubdomain = "cluster.local"
+    """The cluster's DNS domain (kubelet `--cluster-domain`)."""
     nodes: list[Node] = []
-    # Where containerd on the nodes looks for per-registry hosts.toml files.
-    certs_dir: str = "/etc/containerd/certs.d"
-    containerd_config: str = "/etc/containerd/config.toml"
+    """Nodes whose containerd is set up to pull from Harbor over SSH; empty = no node setup."""
+    certs_dir: AbsolutePath = "/etc/containerd/certs.d"
+    """Where containerd on the nodes looks for per-registry `hosts.toml` files."""
+    containerd_config: AbsolutePath = "/etc/containerd/config.toml"
+    """containerd's config file on the nodes."""
 
-    @field_validator("service_cidr", mode="before")
-    @classmethod
-    def _cidr(cls, v: Any) -> Any:
-        try:
-            return ipaddress.IPv4Network(str(v), strict=True)
-        except ValueError:
-            raise ValueError(f"{v!r} is not an IPv4 network in CIDR form with host bits zero; use e.g. 10.96.0.0/12") from None
-
-    @field_validator("node_port_range")
-    @classmethod
-    def _port_range(cls, v: str) -> str:
-        m = re.fullmatch(r"(\d+)-(\d+)", v)
-        if not m or not (1 <= int(m[1]) < int(m[2]) <= 65535):
-            raise ValueError(f"{v!r} is not a port range; use the API server's --service-node-port-range, e.g. 30000-32767")
-        return v
+    @model_validator(mode="after")
+    def _unique_hosts(self) -> "Cluster":
+        seen: set[str] = set()
+        for i, node in enumerate(self.nodes):
+            if node.host.lower() in seen:
+                raise KeyProblem(f"nodes[{i}].host", f"{node.host} is listed twice; list each node once")
+            seen.add(node.host.lower())
+        return self
 
     @property
     def node_ports(self) -> range:
@@ -101,159 +161,201 @@ class Cluster(_Model):
 
 
 class Harbor(_Model):
-    host: str
-    address: Optional[ipaddress.IPv4Address] = None
+    host: RegistryHost
+    """Registry `host[:port]` exactly as in image names."""
+    address: Optional[Ipv4] = None
+    """Written to the nodes' `/etc/hosts` for `host` when set."""
     scheme: Literal["http", "https"] = "http"
-    project: str = "library"
-    username: Optional[str] = None
+    """How containerd and Docker talk to Harbor."""
+    project: ImagePath = "library"
+    """Harbor project the images live in."""
+    username: Optional[Text] = None
+    """Harbor user; the password is the secret `msa:harborPassword`."""
     push: Literal["direct", "relay", "none"] = "direct"
-    relay_host: Optional[str] = None
-    relay_user: str = "root"
-    relay_port: int = Field(22, ge=1, le=65535)
-    # How the relay host pushes: docker where it has it, else the daemonless skopeo.
+    """How built images reach Harbor (see "Images")."""
+    relay_host: Optional[Host] = None
+    """`push: relay`: the host that pushes to Harbor."""
+    relay_user: Text = "root"
+    """`push: relay`: SSH user on the relay host."""
+    relay_port: Port = 22
+    """`push: relay`: SSH port of the relay host."""
     relay_tool: Literal["auto", "docker", "skopeo"] = "auto"
-
-    @field_validator("host")
-    @classmethod
-    def _host(cls, v: str) -> str:
-        if "://" in v or not REGISTRY_HOST.fullmatch(v):
-            raise ValueError(f"{v!r} is not a registry host[:port] as written in image names; use e.g. msa.harbor.com or 10.0.0.5:8080")
-        return v
-
-    @field_validator("project")
-    @classmethod
-    def _project(cls, v: str) -> str:
-        if not IMAGE_PATH.fullmatch(v):
-            raise ValueError(f"{v!r} is not a valid Harbor project name; use lower-case letters, digits and - . _")
-        return v
+    """`push: relay`: docker where the relay host has it, else the daemonless skopeo."""
 
 
 class KafkaUi(_Model):
     enabled: bool = True
-    node_port: Optional[int] = 30089
-    image: str = "ghcr.io/kafbat/kafka-ui:v1.5.0"
+    """Deploy kafbat kafka-ui."""
+    node_port: Optional[NodePort] = 30089
+    """NodePort of kafka-ui; null = ClusterIP only."""
+    image: ImageReference = "ghcr.io/kafbat/kafka-ui:v1.5.0"
+    """kafka-ui image."""
 
 
 class Resources(_Model):
     """Container requests/limits; limits.cpu stays generous because JVMs JIT-compile at start."""
 
-    cpu: str = "250m"
-    memory: str = "512Mi"
-    cpu_limit: str = "1"
-    memory_limit: str = "768Mi"
+    cpu: Quantity = "250m"
+    """CPU request."""
+    memory: Quantity = "512Mi"
+    """Memory request."""
+    cpu_limit: Quantity = "1"
+    """CPU limit (at least the request)."""
+    memory_limit: Quantity = "768Mi"
+    """Memory limit (at least the request)."""
 
-    @field_validator("cpu", "memory", "cpu_limit", "memory_limit")
-    @classmethod
-    def _quantity(cls, v: str) -> str:
-        if not KUBE_QUANTITY.fullmatch(v):
-            raise ValueError(f"{v!r} is not a Kubernetes quantity; use e.g. 500m, 1, 512Mi or 2Gi")
-        return v
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> "Resources":
+        if quantity_value(self.memory_limit) <= 0:
+            raise KeyProblem("memoryLimit", f"{self.memory_limit!r} is not above zero; use e.g. 768Mi")
+        for request, limit, request_key, limit_key in (
+            (self.cpu, self.cpu_limit, "cpu", "cpuLimit"), (self.memory, self.memory_limit, "memory", "memoryLimit"),
+        ):
+            if quantity_value(request) > quantity_value(limit):
+                raise KeyProblem(request_key, f"{request} is above the limit {limit_key}: {limit}; lower the request or raise the limit")
+        return self
+
+
+def _heap_problem(heap_bytes: int, heap: str, resources: Resources, resources_key: str) -> Optional[str]:
+    """Why a JVM heap does not fit its container's memory limit with headroom, or None."""
+    most = int(quantity_value(resources.memory_limit) * (1 - JVM_HEADROOM)) // 2**20
+    if heap_bytes <= most * 2**20:
+        return None
+    return (f"{heap} does not fit its container: {resources_key}.memoryLimit is {resources.memory_limit} and the JVM needs "
+            f"about {int(JVM_HEADROOM * 100)} % beyond the heap; use at most {most}m or raise {resources_key}.memoryLimit")
+
+
+OverrideKey = Annotated[str, Form("Kafka broker property")]
 
 
 class Kafka(_Model):
     brokers: int = Field(1, ge=1, le=9)
-    zookeeper_replicas: Literal[1, 3, 5] = 1
-    storage_class: str = ""
-    storage_size: str = "10Gi"
-    zookeeper_storage_size: str = "2Gi"
-    image: str = "confluentinc/cp-kafka:7.9.1"
-    zookeeper_image: str = "confluentinc/cp-zookeeper:7.9.1"
-    heap: str = "512m"
-    zookeeper_heap: str = "256m"
+    """Number of Kafka brokers (1-9)."""
+    zookeeper_replicas: Annotated[Literal[1, 3, 5], BeforeValidator(_exact_int)] = 1
+    """ZooKeeper ensemble size."""
+    storage_class: StorageClassName = ""
+    """StorageClass of the PVCs; "" = the cluster's default."""
+    storage_size: Size = "10Gi"
+    """PVC size of each broker."""
+    zookeeper_storage_size: Size = "2Gi"
+    """PVC size of each ZooKeeper member."""
+    image: ImageReference = "confluentinc/cp-kafka:7.9.1"
+    """Broker image; 7.9 is the last line with ZooKeeper mode."""
+    zookeeper_image: ImageReference = "confluentinc/cp-zookeeper:7.9.1"
+    """ZooKeeper image."""
+    heap: JvmSize = "512m"
+    """Broker JVM heap (-Xms/-Xmx); must fit resources.memoryLimit with headroom."""
+    zookeeper_heap: JvmSize = "256m"
+    """ZooKeeper JVM heap; must fit zookeeperResources.memoryLimit with headroom."""
     resources: Resources = Resources(cpu="250m", memory="1Gi", cpu_limit="1", memory_limit="1536Mi")
+    """Broker container requests/limits."""
     zookeeper_resources: Resources = Resources(cpu="100m", memory="512Mi", cpu_limit="500m", memory_limit="768Mi")
+    """ZooKeeper container requests/limits."""
     ui: KafkaUi = KafkaUi()
-    overrides: dict[str, Union[bool, int, float, str]] = {}
+    """kafbat kafka-ui."""
+    overrides: dict[OverrideKey, KafkaPropertyValue] = {}
+    """Extra broker properties; replication factors above the broker count and min ISR above the replication factor are rejected."""
 
-    @field_validator("storage_size", "zookeeper_storage_size")
-    @classmethod
-    def _size(cls, v: str) -> str:
-        if not KUBE_QUANTITY.fullmatch(v):
-            raise ValueError(f"{v!r} is not a storage size; use e.g. 10Gi")
-        return v
-
-    @field_validator("heap", "zookeeper_heap")
-    @classmethod
-    def _heap(cls, v: str) -> str:
-        if not re.fullmatch(r"[0-9]+[mMgG]", v):
-            raise ValueError(f"{v!r} is not a JVM heap size; use e.g. 512m or 1g")
-        return v
+    @model_validator(mode="after")
+    def _heaps_fit(self) -> "Kafka":
+        for heap, key, resources, resources_key in (
+            (self.heap, "heap", self.resources, "kafka.resources"),
+            (self.zookeeper_heap, "zookeeperHeap", self.zookeeper_resources, "kafka.zookeeperResources"),
+        ):
+            problem = _heap_problem(jvm_size_bytes(heap), heap, resources, resources_key)
+            if problem:
+                raise KeyProblem(key, problem)
+        return self
 
 
 class Route(_Model):
-    path: str
-    service: str
+    path: Text
+    """Gateway Path predicate, e.g. `/user-service/**`."""
+    service: Text
+    """Target service (a key of `msa:services`)."""
     strip_prefix: int = Field(0, ge=0, le=10)
+    """Path segments the gateway strips before forwarding."""
 
-    @field_validator("path")
-    @classmethod
-    def _path(cls, v: str) -> str:
-        if not v.startswith("/") or any(c.isspace() for c in v):
-            raise ValueError(f"{v!r} is not a gateway Path predicate; use e.g. /user-service/**")
-        return v
+    @model_validator(mode="after")
+    def _path(self) -> "Route":
+        if not self.path.startswith("/") or any(c.isspace() for c in self.path):
+            raise KeyProblem("path", f"{self.path!r} is not a gateway Path predicate; use e.g. /user-service/**")
+        return self
 
 
 class Service(_Model):
     role: Literal["discovery", "config", "gateway", "app"] = "app"
-    image: str
-    tag: str
-    port: int = Field(ge=1, le=65535)
-    node_port: Optional[int] = None
-    cluster_ip: Optional[ipaddress.IPv4Address] = Field(None, alias="clusterIP")
+    """`discovery`, `config`, `gateway` (exactly one discovery and one config) or `app`."""
+    image: ImagePath
+    """Repository inside `<harbor.host>/<harbor.project>/`."""
+    tag: ImageTag
+    """Image tag, quoted; `latest` is refused."""
+    port: Port
+    """The app's HTTP port; also the Service port."""
+    node_port: Optional[NodePort] = None
+    """Expose on this NodePort; none = ClusterIP only."""
+    cluster_ip: Optional[Ipv4] = Field(None, alias="clusterIP")
+    """Fixed ClusterIP; none = derived from the name (see "Addresses")."""
     replicas: int = Field(1, ge=0, le=50)
+    """Pods of the Deployment."""
     kafka: bool = False
+    """Adds Kafka bootstrap servers and a per-pod transaction id prefix."""
     routes: list[Route] = []
-    context: Optional[str] = None
-    dockerfile: Optional[str] = None
-    build_args: dict[str, str] = {}
+    """Gateway routes `[{path, service, stripPrefix}]` (role: gateway only)."""
+    context: Optional[Folder] = None
+    """Build context folder, relative to the project; none = not built (pulled from Harbor)."""
+    dockerfile: Optional[Text] = None
+    """Dockerfile inside the context (default `Dockerfile`)."""
+    build_args: dict[str, Text] = {}
+    """Docker build arguments."""
     resources: Resources = Resources()
-    # Seconds a JVM may take from start to a passing liveness check before the kubelet restarts it.
+    """Container requests/limits."""
     startup_seconds: int = Field(180, ge=10, le=1800)
-    java_opts: str = "-XX:MaxRAMPercentage=75.0 -XX:+ExitOnOutOfMemoryError"
+    """Seconds a JVM may take from start to a passing liveness check before the kubelet restarts it."""
+    java_opts: Text = "-XX:MaxRAMPercentage=75.0 -XX:+ExitOnOutOfMemoryError"
+    """JAVA_TOOL_OPTIONS; an explicit -Xmx must fit resources.memoryLimit with headroom."""
 
-    @field_validator("image")
-    @classmethod
-    def _image(cls, v: str) -> str:
-        if not IMAGE_PATH.fullmatch(v):
-            raise ValueError(f"{v!r} is not an image name; use lower-case letters, digits and - . _ / (e.g. usersservice)")
-        return v
-
-    @field_validator("tag", mode="before")
-    @classmethod
-    def _tag(cls, v: Any) -> Any:
-        if not isinstance(v, str):
-            raise ValueError(f"{v!r} is not a string; quote the tag in YAML, e.g. tag: \"1.0\"")
-        if v == "latest":
-            raise ValueError("'latest' is not allowed: it never triggers a rollout and differs per node; use a version such as \"1.0\"")
-        if not IMAGE_TAG.fullmatch(v):
-            raise ValueError(f"{v!r} is not an image tag; use letters, digits and _ . - (at most 128), e.g. \"1.0\"")
-        return v
+    @model_validator(mode="after")
+    def _consistent(self) -> "Service":
+        paths: dict[str, int] = {}
+        for i, route in enumerate(self.routes):
+            if route.path in paths:
+                raise KeyProblem(f"routes[{i}].path", f"{route.path} is already the path of routes[{paths[route.path]}]; give each route its own path")
+            paths[route.path] = i
+        xmx = re.findall(r"(?:^|\s)-Xmx([0-9]+[kKmMgG]?)(?=\s|$)", self.java_opts)
+        if xmx:
+            problem = _heap_problem(jvm_size_bytes(xmx[-1]), f"-Xmx{xmx[-1]}", self.resources, "resources")
+            if problem:
+                raise KeyProblem("javaOpts", problem)
+        return self
 
 
 class Spring(_Model):
-    # What each Eureka client registers as its address (README: "Eureka registration modes").
     registration: Literal["clusterIP", "serviceDns", "podIP"] = "clusterIP"
-    # Spring Cloud Gateway 4.3 moved routes to spring.cloud.gateway.server.webflux.routes.
-    gateway_version: Literal["4.2", "4.3"] = "4.3"
+    """What each Eureka client registers as its address (see "Eureka registration modes")."""
+    gateway_version: Annotated[Literal["4.2", "4.3"], BeforeValidator(_version_text)] = "4.3"
+    """`4.3`+: `spring.cloud.gateway.server.webflux.routes`; `4.2`: `spring.cloud.gateway.routes`."""
     self_preservation: bool = False
+    """Eureka self-preservation (off: evict dead instances in a small cluster)."""
     eviction_interval_ms: int = Field(10000, ge=1000, le=600000)
+    """Eureka eviction interval."""
 
 
 class StackConfig(_Model):
-    namespace: str = "msa"
+    namespace: DnsLabel = "msa"
+    """Namespace of every object."""
     cluster: Cluster = Cluster()
+    """The Kubernetes cluster and its nodes."""
     harbor: Harbor
+    """The Harbor registry."""
     kafka: Kafka = Kafka()
+    """ZooKeeper, Kafka and kafka-ui."""
     spring: Spring = Spring()
-    services: dict[str, Service]
-    config_repo: str = "config-repo"
-
-    @field_validator("namespace")
-    @classmethod
-    def _namespace(cls, v: str) -> str:
-        if not DNS_LABEL.fullmatch(v):
-            raise ValueError(f"{v!r} is not a DNS label; use lower-case letters, digits and '-'")
-        return v
+    """Spring Cloud settings shared by every service."""
+    services: dict[ServiceName, Service]
+    """`<name>` is the Service name, the Deployment name and `spring.application.name`."""
+    config_repo: Folder = "config-repo"
+    """Folder served by the config server (needs an `application.yml`)."""
 
     def by_role(self, role: str) -> list[str]:
         return [name for name, svc in self.services.items() if svc.role == role]
@@ -269,31 +371,47 @@ class Secrets:
 
 # --- raw values -> model ------------------------------------------------------------------------
 
-_OBJECT_KEYS = {"cluster", "harbor", "kafka", "services", "spring"}
+def _wire_name(name: str, field: Any) -> str:
+    return field.alias or to_camel(name)
+
+
 # Every top-level key (camelCase, as in the stack file), secrets included.
-KNOWN_KEYS = sorted({(f.alias or n) for n, f in StackConfig.model_fields.items()} | set(SECRET_KEYS))
+KNOWN_KEYS = sorted({_wire_name(n, f) for n, f in StackConfig.model_fields.items()} | set(SECRET_KEYS))
+
+
+def _did_you_mean(key: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    if not close:
+        close = [k for k in known if k.lower() == key.lower()]
+    return f"did you mean {close[0]}? " if close else ""
 
 
 def parse_stack_config(raw: Mapping[str, str], project_dir: Path) -> StackConfig:
-    """Parse `{key-without-msa-prefix: raw string}` into a validated StackConfig, or raise ConfigError."""
+    """Parse `{key-without-msa-prefix: raw text}` into a validated StackConfig, or raise ConfigError."""
+    fields = {_wire_name(n, f): f for n, f in StackConfig.model_fields.items()}
     data: dict[str, Any] = {}
     for key, text in raw.items():
         if key in SECRET_KEYS:
             continue
-        if key not in KNOWN_KEYS:
-            if "." in key and key.split(".")[0] in KNOWN_KEYS:
+        if key not in fields:
+            if "." in key and key.split(".")[0] in fields:
                 # `pulumi config set msa:kafka.brokers 3` without --path makes a key with a dot in its name.
                 raise ConfigError(key, f"is a key with a dot in its name; set nested values with: pulumi config set --path msa:{key} <value> (and remove this one)")
-            raise ConfigError(key, f"unknown key (a typo?); known keys are {', '.join('msa:' + k for k in KNOWN_KEYS)}")
-        if key in _OBJECT_KEYS:
-            try:
-                value = json.loads(text) if isinstance(text, str) else text
-            except json.JSONDecodeError:
+            raise ConfigError(key, f"unknown key; {_did_you_mean(key, KNOWN_KEYS)}known keys are {', '.join('msa:' + k for k in KNOWN_KEYS)}")
+        annotation = fields[key].annotation
+        if text == "":
+            default = fields[key].get_default()
+            hint = f" for the default {default}" if isinstance(default, str) else ""
+            raise ConfigError(key, f"is empty; give it a value or remove the line{hint}")
+        if _is_text(annotation):
+            data[key] = text
+            continue
+        try:
+            # The CLI passes objects and lists as JSON, and a top-level scalar as text: `true`, `3`.
+            data[key] = json.loads(text) if isinstance(text, str) else text
+        except json.JSONDecodeError:
+            if _model_in(annotation) or typing.get_origin(annotation) is dict:
                 raise ConfigError(key, "expected an object (a YAML mapping in Pulumi.<stack>.yaml), got plain text") from None
-            if not isinstance(value, dict):
-                raise ConfigError(key, f"expected an object (a YAML mapping), got {type(value).__name__}")
-            data[key] = value
-        else:
             data[key] = text
     try:
         cfg = StackConfig.model_validate(data)
@@ -302,48 +420,73 @@ def parse_stack_config(raw: Mapping[str, str], project_dir: Path) -> StackConfig
     _check_services(cfg, project_dir)
     _check_kafka_overrides(cfg.kafka)
     _check_harbor(cfg)
+    _check_addresses(cfg)
     return cfg
+
+
+def _is_text(annotation: Any) -> bool:
+    """A top-level key whose value is text as the CLI passes it (no JSON decoding)."""
+    if annotation is str:
+        return True
+    if typing.get_origin(annotation) is Annotated:
+        return typing.get_args(annotation)[0] is str
+    return False
 
 
 def key_path(loc: Iterable[Any]) -> str:
     """('services', 'gw', 'routes', 0, 'service') -> 'services.gw.routes[0].service' (pulumi --path style)."""
     out = ""
     for part in loc:
+        if part == "[key]":
+            continue  # pydantic's marker for "the key of this mapping is wrong": the path already names it
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
 
+def _join(path: str, sub: str) -> str:
+    return f"{path}{sub}" if sub.startswith("[") else (f"{path}.{sub}" if path else sub)
+
+
+# A misspelt key explains the "missing" error of the key it was meant to be: report it first.
+_ERROR_RANK = {"extra_forbidden": 0, "missing": 2}
+
+
 def _to_config_error(exc: ValidationError) -> ConfigError:
-    """The first pydantic error, as one line that names the key and says how to fix it."""
-    err = exc.errors(include_url=False)[0]
+    """The most telling pydantic error, as one line that names the key and says how to fix it."""
+    errors = sorted(exc.errors(include_url=False), key=lambda e: _ERROR_RANK.get(e["type"], 1))
+    err = errors[0]
     path = key_path(err["loc"])
     kind, given = err["type"], err.get("input")
+    ctx = err.get("ctx") or {}
     if kind == "extra_forbidden":
         parent = _model_at(err["loc"][:-1])
-        known = ", ".join(sorted(f.alias or n for n, f in parent.model_fields.items())) if parent else ""
-        return ConfigError(path, f"unknown key (a typo?); known keys here are: {known}")
+        known = sorted(_wire_name(n, f) for n, f in parent.model_fields.items()) if parent else []
+        return ConfigError(path, f"unknown key; {_did_you_mean(str(err['loc'][-1]), known)}known keys here are: {', '.join(known)}")
     if kind == "missing":
         return ConfigError(path, "is required; set it in Pulumi.<stack>.yaml")
-    if kind == "value_error":
-        return ConfigError(path, str(err["ctx"]["error"]))
+    if kind in ("value_error", "assertion_error"):
+        problem = ctx.get("error")
+        if isinstance(problem, KeyProblem):
+            return ConfigError(_join(path, problem.key), str(problem))
+        return ConfigError(path, str(problem))
     if kind in ("int_parsing", "int_type", "int_from_float"):
-        return ConfigError(path, f"expected a whole number, got {given!r}")
+        return ConfigError(path, f"expected a whole number, got {shown(given)}" + ("; write it without quotes" if isinstance(given, str) else ""))
     if kind in ("bool_parsing", "bool_type"):
-        return ConfigError(path, f"expected true or false, got {given!r}")
-    if kind in ("string_type",):
-        return ConfigError(path, f"expected a string, got {given!r}; quote it in YAML")
+        return ConfigError(path, f"expected true or false, got {shown(given)}" + ("; write it without quotes" if isinstance(given, str) else ""))
+    if kind == "string_type":
+        return ConfigError(path, f"expected text, got {shown(given)}; quote it in YAML")
     if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return ConfigError(path, f"expected an object (a YAML mapping), got {given!r}")
+        return ConfigError(path, f"expected an object (a YAML mapping), got {shown(given)}")
     if kind == "literal_error":
-        return ConfigError(path, f"{given!r} is not allowed; use {err['ctx']['expected']}")
+        return ConfigError(path, f"{shown(given)} is not allowed; use {ctx['expected']}")
     if kind in ("greater_than_equal", "greater_than"):
-        return ConfigError(path, f"{given!r} is too small; use at least {err['ctx'].get('ge', err['ctx'].get('gt'))}")
+        return ConfigError(path, f"{shown(given)} is too small; use at least {ctx.get('ge', ctx.get('gt'))}")
     if kind in ("less_than_equal", "less_than"):
-        return ConfigError(path, f"{given!r} is too large; use at most {err['ctx'].get('le', err['ctx'].get('lt'))}")
+        return ConfigError(path, f"{shown(given)} is too large; use at most {ctx.get('le', ctx.get('lt'))}")
     if kind == "list_type":
-        return ConfigError(path, f"expected a list, got {given!r}")
+        return ConfigError(path, f"expected a list, got {shown(given)}")
     msg = err["msg"][0].lower() + err["msg"][1:]
-    return ConfigError(path, f"{msg}, got {given!r}")
+    return ConfigError(path, f"{msg}, got {shown(given)}")
 
 
 def _model_at(loc: Iterable[Any]) -> Optional[type[BaseModel]]:
@@ -352,7 +495,7 @@ def _model_at(loc: Iterable[Any]) -> Optional[type[BaseModel]]:
     parts = list(loc)
     while parts:
         model = _model_in(annotation)
-        fields = {(f.alias or n): f for n, f in model.model_fields.items()} if model else {}
+        fields = {_wire_name(n, f): f for n, f in model.model_fields.items()} if model else {}
         field = fields.get(parts.pop(0))
         if field is None:
             return None
@@ -374,12 +517,26 @@ def _model_in(annotation: Any) -> Optional[type[BaseModel]]:
 
 # --- rules that span several keys ---------------------------------------------------------------
 
+def reserved_names() -> tuple[str, ...]:
+    """Object names the stack creates for itself, read from the code that creates them: a service of
+    that name would share their labels (its Deployment would select the brokers' pods) or names."""
+    import dataclasses
+
+    from .images import PULL_SECRET
+    from .kafka_settings import KafkaNames
+    from .spring import CONFIG_REPO_MAP
+
+    kafka = [f.default for f in dataclasses.fields(KafkaNames) if isinstance(f.default, str)]
+    return tuple(sorted({*kafka, PULL_SECRET, CONFIG_REPO_MAP}))
+
+
 def _check_services(cfg: StackConfig, project_dir: Path) -> None:
     if not cfg.services:
         raise ConfigError("services", "no services configured; add at least discovery-service and config-service")
+    reserved = reserved_names()
     for name in cfg.services:
-        if not DNS_LABEL.fullmatch(name) or name[0].isdigit():
-            raise ConfigError(f"services.{name}", "the name must be a DNS label starting with a letter (it becomes the Service name and spring.application.name)")
+        if name in reserved:
+            raise ConfigError(f"services.{name}", f"{name!r} is a name the stack uses for its own objects ({', '.join(reserved)}); rename the service")
     for role in ("discovery", "config"):
         found = cfg.by_role(role)
         if len(found) != 1:
@@ -387,7 +544,12 @@ def _check_services(cfg: StackConfig, project_dir: Path) -> None:
     gateways = cfg.by_role("gateway")
     if len(gateways) > 1:
         raise ConfigError("services", f"at most one service may have role: gateway (found {', '.join(gateways)})")
+    registry_path = f"{cfg.harbor.host}/{cfg.harbor.project}/"
     for name, svc in cfg.services.items():
+        first = svc.image.split("/")[0]
+        if svc.image.startswith((f"{cfg.harbor.host}/", f"{cfg.harbor.project}/")) or ("." in first and "/" in svc.image):
+            short = svc.image.removeprefix(f"{cfg.harbor.host}/").removeprefix(f"{cfg.harbor.project}/")
+            raise ConfigError(f"services.{name}.image", f"{svc.image!r} repeats the registry path: the image becomes {registry_path}<image>; write only the name, e.g. {short!r}")
         if svc.routes and svc.role != "gateway":
             raise ConfigError(f"services.{name}.routes", "only the service with role: gateway takes routes; move them there")
         for i, route in enumerate(svc.routes):
@@ -420,19 +582,18 @@ MIN_ISR_OF = {
 }
 # Properties the stack computes per pod or from its own Services; overriding them breaks clients.
 STACK_MANAGED_PROPERTIES = ("broker.id", "listeners", "advertised.listeners", "zookeeper.connect", "log.dirs")
+KAFKA_PROPERTY = re.compile(r"^[a-z][a-z0-9]*([._-][a-z0-9]+)*$")
 
 
 def _check_kafka_overrides(kafka: Kafka) -> None:
-    from .kafka import broker_properties  # the derived values the overrides are merged into
+    from .kafka_settings import broker_properties  # the derived values the overrides are merged into
 
-    for key, value in kafka.overrides.items():
+    for key in kafka.overrides:
         path = f"kafka.overrides.{key}"
         if not KAFKA_PROPERTY.fullmatch(key):
-            raise ConfigError(path, "is not a Kafka broker property name (lower-case words joined by dots)")
+            raise ConfigError(path, "is not a Kafka broker property name; use lower-case words joined by dots, e.g. log.retention.hours")
         if key in STACK_MANAGED_PROPERTIES:
             raise ConfigError(path, "is computed by the stack per broker; remove the override")
-        if isinstance(value, float):
-            raise ConfigError(path, f"{value!r} is not a valid property value; use a whole number, true/false or a string")
     props = broker_properties(kafka.brokers, kafka.overrides)
     for key in REPLICATION_FACTOR_KEYS:
         if key in kafka.overrides:
@@ -445,7 +606,7 @@ def _check_kafka_overrides(kafka: Kafka) -> None:
     for isr_key, rf_key in MIN_ISR_OF.items():
         if isr_key in kafka.overrides or rf_key in kafka.overrides:
             isr = _as_int(props[isr_key], f"kafka.overrides.{isr_key}")
-            rf = int(props[rf_key])
+            rf = _as_int(props[rf_key], f"kafka.overrides.{rf_key}")
             if not 1 <= isr <= rf:
                 raise ConfigError(
                     f"kafka.overrides.{isr_key}",
@@ -457,7 +618,7 @@ def _as_int(value: str, key: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise ConfigError(key, f"{value!r} is not a whole number") from None
+        raise ConfigError(key, f"{value!r} is not a whole number; use e.g. 1") from None
 
 
 def _check_harbor(cfg: StackConfig) -> None:
@@ -469,6 +630,14 @@ def _check_harbor(cfg: StackConfig) -> None:
     built = [n for n, s in cfg.services.items() if s.context]
     if harbor.push == "none" and built:
         raise ConfigError(f"services.{built[0]}.context", "harbor.push is none, so nothing is built; remove context or choose push: direct or relay")
+
+
+def _check_addresses(cfg: StackConfig) -> None:
+    """Every Service gets a ClusterIP inside the CIDR and every NodePort fits (addressing.py's plan)."""
+    from .kafka_settings import KafkaNames
+    from .plan import address_plan
+
+    address_plan(cfg, KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain))
 
 
 # --- reading from Pulumi --------------------------------------------------------------------------
@@ -484,6 +653,20 @@ def read_raw_config(keys: Iterable[str], get: Callable[[str], Optional[str]]) ->
         if value is not None:
             raw[key] = value
     return raw
+
+
+def check_namespaces(keys: Iterable[str]) -> None:
+    """A key outside every namespace the program reads (`msq:kafka`, `kafka`) would be ignored silently."""
+    for full in sorted(keys):
+        ns, colon, key = full.partition(":")
+        if not colon:
+            ns, key = "", full
+        if ns in KNOWN_NAMESPACES:
+            continue
+        hint = f"did you mean {PROJECT}:{key}? " if key.split(".")[0] in KNOWN_KEYS or not colon else ""
+        where = f"namespace {ns!r} is not read by this program" if colon else "has no namespace"
+        providers = ", ".join(n + ":" for n in KNOWN_NAMESPACES[1:])
+        raise ConfigError(key, f"{where}; {hint}this stack's keys are {PROJECT}:<key> (besides {providers} keys)", namespace=ns)
 
 
 def check_secrets_are_secret(keys: Iterable[str], is_secret: Callable[[str], bool]) -> None:
@@ -511,8 +694,9 @@ def load(project_dir: Path) -> tuple[StackConfig, Secrets]:
 
     # The SDK exposes no public "list all keys"; the values live in these two places (explicitly
     # set, e.g. by the mock runtime, and the PULUMI_CONFIG JSON the language host passes).
-    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
-    keys = {k for k in keys if k.startswith(PROJECT + ":")}
+    every_key = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    check_namespaces(every_key)
+    keys = {k for k in every_key if k.startswith(PROJECT + ":")}
     conf = pulumi.Config(PROJECT)
     env_secret_keys = set(runtime_config.get_config_secret_keys_env())
     check_secrets_are_secret(keys, lambda k: runtime_config.is_config_secret(k) or k in env_secret_keys)

@@ -9,7 +9,8 @@ printed as `error: <text>` with exit status 2.
 class ConfigError(Exception):
     """A configuration value is wrong. `key` is the path below `msa:` (e.g. `kafka.brokers`)."""
 
-    def __init__(self, key: str, problem: str):
+    def __init__(self, key: str, problem: str, namespace: str = "msa"):
+        # `namespace` is only ever not msa for a key outside this program's namespace (`msq:kafka`).
         self.key = key
         self.problem = problem
-        super().__init__(f"msa:{key}: {problem}")
+        super().__init__(f"{namespace}:{key}: {problem}" if namespace else f"{key}: {problem}")

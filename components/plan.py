@@ -7,7 +7,7 @@ from pathlib import Path
 from .addressing import AddressPlan, AddressRequest, plan_addresses
 from .config import StackConfig
 from .errors import ConfigError
-from .kafka import KafkaNames
+from .kafka_settings import KafkaNames
 
 
 def address_requests(cfg: StackConfig, names: KafkaNames) -> list[AddressRequest]:
@@ -24,9 +24,7 @@ def address_requests(cfg: StackConfig, names: KafkaNames) -> list[AddressRequest
 
 
 def address_plan(cfg: StackConfig, names: KafkaNames) -> AddressPlan:
-    for name in cfg.services:
-        if name in names.services:
-            raise ConfigError(f"services.{name}", f"{name!r} is the name of a Service the stack creates for Kafka; rename the service")
+    # Service names the stack reserves for itself are refused by config.py (config.reserved_names).
     return plan_addresses(address_requests(cfg, names), cfg.cluster.service_cidr, cfg.cluster.node_ports)
 
 

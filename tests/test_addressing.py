@@ -18,7 +18,7 @@ def auto(*services):
     return [AddressRequest(s, None, f"services.{s}.clusterIP") for s in services]
 
 
-@pytest.mark.parametrize("cidr, size", [("10.96.0.0/12", 256), ("10.0.0.0/24", 16), ("10.0.0.0/20", 256), ("10.0.0.0/22", 64), ("10.0.0.0/28", 16)])
+@pytest.mark.parametrize("cidr, size", [("10.96.0.0/12", 256), ("10.0.0.0/24", 16), ("10.0.0.0/20", 256), ("10.0.0.0/22", 64), ("10.0.0.0/28", 16), ("10.0.0.0/29", 0)])
 def test_static_band_size_follows_kep_3070(cidr, size):
     assert static_band_size(ipaddress.IPv4Network(cidr)) == size
 
@@ -71,10 +71,26 @@ def test_explicit_address_outside_the_band_warns():
 
 
 def test_a_full_band_is_a_config_error():
+    small = ipaddress.IPv4Network("10.0.0.0/24")  # band of 16, 3 of them reserved (network, API, DNS)
+    with pytest.raises(ConfigError) as caught:
+        plan_addresses(auto(*[f"s{i}" for i in range(14)]), small, PORTS)
+    assert caught.value.key.startswith("services.s") and "static band of 10.0.0.0/24 is full" in str(caught.value)
+
+
+def test_a_range_too_small_for_every_service_blames_the_cidr():
     tiny = ipaddress.IPv4Network("10.0.0.0/28")  # 16 addresses, 4 reserved (network, API, DNS, broadcast)
     with pytest.raises(ConfigError) as caught:
         plan_addresses(auto(*[f"s{i}" for i in range(13)]), tiny, PORTS)
-    assert caught.value.key.startswith("services.s") and "static band of 10.0.0.0/28 is full" in str(caught.value)
+    assert str(caught.value).startswith("msa:cluster.serviceCidr: 10.0.0.0/28 has 12 addresses for Services but the stack needs 13")
+
+
+@pytest.mark.parametrize("cidr", ["10.0.0.0/29", "10.0.0.0/28", "10.0.0.16/28"])
+def test_a_small_range_hands_out_only_its_own_addresses(cidr):
+    network = ipaddress.IPv4Network(cidr)
+    usable = network.num_addresses - len(reserved_addresses(network))
+    plan = plan_addresses(auto(*[f"s{i}" for i in range(usable)]), network, PORTS)
+    assert all(ipaddress.IPv4Address(ip) in network for ip in plan.cluster_ips.values())
+    assert len(set(plan.cluster_ips.values())) == usable
 
 
 def test_reserved_addresses_are_rejected():

@@ -31,12 +31,12 @@ def _route_to(service):
 
 RULES = [
     # (what is wrong, edit, the line must start with)
-    ("unknown top-level key", _set("kafak", {"brokers": 1}), "msa:kafak: unknown key"),
+    ("unknown top-level key", _set("kafak", {"brokers": 1}), "msa:kafak: unknown key; did you mean kafka?"),
     ("unknown nested key", _set("kafka.broker", 1), "msa:kafka.broker: unknown key"),
     ("unknown key of a service", _set("services.user-service.clusterIp", "10.96.0.50"),
-     "msa:services.user-service.clusterIp: unknown key (a typo?); known keys here are: buildArgs, clusterIP, context,"),
+     "msa:services.user-service.clusterIp: unknown key; did you mean clusterIP? known keys here are: buildArgs, clusterIP, context,"),
     ("unknown key of a node's bastion", _set("cluster.nodes", [{"host": "n1", "bastion": {"host": "b", "usr": "x"}}]),
-     "msa:cluster.nodes[0].bastion.usr: unknown key (a typo?); known keys here are: host, port, user"),
+     "msa:cluster.nodes[0].bastion.usr: unknown key; did you mean user? known keys here are: host, port, user"),
     ("nested key set without --path", lambda v: v.update({"msa:kafka.brokers": 3}),
      "msa:kafka.brokers: is a key with a dot in its name; set nested values with: pulumi config set --path msa:kafka.brokers"),
     ("broker count is not a number", _set("kafka.brokers", "two"), "msa:kafka.brokers: expected a whole number"),
@@ -75,10 +75,104 @@ RULES = [
     ("unknown registration mode", _set("spring.registration", "hostname"), "msa:spring.registration:"),
 ]
 
+# Strict types: a value keeps the type YAML gave it.
+RULES += [
+    ("boolean broker count", _set("kafka.brokers", True), "msa:kafka.brokers: expected a whole number, got true"),
+    ("quoted broker count", _set("kafka.brokers", "3"), "msa:kafka.brokers: expected a whole number, got '3'; write it without quotes"),
+    ("fractional broker count", _set("kafka.brokers", 1.5), "msa:kafka.brokers: expected a whole number, got 1.5"),
+    ("boolean ZooKeeper size", _set("kafka.zookeeperReplicas", True), "msa:kafka.zookeeperReplicas: expected a whole number, got true"),
+    ("boolean stripPrefix", _set("services.apigateway-service.routes", [{"path": "/u/**", "service": "user-service", "stripPrefix": True}]),
+     "msa:services.apigateway-service.routes[0].stripPrefix: expected a whole number, got true"),
+    ("quoted node port", _set("cluster.nodes", [{"host": "n1", "port": "22"}]), "msa:cluster.nodes[0].port: expected a whole number, got '22'"),
+    ("numeric user", _set("cluster.nodes", [{"host": "n1", "user": 0}]), "msa:cluster.nodes[0].user: expected text, got 0; quote it in YAML"),
+    ("text for a switch", _set("kafka.ui.enabled", "yes"), "msa:kafka.ui.enabled: expected true or false, got 'yes'"),
+    ("unknown gateway version as a number", _set("spring.gatewayVersion", 4.4), "msa:spring.gatewayVersion: '4.4' is not allowed; use '4.2' or '4.3'"),
+    ("unknown gateway version as text", _set("spring.gatewayVersion", "4.4"), "msa:spring.gatewayVersion: '4.4' is not allowed; use '4.2' or '4.3'"),
+    ("empty namespace", lambda v: v.update({"msa:namespace": ""}), "msa:namespace: is empty; give it a value or remove the line for the default msa"),
+    ("list for an object", _set("kafka", [1, 2]), "msa:kafka: expected an object (a YAML mapping), got [1, 2]"),
+    ("kafka property value is a list", _set("kafka.overrides", {"log.retention.hours": [1]}), "msa:kafka.overrides.log.retention.hours: [1] is not a valid property value"),
+]
+
+# Every value's form, by its real grammar.
+RULES += [
+    ("storage class not a DNS name", _set("kafka.storageClass", "Fast_SSD"), "msa:kafka.storageClass: 'Fast_SSD' is not a DNS subdomain"),
+    ("cluster domain not a DNS name", _set("cluster.clusterDomain", "Cluster.Local"), "msa:cluster.clusterDomain: 'Cluster.Local' is not a DNS subdomain"),
+    ("quantity with two dots", _set("services.user-service.resources", {"cpu": "1.5.0"}), "msa:services.user-service.resources.cpu: '1.5.0' is not a Kubernetes quantity"),
+    ("quantity with a lower-case binary suffix", _set("kafka.storageSize", "10gi"), "msa:kafka.storageSize: '10gi' is not a Kubernetes quantity"),
+    ("storage of size zero", _set("kafka.storageSize", "0"), "msa:kafka.storageSize: '0' is not above zero"),
+    ("negative cpu", _set("services.user-service.resources", {"cpu": "-1"}), "msa:services.user-service.resources.cpu: '-1' is negative"),
+    ("empty broker image", _set("kafka.image", ""), "msa:kafka.image: is empty; use a full image reference"),
+    ("broker image with a space", _set("kafka.image", "cp kafka"), "msa:kafka.image: 'cp kafka' is not an image reference"),
+    ("relative certs dir", _set("cluster.certsDir", "etc/containerd/certs.d"), "msa:cluster.certsDir: 'etc/containerd/certs.d' is not an absolute path"),
+    ("registry port out of range", _set("harbor.host", "msa.harbor.com:99999"), "msa:harbor.host: 'msa.harbor.com:99999' is not a registry host[:port] with a port 1-65535"),
+    ("image repeats the registry path", _set("services.user-service.image", "msa.harbor.com/library/usersservice"),
+     "msa:services.user-service.image: 'msa.harbor.com/library/usersservice' repeats the registry path"),
+    ("image repeats the project", _set("services.user-service.image", "library/usersservice"),
+     "msa:services.user-service.image: 'library/usersservice' repeats the registry path"),
+    ("user in a node host", _set("cluster.nodes", [{"host": "root@172.10.40.174"}]), "msa:cluster.nodes[0].host: 'root@172.10.40.174' is not a host name or address; put the user in `user:`"),
+    ("port in a node host", _set("cluster.nodes", [{"host": "172.10.40.174:22"}]), "msa:cluster.nodes[0].host: '172.10.40.174:22' is not a host name or address; put the port in `port:`"),
+    ("shell in a node host", _set("cluster.nodes", [{"host": "n1;reboot"}]), "msa:cluster.nodes[0].host: 'n1;reboot' is not a host name or address"),
+    ("not an IPv4 address", _set("cluster.nodes", [{"host": "999.1.1.1"}]), "msa:cluster.nodes[0].host: '999.1.1.1' is not a host name or address"),
+    ("service name with a capital", _set("services.User", {"image": "x", "tag": "1", "port": 80}), "msa:services.User: 'User' is not a DNS label"),
+    ("service name starting with a digit", _set("services.1st", {"image": "x", "tag": "1", "port": 80}), "msa:services.1st: '1st' must start with a letter"),
+    ("kafka property name", _set("kafka.overrides", {"Log.Retention": 1}), "msa:kafka.overrides.Log.Retention: is not a Kafka broker property name"),
+]
+
+# Rules that span several keys.
+RULES += [
+    ("memory request above its limit", _set("services.user-service.resources", {"memory": "1Gi"}),
+     "msa:services.user-service.resources.memory: 1Gi is above the limit memoryLimit: 768Mi"),
+    ("cpu request above its limit", _set("kafka.resources", {"cpu": "2"}), "msa:kafka.resources.cpu: 2 is above the limit cpuLimit: 1"),
+    ("broker heap larger than its container", _set("kafka.heap", "2g"),
+     "msa:kafka.heap: 2g does not fit its container: kafka.resources.memoryLimit is 1536Mi and the JVM needs about 25 % beyond the heap; use at most 1152m"),
+    ("ZooKeeper heap without headroom", _set("kafka.zookeeperHeap", "768m"), "msa:kafka.zookeeperHeap: 768m does not fit its container"),
+    ("service -Xmx larger than its container", _set("services.user-service.javaOpts", "-Xmx2g"), "msa:services.user-service.javaOpts: -Xmx2g does not fit its container"),
+    ("the same node twice", _set("cluster.nodes", [{"host": "n1"}, {"host": "N1"}]), "msa:cluster.nodes[1].host: N1 is listed twice"),
+    ("two routes with one path", _set("services.apigateway-service.routes", [{"path": "/u/**", "service": "user-service"}, {"path": "/u/**", "service": "store-service"}]),
+     "msa:services.apigateway-service.routes[1].path: /u/** is already the path of routes[0]"),
+    ("service CIDR too small for every Service", _set("cluster.serviceCidr", "10.96.0.0/29"), "msa:cluster.serviceCidr: 10.96.0.0/29 has 5 addresses for Services but the stack needs 8"),
+]
+RULES += [
+    (f"service named {name}", _set(f"services.{name}", {"image": "x", "tag": "1", "port": 80}), f"msa:services.{name}: '{name}' is a name the stack uses for its own objects")
+    for name in ("kafka", "zookeeper", "kafka-ui", "kafka-headless", "kafka-bootstrap", "zookeeper-headless", "config-repo", "harbor-pull")
+]
+
+# Misspellings are named, with the closest known key; keys outside msa: are not ignored.
+RULES += [
+    ("misspelt required key", lambda v: v["msa:harbor"].update(hostname=v["msa:harbor"].pop("host")),
+     "msa:harbor.hostname: unknown key; did you mean host? known keys here are: address, host,"),
+    ("misspelt image", lambda v: v["msa:services"]["user-service"].update(imagee=v["msa:services"]["user-service"].pop("image")),
+     "msa:services.user-service.imagee: unknown key; did you mean image?"),
+    ("misspelt namespace", lambda v: v.update({"msq:kafka": v.pop("msa:kafka")}), "msq:kafka: namespace 'msq' is not read by this program; did you mean msa:kafka?"),
+    ("no namespace", lambda v: v.update({"kafka": v.pop("msa:kafka")}), "kafka: has no namespace; did you mean msa:kafka?"),
+]
+
 
 @pytest.mark.parametrize("edit, expected", [(e, x) for _, e, x in RULES], ids=[r[0] for r in RULES])
 def test_bad_value_names_its_key(edit, expected):
     assert config_error(edit).startswith(expected)
+
+
+ACCEPTED = [
+    ("gateway version as a number", _set("spring.gatewayVersion", 4.2)),
+    ("gateway version as text", _set("spring.gatewayVersion", "4.2")),
+    ("quantity as a YAML number", _set("services.user-service.resources", {"cpu": 0.5, "cpuLimit": 2})),
+    ("quantity with an exponent", _set("kafka.storageSize", "1e10")),
+    ("storage class of the cluster", _set("kafka.storageClass", "local-path")),
+    ("registry with a port", _set("harbor.host", "10.0.0.5:8080")),
+    ("node by name, through a bastion", _set("cluster.nodes", [{"host": "node-1.example.com", "bastion": {"host": "jump.example.com", "port": 2222}}])),
+]
+
+
+@pytest.mark.parametrize("edit", [e for _, e in ACCEPTED], ids=[a[0] for a in ACCEPTED])
+def test_every_form_the_grammar_allows_is_accepted(edit):
+    assert run_stack("dev", edit).resources
+
+
+def test_gateway_version_means_the_same_as_number_and_as_text():
+    as_number = run_stack("dev", _set("spring.gatewayVersion", 4.2))
+    as_text = run_stack("dev", _set("spring.gatewayVersion", "4.2"))
+    assert as_number.kubernetes_objects() == as_text.kubernetes_objects()
 
 
 def test_no_resource_is_registered_before_a_config_error():

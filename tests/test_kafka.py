@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.kafka import broker_properties, kafka_env_name, property_from_env_name
+from components.kafka_settings import broker_properties, kafka_env_name, property_from_env_name
 from conftest import by_name, env_of, objects, run_stack
 
 INTERNAL_TOPIC_RF = ("offsets.topic.replication.factor", "transaction.state.log.replication.factor", "default.replication.factor")

@@ -1,0 +1,544 @@
+"""Real ZooKeeper ensembles and Kafka clusters for integration tests, on loopback, in temporary folders.
+
+The servers run the jars `tests/jvm` lays out (Kafka 3.9.1, ZooKeeper 3.8.4: what cp-kafka and
+cp-zookeeper 7.9 ship) with small heaps, and are configured the way the images configure them: the
+test takes the env a StatefulSet renders and turns it into a properties file exactly like
+cp-kafka 7.9's `kafka.properties.template` (`env_to_props` from confluent-docker-utils' dub.py) and
+cp-zookeeper 7.9's `zookeeper.properties.template` do. Only what must differ on one machine is
+substituted: listener host and port, data folders, `zookeeper.connect`, peer addresses, the
+AdminServer port and the heap.
+
+`ToolBox` is a bin folder with cp-kafka-named wrappers (`kafka-topics`, `kafka-reassign-partitions`,
+`kafka-configs`, ...) around `java -cp lib/* <class>`, so a script a Job runs in the cp-kafka image
+runs here unchanged with that folder first on PATH.
+
+Fixtures (imported by tests/integration/conftest.py):
+- `kafka_jars` (session): the jar folder; fails under MSA_REQUIRE_INTEGRATION=1 when it is missing.
+- `kafka_tools` (session): a `ToolBox`.
+- `kafka_world`: a factory `world.start(brokers=3, zookeepers=1, stack="prod")` -> `KafkaCluster`;
+  every server it started is stopped at the end of the test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import textwrap
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Optional
+
+import pytest
+
+from integration.harness import REPO, free_port, wait_for
+
+LIB = REPO / "tests" / "jvm" / "kafka" / "target" / "lib"
+# Small heaps: several servers and tool JVMs share a 2-core test machine with other test runs.
+SERVER_HEAP = "-Xms64m -Xmx256m"
+TOOL_HEAP = "-Xms32m -Xmx192m"
+# Faster start for short-lived tool JVMs (the C1 compiler only); servers keep the full JIT.
+TOOL_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto"
+START_TIMEOUT = 90.0
+STOP_TIMEOUT = 45.0
+
+
+def require_jars() -> Path:
+    """The jar folder, or skip (fail under MSA_REQUIRE_INTEGRATION=1) when it or java is missing."""
+    missing = []
+    if not (LIB / "kafka_2.13-3.9.1.jar").exists() or not list(LIB.glob("zookeeper-3.8.*.jar")):
+        missing.append(f"{LIB.relative_to(REPO)} (mvn -B -q -f tests/jvm/pom.xml package)")
+    if not shutil.which("java"):
+        missing.append("java (openjdk-17-jdk-headless)")
+    if missing:
+        message = "missing for the integration test: " + ", ".join(missing) + " (.ci/run installs them)"
+        if os.environ.get("MSA_REQUIRE_INTEGRATION") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return LIB
+
+
+# --- the images' env -> properties translation -----------------------------------------------------
+
+def env_to_props(env: Mapping[str, str], env_prefix: str, prop_prefix: str, exclude=()) -> dict[str, str]:
+    """confluent-docker-utils' dub.env_to_props: lower case, `_`->`.`, `__`->`_`, `___`->`-`."""
+    single = re.compile("(?<=[^_])_(?=[^_])")
+    props = {}
+    for name, value in env.items():
+        if name not in exclude and name.startswith(env_prefix):
+            raw = name[len(env_prefix):].lower()
+            dotted = ".".join(single.split(raw))
+            props[prop_prefix + "_".join("-".join(dotted.split("___")).split("__"))] = value
+    return props
+
+
+# cp-kafka 7.9.x kafka.properties.template, verbatim, including its missing comma: Jinja joins
+# 'KAFKA_HEAP_OPTS' 'KAFKA_LOG4J_OPTS' into one string, so neither is excluded and the broker sees
+# `heap.opts=...` (an unknown key it ignores with a warning).
+KAFKA_TEMPLATE_EXCLUDED = (
+    "KAFKA_VERSION", "KAFKA_HEAP_OPTS" "KAFKA_LOG4J_OPTS", "KAFKA_OPTS", "KAFKA_JMX_OPTS",
+    "KAFKA_JVM_PERFORMANCE_OPTS", "KAFKA_GC_LOG_OPTS", "KAFKA_LOG4J_ROOT_LOGLEVEL", "KAFKA_LOG4J_LOGGERS",
+    "KAFKA_TOOLS_LOG4J_LOGLEVEL", "KAFKA_ZOOKEEPER_CLIENT_CNXN_SOCKET",
+)
+
+
+def kafka_properties_from_env(env: Mapping[str, str]) -> dict[str, str]:
+    """server.properties as cp-kafka 7.9's configure + kafka.properties.template write it."""
+    env = dict(env)
+    for deprecated in ("KAFKA_PORT", "KAFKA_HOST", "KAFKA_ADVERTISED_PORT", "KAFKA_ADVERTISED_HOST"):
+        if deprecated in env:   # configure exits: "port is deprecated. Please use KAFKA_ADVERTISED_LISTENERS instead."
+            raise ValueError(f"cp-kafka refuses to start: {deprecated} is set")
+    for required in ("KAFKA_ZOOKEEPER_CONNECT", "KAFKA_ADVERTISED_LISTENERS"):
+        if required not in env:
+            raise ValueError(f"cp-kafka refuses to start: {required} is required")
+    env.setdefault("KAFKA_LOG_DIRS", "/var/lib/kafka/data")
+    props = env_to_props(env, "KAFKA_", "", exclude=KAFKA_TEMPLATE_EXCLUDED)
+    if "KAFKA_ZOOKEEPER_CLIENT_CNXN_SOCKET" in env:
+        props["zookeeper.clientCnxnSocket"] = env["KAFKA_ZOOKEEPER_CLIENT_CNXN_SOCKET"]
+    props.update(env_to_props(env, "CONFLUENT_SUPPORT_", "confluent.support."))
+    return props
+
+
+# cp-zookeeper 7.9.x zookeeper.properties.template: these variables, nothing else (no env_to_props).
+ZOOKEEPER_TEMPLATE_PROPS = {
+    "ZOOKEEPER_CLIENT_PORT": "clientPort", "ZOOKEEPER_TICK_TIME": "tickTime",
+    "ZOOKEEPER_GLOBAL_OUTSTANDING_LIMIT": "globalOutstandingLimit", "ZOOKEEPER_PRE_ALLOC_SIZE": "preAllocSize",
+    "ZOOKEEPER_SNAP_COUNT": "snapCount", "ZOOKEEPER_TRACE_FILE": "traceFile",
+    "ZOOKEEPER_MAX_CLIENT_CNXNS": "maxClientCnxns", "ZOOKEEPER_CLIENT_PORT_ADDRESS": "clientPortAddress",
+    "ZOOKEEPER_MIN_SESSION_TIMEOUT": "minSessionTimeout", "ZOOKEEPER_MAX_SESSION_TIMEOUT": "maxSessionTimeout",
+    "ZOOKEEPER_FSYNC_WARNING_THRESHOLDMS": "fsync.warningthresholdms",
+    "ZOOKEEPER_AUTOPURGE_SNAP_RETAIN_COUNT": "autopurge.snapRetainCount",
+    "ZOOKEEPER_AUTOPURGE_PURGE_INTERVAL": "autopurge.purgeInterval", "ZOOKEEPER_SYNC_ENABLED": "syncEnabled",
+    "ZOOKEEPER_ELECTION_ALG": "electionAlg", "ZOOKEEPER_INIT_LIMIT": "initLimit",
+    "ZOOKEEPER_LEADER_SERVES": "leaderServes", "ZOOKEEPER_SYNC_LIMIT": "syncLimit",
+    "ZOOKEEPER_CNX_TIMEOUT": "cnxTimeout", "ZOOKEEPER_FORCE_SYNC": "forceSync",
+    "ZOOKEEPER_JUTE_MAX_BUFFER": "jute.maxbuffer", "ZOOKEEPER_SKIP_ACL": "skipACL",
+    "ZOOKEEPER_QUORUM_LISTEN_ON_ALL_IPS": "quorumListenOnAllIPs",
+    "ZOOKEEPER_CLIENT_CNXN_SOCKET": "clientCnxnSocket", "ZOOKEEPER_SECURE_CLIENT_PORT": "secureClientPort",
+    "ZOOKEEPER_SERVER_CNXN_SOCKET": "serverCnxnSocket", "ZOOKEEPER_SERVER_CNXN_FACTORY": "serverCnxnFactory",
+    "ZOOKEEPER_CLIENT_PORT_UNIFICATION": "client.portUnification",
+    "ZOOKEEPER_ADMIN_ENABLE_SERVER": "admin.enableServer", "ZOOKEEPER_ADMIN_SERVER_ADDRESS": "admin.serverAddress",
+    "ZOOKEEPER_ADMIN_SERVER_PORT": "admin.serverPort", "ZOOKEEPER_ADMIN_IDLE_TIMEOUT": "admin.idleTimeout",
+    "ZOOKEEPER_ADMIN_COMMAND_URL": "admin.commandURL",
+}
+
+
+def zookeeper_properties_from_env(env: Mapping[str, str], data_dir: Path, log_dir: Path) -> dict[str, str]:
+    """zookeeper.properties as cp-zookeeper 7.9's template writes it (data folders substituted)."""
+    props = {"dataDir": str(data_dir), "dataLogDir": str(log_dir)}
+    props.update({prop: env[var] for var, prop in ZOOKEEPER_TEMPLATE_PROPS.items() if var in env})
+    for list_var, prefix in (("ZOOKEEPER_SERVERS", "server"), ("ZOOKEEPER_GROUPS", "group"), ("ZOOKEEPER_WEIGHTS", "weight")):
+        if env.get(list_var):
+            for index, item in enumerate(env[list_var].split(";"), start=1):
+                props[f"{prefix}.{index}"] = item
+    return props
+
+
+def write_properties(path: Path, props: Mapping[str, str]) -> Path:
+    path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+    return path
+
+
+# --- processes ----------------------------------------------------------------------------------------
+
+LOG4J = """\
+log4j.rootLogger=WARN, stderr
+log4j.appender.stderr=org.apache.log4j.ConsoleAppender
+log4j.appender.stderr.Target=System.err
+log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
+log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
+"""
+
+# cp image tool name -> main class (Kafka 3.9 moved most tools to org.apache.kafka.tools).
+TOOLS = {
+    "kafka-topics": "org.apache.kafka.tools.TopicCommand",
+    "kafka-configs": "kafka.admin.ConfigCommand",
+    "kafka-reassign-partitions": "org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
+    "kafka-console-producer": "kafka.tools.ConsoleProducer",
+    "kafka-console-consumer": "org.apache.kafka.tools.consumer.ConsoleConsumer",
+    "kafka-producer-perf-test": "org.apache.kafka.tools.ProducerPerformance",
+    "kafka-consumer-groups": "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+    "kafka-transactions": "org.apache.kafka.tools.TransactionsCommand",
+    "kafka-get-offsets": "org.apache.kafka.tools.GetOffsetShell",
+    "kafka-log-dirs": "org.apache.kafka.tools.LogDirsCommand",
+    "kafka-leader-election": "org.apache.kafka.tools.LeaderElectionCommand",
+    "kafka-broker-api-versions": "kafka.admin.BrokerApiVersionsCommand",
+    # bin/zookeeper-shell.sh passes -server before the caller's arguments
+    "zookeeper-shell": "org.apache.zookeeper.ZooKeeperMainWithTlsSupportForKafka -server",
+    "kafka-server-start": "kafka.Kafka",
+    "zookeeper-server-start": "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+}
+
+
+class ToolBox:
+    """A bin folder of cp-kafka-named wrappers; `env()` puts it first on PATH."""
+
+    def __init__(self, root: Path, lib: Path = LIB):
+        self.bin = root / "bin"
+        self.bin.mkdir(parents=True, exist_ok=True)
+        self.log4j = root / "log4j.properties"
+        self.log4j.write_text(LOG4J)
+        for tool, main in TOOLS.items():
+            server = tool.endswith("-server-start")
+            # Like kafka-run-class.sh: KAFKA_HEAP_OPTS and KAFKA_OPTS from the environment win.
+            heap = "${KAFKA_HEAP_OPTS:-%s}" % (SERVER_HEAP if server else TOOL_HEAP)
+            jvm = "" if server else TOOL_JVM
+            script = self.bin / tool
+            script.write_text(textwrap.dedent(f"""\
+                #!/usr/bin/env bash
+                # test stand-in for cp's {tool}: same arguments, same main class
+                exec java {heap} {jvm} -Djava.awt.headless=true -Dlog4j.configuration=file:{self.log4j} \\
+                  ${{KAFKA_OPTS:-}} -cp '{lib}/*' {main} "$@"
+            """))
+            script.chmod(0o755)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {**os.environ, "PATH": f"{self.bin}:{os.environ['PATH']}", **extra}
+
+    def run(self, *args: str, timeout: float = 120, check: bool = True, input: Optional[str] = None) -> subprocess.CompletedProcess:
+        result = subprocess.run(list(args), env=self.env(), capture_output=True, text=True, timeout=timeout, input=input)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+
+class Server:
+    """One JVM server process in its own session (so a stop reaches its whole process group)."""
+
+    def __init__(self, name: str, command: list[str], workdir: Path, env: dict[str, str]):
+        self.name = name
+        self.command = command
+        self.workdir = workdir
+        self.env = env
+        self.log_path = workdir / f"{name}.log"
+        self.process: Optional[subprocess.Popen] = None
+
+    def start(self) -> None:
+        log = open(self.log_path, "a")
+        self.process = subprocess.Popen(self.command, cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, kill: bool = False) -> None:
+        """SIGTERM (a broker shuts down in a controlled way, moving leadership away), SIGKILL after a bound."""
+        if not self.running:
+            return
+        os.killpg(self.process.pid, signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            self.process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:]) if self.log_path.exists() else ""
+
+
+def four_letter_word(port: int, word: str = "srvr", timeout: float = 2.0) -> str:
+    """ZooKeeper's 4lw on the client port (`srvr` is allowed by default); '' when it does not answer."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(word.encode())
+            chunks = []
+            while chunk := s.recv(4096):
+                chunks.append(chunk)
+            return b"".join(chunks).decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def zookeeper_mode(port: int) -> Optional[str]:
+    """leader / follower / observer / standalone, or None while the server does not serve."""
+    m = re.search(r"^Mode: (\w+)", four_letter_word(port), re.M)
+    return m[1] if m else None
+
+
+# --- ZooKeeper ------------------------------------------------------------------------------------------
+
+@dataclass
+class ZooKeeperMember:
+    server_id: int
+    client_port: int
+    peer_port: int
+    election_port: int
+    admin_port: int
+    root: Path
+    server: Optional[Server] = None
+
+    @property
+    def peer_address(self) -> str:
+        return f"127.0.0.1:{self.peer_port}:{self.election_port}"
+
+    @property
+    def connect(self) -> str:
+        return f"127.0.0.1:{self.client_port}"
+
+    @property
+    def mode(self) -> Optional[str]:
+        return zookeeper_mode(self.client_port)
+
+
+class ZooKeeperEnsemble:
+    """1, 3 or 5 members configured from the ZooKeeper StatefulSet's env (cp-zookeeper's template)."""
+
+    def __init__(self, root: Path, tools: ToolBox, pod_env: Mapping[str, str], size: int):
+        self.root = root
+        self.tools = tools
+        self.pod_env = dict(pod_env)
+        self.members = [
+            ZooKeeperMember(i + 1, free_port(), free_port(), free_port(), free_port(), root / f"zookeeper-{i}")
+            for i in range(size)
+        ]
+
+    @property
+    def connect(self) -> str:
+        return ",".join(m.connect for m in self.members)
+
+    def member_env(self, member: ZooKeeperMember) -> dict[str, str]:
+        env = dict(self.pod_env)
+        env["ZOOKEEPER_SERVER_ID"] = str(member.server_id)      # ZOOKEEPER_START: pod ordinal + 1
+        env["ZOOKEEPER_CLIENT_PORT"] = str(member.client_port)
+        env["ZOOKEEPER_ADMIN_SERVER_ADDRESS"] = "127.0.0.1"
+        env["ZOOKEEPER_ADMIN_SERVER_PORT"] = str(member.admin_port)
+        if "ZOOKEEPER_SERVERS" in env:  # the pod DNS names become loopback ports, one member per entry
+            env["ZOOKEEPER_SERVERS"] = ";".join(m.peer_address for m in self.members)
+        return env
+
+    def start(self) -> "ZooKeeperEnsemble":
+        for member in self.members:
+            data, log = member.root / "data", member.root / "log"
+            data.mkdir(parents=True, exist_ok=True)
+            log.mkdir(parents=True, exist_ok=True)
+            env = self.member_env(member)
+            (data / "myid").write_text(f"{member.server_id}\n")   # configure: myid.template
+            props = write_properties(member.root / "zookeeper.properties", zookeeper_properties_from_env(env, data, log))
+            member.server = Server(f"zookeeper-{member.server_id - 1}", ["zookeeper-server-start", str(props)], member.root,
+                                   self.tools.env(KAFKA_HEAP_OPTS=SERVER_HEAP))
+            member.server.start()
+        self.wait_serving()
+        return self
+
+    def wait_serving(self, timeout: float = START_TIMEOUT) -> None:
+        def serving() -> bool:
+            for member in self.members:
+                if member.server and not member.server.running:
+                    raise AssertionError(f"{member.server.name} exited:\n{member.server.log_tail()}")
+            return all(m.mode in ("leader", "follower", "standalone", "observer") for m in self.members)
+        wait_for(serving, timeout, "every ZooKeeper member to serve")
+
+    def leaders(self) -> list[int]:
+        return [m.server_id for m in self.members if m.mode in ("leader", "standalone")]
+
+    def stop(self) -> None:
+        for member in self.members:
+            if member.server:
+                member.server.stop()
+
+
+# --- Kafka ----------------------------------------------------------------------------------------------
+
+@dataclass
+class KafkaBroker:
+    broker_id: int
+    port: int
+    root: Path
+    props: dict[str, str]
+    server: Server
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@dataclass
+class KafkaCluster:
+    """Brokers 0..N-1 configured from the KafkaCluster StatefulSet's env, against `zookeeper`."""
+
+    root: Path
+    tools: ToolBox
+    pod_env: dict[str, str]
+    zookeeper: ZooKeeperEnsemble
+    brokers: dict[int, KafkaBroker] = field(default_factory=dict)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(b.address for b in self.brokers.values() if b.server.running)
+
+    def broker_env(self, broker_id: int, port: int, root: Path) -> dict[str, str]:
+        """The pod's env after KAFKA_START, with the loopback substitutions."""
+        env = dict(self.pod_env)
+        env["KAFKA_BROKER_ID"] = str(broker_id)                 # KAFKA_START: the pod ordinal
+        env["KAFKA_LISTENERS"] = f"PLAINTEXT://127.0.0.1:{port}"
+        env["KAFKA_ADVERTISED_LISTENERS"] = f"PLAINTEXT://127.0.0.1:{port}"
+        env["KAFKA_LOG_DIRS"] = str(root / "data" / "logs")
+        env["KAFKA_ZOOKEEPER_CONNECT"] = self.zookeeper.connect
+        env["KAFKA_HEAP_OPTS"] = SERVER_HEAP
+        return env
+
+    def add_broker(self, broker_id: int) -> KafkaBroker:
+        """Start broker `broker_id` (a new one, or again with its old data folder and port)."""
+        if broker_id in self.brokers:
+            broker = self.brokers[broker_id]
+        else:
+            root = self.root / f"kafka-{broker_id}"
+            root.mkdir(parents=True, exist_ok=True)
+            port = free_port()
+            env = self.broker_env(broker_id, port, root)
+            props = kafka_properties_from_env(env)
+            write_properties(root / "server.properties", props)
+            server = Server(f"kafka-{broker_id}", ["kafka-server-start", str(root / "server.properties")], root,
+                            self.tools.env(KAFKA_HEAP_OPTS=env["KAFKA_HEAP_OPTS"]))
+            broker = self.brokers[broker_id] = KafkaBroker(broker_id, port, root, props, server)
+        broker.server.start()
+        return broker
+
+    def start(self, count: int) -> "KafkaCluster":
+        for broker_id in range(count):
+            self.add_broker(broker_id)
+        self.wait_registered(list(range(count)))
+        return self
+
+    def registered(self) -> set[int]:
+        from kazoo.client import KazooClient
+
+        client = KazooClient(hosts=self.zookeeper.connect, timeout=5)
+        client.start(timeout=10)
+        try:
+            return {int(i) for i in client.get_children("/brokers/ids")} if client.exists("/brokers/ids") else set()
+        finally:
+            client.stop()
+            client.close()
+
+    def wait_registered(self, broker_ids: list[int], timeout: float = START_TIMEOUT) -> None:
+        def up() -> bool:
+            for broker_id in broker_ids:
+                server = self.brokers[broker_id].server
+                if not server.running:
+                    raise AssertionError(f"{server.name} exited:\n{server.log_tail()}")
+            return set(broker_ids) <= self.registered()
+        wait_for(up, timeout, f"brokers {broker_ids} to register in ZooKeeper")
+
+    def stop_broker(self, broker_id: int, kill: bool = False) -> None:
+        self.brokers[broker_id].server.stop(kill=kill)
+
+    def remove_broker(self, broker_id: int) -> None:
+        """What a StatefulSet scale-down does: stop the pod; its volume (data folder) stays behind unused."""
+        self.stop_broker(broker_id)
+        del self.brokers[broker_id]
+
+    def stop(self) -> None:
+        for broker in self.brokers.values():
+            broker.server.stop()
+
+    # --- client-side views (librdkafka; no JVM start) ---
+
+    def admin(self):
+        from confluent_kafka.admin import AdminClient
+
+        return AdminClient({"bootstrap.servers": self.bootstrap_servers})
+
+    def topics(self, include_internal: bool = True) -> dict[str, dict[int, "PartitionState"]]:
+        """topic -> partition -> replicas, in-sync replicas, leader (from a metadata request)."""
+        metadata = self.admin().list_topics(timeout=15)
+        return {
+            name: {p.id: PartitionState(list(p.replicas), sorted(p.isrs), p.leader) for p in topic.partitions.values()}
+            for name, topic in metadata.topics.items()
+            if include_internal or not name.startswith("__")
+        }
+
+
+@dataclass(frozen=True)
+class PartitionState:
+    replicas: list[int]
+    isr: list[int]
+    leader: int
+
+
+# --- pytest fixtures --------------------------------------------------------------------------------------
+
+def rendered_pod_env(stack: str, workload: str, edit=None) -> dict[str, str]:
+    """The literal env of a StatefulSet's container as the stack renders it (mock runtime)."""
+    from conftest import by_name, env_of, run_stack
+
+    env = env_of(by_name(run_stack(stack, edit), "StatefulSet", workload))
+    return {k: v for k, v in env.items() if isinstance(v, str)}
+
+
+@pytest.fixture(scope="session")
+def kafka_jars() -> Path:
+    return require_jars()
+
+
+@pytest.fixture(scope="session")
+def kafka_tools(kafka_jars, tmp_path_factory) -> ToolBox:
+    return ToolBox(tmp_path_factory.mktemp("kafka-tools"), kafka_jars)
+
+
+class KafkaWorld:
+    """Starts ensembles and clusters for one test and stops every one of them afterwards."""
+
+    def __init__(self, root: Path, tools: ToolBox):
+        self.root = root
+        self.tools = tools
+        self._started: list = []
+
+    def zookeeper(self, size: int = 1, stack: str = "dev", edit=None) -> ZooKeeperEnsemble:
+        env = rendered_pod_env(stack, "zookeeper", edit)
+        ensemble = ZooKeeperEnsemble(self.root / f"zk{len(self._started)}", self.tools, env, size)
+        self._started.append(ensemble)
+        return ensemble.start()
+
+    def start(self, brokers: int, zookeepers: int = 1, stack: str = "prod", edit=None) -> KafkaCluster:
+        """A cluster of `brokers` configured as `stack` renders it (with `edit` applied to its config)."""
+        def set_count(values):
+            values.setdefault("msa:kafka", {})
+            values["msa:kafka"]["brokers"] = brokers
+            values["msa:kafka"]["zookeeperReplicas"] = zookeepers
+            if edit:
+                edit(values)
+        ensemble = self.zookeeper(zookeepers, stack, set_count)
+        cluster = KafkaCluster(self.root / f"kafka{len(self._started)}", self.tools,
+                               rendered_pod_env(stack, "kafka", set_count), ensemble)
+        self._started.append(cluster)
+        return cluster.start(brokers)
+
+    def stop(self) -> None:
+        for thing in reversed(self._started):   # brokers before their ZooKeeper
+            thing.stop()
+
+
+@pytest.fixture
+def kafka_world(kafka_tools, tmp_path):
+    world = KafkaWorld(tmp_path, kafka_tools)
+    try:
+        yield world
+    finally:
+        world.stop()
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.5) -> None:
+    """Like harness.wait_for, with a slower poll for checks that cost a request."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def kafka_session_world(kafka_tools, tmp_path_factory):
+    """A `KafkaWorld` shared by a whole session, for tests that only read from a cluster."""
+    world = KafkaWorld(tmp_path_factory.mktemp("kafka-session"), kafka_tools)
+    try:
+        yield world
+    finally:
+        world.stop()
