@@ -18,9 +18,8 @@ from components.errors import ConfigError
 from components.images import PULL_SECRET, HarborImage, harbor_pull_secret, image_plan
 from components.kafka import KafkaCluster, KafkaNames, KafkaUi, ZooKeeper
 from components.nodes import setup_nodes
-from components.spring import (
-    SpringService, SpringServiceArgs, config_repo_map, directory_for, spring_application_json, spring_settings,
-)
+from components.spring import SpringService, SpringServiceArgs, config_repo_map
+from components.spring_settings import directory_for, spring_application_json, spring_settings
 
 PROJECT_DIR = Path(__file__).resolve().parent
 

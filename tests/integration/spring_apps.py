@@ -316,6 +316,11 @@ class SpringSystem:
         spring_app.stop()
         self.apps = {k: a for k, a in self.apps.items() if a is not spring_app}
 
+    def stop_service(self, service: str) -> None:
+        """Stop every running instance of `service` (a test that needs it absent, or started anew)."""
+        for spring_app in [a for k, a in self.apps.items() if k[0] == service]:
+            self.stop(spring_app)
+
     def stop_all(self) -> None:
         for spring_app in list(self.apps.values()):
             spring_app.stop()
@@ -340,9 +345,18 @@ class SpringSystem:
 
 
 def spring_system_for(tmp_path_factory, stack: str = "dev", edit: Optional[Callable[[dict], None]] = None):
-    """Generator behind a session fixture: render, yield a SpringSystem, always stop its JVMs."""
+    """Generator behind a fixture: render `stack` (after `edit`) for loopback, yield a SpringSystem,
+    always stop its JVMs. For a differently configured stack, make a module fixture with this."""
     system = SpringSystem(render_loopback_stack(stack, edit), tmp_path_factory.mktemp("spring"))
     try:
         yield system
     finally:
         system.stop_all()
+
+
+@pytest.fixture(scope="session")
+def spring_system(tmp_path_factory):
+    """The dev stack's Spring services as real JVMs, shared by every test of the session: a test
+    starts what it needs with `spring_system.app(service)`, and everything stops at the end."""
+    require_spring_apps()
+    yield from spring_system_for(tmp_path_factory)
