@@ -6,6 +6,8 @@
     images (built for the nodes, in Harbor) │
     ZooKeeper ─▶ Kafka (+ kafka-ui)         │
     discovery · config · gateway · user · store  (Eureka clients on fixed ClusterIPs)
+                                            │
+    verification Job (waits for all of the above; fails `pulumi up` when the system does not work)
 """
 
 from pathlib import Path
@@ -14,12 +16,16 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import config, plan
+from components import k8s as kx
 from components.errors import ConfigError
-from components.images import PULL_SECRET, HarborImage, harbor_pull_secret, image_plan
+from components.k8s import FORCE_APPLY
+from components.images import HarborImage, harbor_pull_secret, image_plan
 from components.kafka import KafkaCluster, KafkaNames, KafkaUi, ZooKeeper
 from components.nodes import setup_nodes
 from components.spring import SpringService, SpringServiceArgs, config_repo_map
 from components.spring_settings import directory_for, spring_application_json, spring_settings
+from components.verification import Verification, VerificationArgs, verification_inputs
+from components.verify_spec import verification_spec
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
@@ -32,10 +38,10 @@ try:
     images = {name: image_plan(name, svc, cfg.harbor, cfg.cluster.platform, PROJECT_DIR) for name, svc in cfg.services.items()}
 except ConfigError as error:
     raise pulumi.RunError(str(error)) from None
-for warning in addresses.warnings:
+for warning in [*addresses.warnings, *cfg.cluster.host_key_warnings()]:
     pulumi.log.warn(warning)
 
-namespace = k8s.core.v1.Namespace("namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=cfg.namespace))
+namespace = k8s.core.v1.Namespace("namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=cfg.namespace, annotations=FORCE_APPLY))
 in_namespace = pulumi.ResourceOptions(depends_on=[namespace])
 
 # Nodes first: a pod that pulls from Harbor before its node trusts Harbor sits in ImagePullBackOff.
@@ -50,8 +56,9 @@ kafka = KafkaCluster(
     "kafka", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.bootstrap),
     brokers_wait_for=(zookeeper,), opts=in_namespace,
 )
+kafka_ui = None
 if cfg.kafka.ui.enabled:
-    KafkaUi("kafka-ui", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.ui), addresses.node_ports.get(kafka_names.ui), in_namespace)
+    kafka_ui = KafkaUi("kafka-ui", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.ui), addresses.node_ports.get(kafka_names.ui), in_namespace)
 
 # The Spring services do not wait for each other: Eureka clients retry registration and config
 # clients import `optional:configserver:`, so all five roll out in parallel. They do wait for the
@@ -60,9 +67,10 @@ directory = directory_for(cfg, kafka_names.bootstrap_servers)
 (config_service,) = cfg.by_role("config")
 config_map = config_repo_map(cfg.namespace, config_repo, in_namespace)
 pods_wait_for = (*nodes, *([pull_secret] if pull_secret else []))
+spring_services = {}
 for name, svc in cfg.services.items():
     cluster_ip = addresses.cluster_ip(name)
-    SpringService(name, SpringServiceArgs(
+    spring_services[name] = SpringService(name, SpringServiceArgs(
         name=name,
         namespace=cfg.namespace,
         service=svc,
@@ -70,9 +78,22 @@ for name, svc in cfg.services.items():
         node_port=addresses.node_ports.get(name),
         settings_json=spring_application_json(spring_settings(name, svc, cfg, cluster_ip, directory)),
         image=harbor_images[name].ref,
-        pull_secret=PULL_SECRET if pull_secret else None,
+        pull_secret=pull_secret.metadata.name if pull_secret else None,
         config_map=config_map if name == config_service else None,
         pods_wait_for=pods_wait_for,
+    ), in_namespace)
+
+# Last: the proof that the system works, from inside the cluster. It waits for every workload and the
+# nodes, and runs again whenever anything that can change its result changes.
+if cfg.verify.enabled:
+    spec = verification_spec(cfg, addresses, kafka_names, config_repo, {n: p.repository for n, p in images.items()}, kx.PART_OF)
+    Verification("verification", VerificationArgs(
+        namespace=cfg.namespace,
+        verify=cfg.verify,
+        spec=spec,
+        image=cfg.kafka.image,
+        inputs=verification_inputs(spec, cfg, config_repo, {n: image.ref for n, image in harbor_images.items()}),
+        waits_for=(*nodes, zookeeper, kafka, *([kafka_ui] if kafka_ui else []), *spring_services.values(), config_map),
     ), in_namespace)
 
 pulumi.export("namespace", cfg.namespace)

@@ -4,7 +4,8 @@
     python render.py STACK [--out DIR]        # DIR defaults to rendered/STACK
 
 Reads Pulumi.STACK.yaml (and the defaults in Pulumi.yaml). `secure:` values become the placeholder
-"[secret]" and are never decrypted. The very same `__main__.py` that `pulumi up` runs registers its
+"[secret]" and are never decrypted; so do the secrets a fresh clone has not set yet (render only: under
+`pulumi up` a missing secret stops the program with the command that sets it). The very same `__main__.py` that `pulumi up` runs registers its
 resources with a mock engine; this script only records them and writes:
 
     DIR/kubernetes.yaml     every Kubernetes object, multi-document YAML, stable order
@@ -19,6 +20,7 @@ No Pulumi CLI, provider plugin, cluster or network is needed.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -30,21 +32,44 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import pulumi
-import yaml
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc
-
 PROJECT_DIR = Path(__file__).resolve().parent
+VENV = PROJECT_DIR / "venv"
+
+
+def _run_in_project_venv() -> None:
+    """`python render.py dev` works outside the venv as well: without the pinned packages at hand,
+    re-run this very command with ./venv's Python (the virtualenv Pulumi.yaml names)."""
+    try:
+        import pulumi  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        return
+    venv_python = VENV / "bin" / "python"
+    if venv_python.exists() and Path(sys.prefix).resolve() != VENV.resolve():
+        os.execv(str(venv_python), [str(venv_python), str(Path(__file__).resolve()), *sys.argv[1:]])
+    print("error: render.py needs the pinned packages in ./venv; create it with: python3 tasks.py render", file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+    _run_in_project_venv()
+
+import pulumi  # noqa: E402
+import yaml  # noqa: E402
+from pulumi.runtime import mocks as pulumi_mocks  # noqa: E402
+from pulumi.runtime import rpc  # noqa: E402
+
+from components.stackfile import StackFileError, read_stack_config  # noqa: E402
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_PLACEHOLDER = "[secret]"
 # Stands in for a digest only a real push can know; images.yaml says so.
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
-KIND_ORDER = ["Namespace", "ConfigMap", "Secret", "Service", "StatefulSet", "Deployment", "PodDisruptionBudget"]
-
-
-class StackFileError(Exception):
-    pass
+AUTONAMED = "pulumi.com/autonamed"
+KIND_ORDER = ["Namespace", "ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Secret", "Service", "StatefulSet", "Deployment",
+              "PodDisruptionBudget"]
+# After everything else: the verification Job checks what the objects above bring up.
+LAST_KINDS = ["Job"]
 
 
 @dataclass
@@ -58,6 +83,8 @@ class Recorded:
     parent: str = ""
     dependencies: list[str] = field(default_factory=list)
     delete_before_replace: bool = False
+    # customTimeouts (create/update/delete) as the engine would get them; empty when not set.
+    custom_timeouts: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -78,7 +105,10 @@ class RenderedStack:
 
 def _object_order(obj: dict) -> tuple:
     kind = obj.get("kind", "")
-    rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+    if kind in LAST_KINDS:
+        rank = len(KIND_ORDER) + 1 + LAST_KINDS.index(kind)
+    else:
+        rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
     meta = obj.get("metadata", {})
     return (rank, kind, meta.get("namespace", ""), meta.get("name", ""))
 
@@ -107,41 +137,33 @@ def redact(value: Any) -> Any:
 
 # --- stack file -> Pulumi config --------------------------------------------------------------------
 
-def _config_text(value: Any) -> str:
-    """How the Pulumi CLI hands a stack-file value to a program: objects as JSON, scalars as text."""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def load_stack_config(project_dir: Path, stack: str) -> tuple[dict[str, str], list[str]]:
-    """`Pulumi.<stack>.yaml` plus the project's schema defaults, as (config, secret keys)."""
-    stack_file = project_dir / f"Pulumi.{stack}.yaml"
-    if not stack_file.is_file():
-        raise StackFileError(f"{stack_file.name} not found; stacks here: {', '.join(sorted(p.name[7:-5] for p in project_dir.glob('Pulumi.*.yaml')))}")
-    try:
-        project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
-        values = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
-    except yaml.YAMLError as exc:
-        raise StackFileError(f"{stack_file.name} is not valid YAML: {exc}".splitlines()[0]) from None
-    name = project.get("name", "msa")
-    config: dict[str, str] = {}
-    secret_keys: list[str] = []
-    for key, decl in (project.get("config") or {}).items():
-        if isinstance(decl, dict) and "default" in decl:
-            config[f"{name}:{key}"] = _config_text(decl["default"])
-    for key, value in values.items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
+    """`Pulumi.<stack>.yaml` plus the project's schema defaults, as (config, secret keys), read as the CLI
+    reads them. A secret the file does not hold yet (init-stack sets them) is a placeholder as well."""
+    config, secret_keys = read_stack_config(project_dir, stack, SECRET_PLACEHOLDER)
+    from components.config import PROJECT, SECRET_KEYS
+
+    for key in (f"{PROJECT}:{k}" for k in SECRET_KEYS):
+        if key not in config:
             config[key] = SECRET_PLACEHOLDER
             secret_keys.append(key)
-        else:
-            config[key] = _config_text(value)
     return config, secret_keys
 
 
 # --- the mock engine ---------------------------------------------------------------------------------
+
+def autoname(type_: str, name: str, inputs: dict) -> dict:
+    """What pulumi-kubernetes' Check does to an object without metadata.name (metadata/naming.go):
+    `<resource name>-<suffix>` and the `pulumi.com/autonamed` annotation. The provider's suffix is
+    random; the render uses 8 hex digits of the object's redacted content instead, so a render is
+    byte-identical and a content change shows as a new name (as it will be under `pulumi up`)."""
+    meta = inputs.get("metadata")
+    if not type_.startswith("kubernetes:") or not isinstance(meta, dict) or meta.get("name"):
+        return inputs
+    suffix = hashlib.sha256(json.dumps(plain(inputs), sort_keys=True).encode()).hexdigest()[:8]
+    annotations = {**(meta.get("annotations") or {}), AUTONAMED: "true"}
+    return {**inputs, "metadata": {**meta, "name": f"{name}-{suffix}", "annotations": annotations}}
+
 
 class RecordingMocks(pulumi_mocks.Mocks):
     """Records every registration and answers with the outputs a real engine would add."""
@@ -150,8 +172,9 @@ class RecordingMocks(pulumi_mocks.Mocks):
         self.result = result
 
     def new_resource(self, args):
-        self.result.resources.append(Recorded(args.typ, args.name, bool(args.custom), args.inputs))
-        state = dict(args.inputs)
+        inputs = autoname(args.typ, args.name, args.inputs) if args.custom else args.inputs
+        self.result.resources.append(Recorded(args.typ, args.name, bool(args.custom), inputs))
+        state = dict(inputs)
         if args.typ == "docker:index/image:Image":
             repo = str(args.inputs.get("imageName", "")).rsplit(":", 1)[0]
             state["repoDigest"] = f"{repo}@{PLACEHOLDER_DIGEST}"
@@ -176,6 +199,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             recorded.parent = request.parent
             recorded.dependencies = list(request.dependencies)
             recorded.delete_before_replace = bool(request.deleteBeforeReplace)
+            timeouts = request.customTimeouts
+            recorded.custom_timeouts = {k: v for k, v in (("create", timeouts.create), ("update", timeouts.update), ("delete", timeouts.delete)) if v}
         return response
 
     def RegisterResourceOutputs(self, request):
@@ -249,6 +274,9 @@ def output_files(result: RenderedStack, project_dir: Path) -> dict[str, tuple[st
             "push": image.inputs["push"],
             "deployedAs": "repository@digest of the pushed image" if image.inputs["push"] != "none" else "the tag above",
         }
+        if not image.inputs.get("context"):
+            entry["why"] = (f"not built: msa:services.{image.inputs['service']} has no context, so the stack pulls this tag from "
+                            "Harbor as it is; msa:harbor.push applies only to services with a context (set one to build and push)")
         script = relay_scripts.get(f"{image.name}-relay-push")
         if script is not None:
             entry["relayScript"] = f"images/{image.inputs['service']}.relay.sh"
@@ -262,26 +290,87 @@ def output_files(result: RenderedStack, project_dir: Path) -> dict[str, tuple[st
     return files
 
 
+# A render's output folder holds this file; only such a folder (or an empty one) is ever replaced.
+MARKER = ".msa-render"
+MARKER_TEXT = "Written by msa's render.py. The next render replaces this whole folder; keep nothing else here.\n"
+
+
+class OutputFolderError(Exception):
+    """--out names a folder the render must not replace; the text says why and what to do."""
+
+
+def check_output_folder(out_dir: Path, project_dir: Path = PROJECT_DIR) -> Path:
+    """The absolute folder the render may replace, or OutputFolderError. Checked before anything runs,
+    so a refusal writes nothing: the render replaces only a folder it wrote itself (it holds MARKER)
+    or an empty one, and never the project, a folder above it, the home folder or /."""
+    target = Path(os.path.abspath(out_dir))
+    if target.is_symlink():
+        raise OutputFolderError("is a symbolic link; give the folder itself")
+    real = target.resolve()
+    project = project_dir.resolve()
+    if real == Path(real.anchor):
+        raise OutputFolderError("is the root folder; choose a folder of its own, e.g. rendered/dev")
+    if real == Path.home().resolve():
+        raise OutputFolderError("is your home folder; choose a folder of its own, e.g. ~/msa-rendered")
+    if real == project:
+        raise OutputFolderError("is the project folder; choose a folder of its own, e.g. rendered/dev")
+    if project.is_relative_to(real):
+        raise OutputFolderError(f"contains the project folder {project}; choose a folder of its own, e.g. rendered/dev")
+    if real.exists() and not real.is_dir():
+        raise OutputFolderError("is a file, not a folder; choose a folder (it is created if missing)")
+    if real.is_dir() and not (real / MARKER).is_file() and not _only_render_output(real):
+        raise OutputFolderError(f"is a folder render.py did not write (no {MARKER} in it) and it is not empty; choose a new or empty folder")
+    for parent in real.parents:
+        if parent.exists() and not parent.is_dir():
+            raise OutputFolderError(f"cannot be created: {parent} is a file")
+    return real
+
+
+# What a render writes; a folder holding nothing else is a render from before MARKER existed.
+RENDER_OUTPUT = ("kubernetes.yaml", "images.yaml", "import.json", "nodes/*.sh", "images/*.sh")
+
+
+def _only_render_output(folder: Path) -> bool:
+    for path in folder.rglob("*"):
+        if path.is_symlink() or (path.is_file() and not any(path.relative_to(folder).match(p) for p in RENDER_OUTPUT)):
+            return False
+        if path.is_dir() and path.relative_to(folder).as_posix() not in ("nodes", "images"):
+            return False
+    return True
+
+
 def write_outputs(files: dict[str, tuple[str, int]], out_dir: Path) -> None:
-    """Write into a fresh sibling folder, then swap it in: a reader never sees half a render."""
+    """Write into a fresh sibling folder, then swap it in: a reader never sees half a render, and a
+    failed write leaves the previous render as it was."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    previous: Optional[Path] = None
     try:
-        for rel, (content, mode) in sorted(files.items()):
+        for rel, (content, mode) in sorted({**files, MARKER: (MARKER_TEXT, 0o644)}.items()):
             path = staging / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(content)
             path.chmod(mode)
         staging.chmod(0o755)
         if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
+            previous = staging.with_name(staging.name + ".previous")
+            out_dir.rename(previous)
+        try:
+            staging.rename(out_dir)
+        except OSError:
+            if previous is not None:
+                previous.rename(out_dir)
+                previous = None
+            raise
     finally:
         if staging.exists():
             shutil.rmtree(staging)
+        if previous is not None and previous.exists():
+            shutil.rmtree(previous)
 
 
 def render(stack: str, out_dir: Path, project_dir: Path = PROJECT_DIR) -> RenderedStack:
+    out_dir = check_output_folder(out_dir, project_dir)
     config, secret_keys = load_stack_config(project_dir, stack)
     result = run_program(project_dir, stack, config, secret_keys)
     write_outputs(output_files(result, project_dir), out_dir)
@@ -291,16 +380,19 @@ def render(stack: str, out_dir: Path, project_dir: Path = PROJECT_DIR) -> Render
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Render a stack offline (no Pulumi CLI, no cluster).")
     parser.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
-    parser.add_argument("--out", type=Path, help="output folder (default: rendered/<stack>)")
+    parser.add_argument("--out", type=Path, help="output folder (default: rendered/<stack>); only a folder render.py wrote, or an empty one, is replaced")
     args = parser.parse_args(argv)
     out_dir = args.out or PROJECT_DIR / "rendered" / args.stack
     try:
         result = render(args.stack, out_dir)
-    except StackFileError as exc:
+    except OutputFolderError as exc:
+        print(f"error: --out {args.out or out_dir}: {exc}", file=sys.stderr)
+        return 2
+    except (StackFileError, pulumi.RunError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except pulumi.RunError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"error: cannot write {out_dir}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)

@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
-"""The two commands a newcomer needs, with nothing but Python 3.11 installed:
+"""The commands a newcomer needs, with nothing but Python 3.11 installed:
 
     python3 tasks.py render [STACK]   # create ./venv if needed, render STACK (default dev) to rendered/STACK
     python3 tasks.py test [ARGS]      # create ./venv if needed, run the test suite (pytest ARGS)
     python3 tasks.py docs             # regenerate README.md's configuration table from components/config.py
+    python3 tasks.py init-stack STACK # once per stack, with the pulumi CLI: create it, set its secrets
+                                      # (init_stack.py --help: secrets provider, SSH key)
+    python3 tasks.py verify STACK [--node HOST] [--only eureka,gateway,config]
+                                      # check a running STACK from here, through its NodePorts
 
 ./venv is the same virtualenv Pulumi.yaml names, so `pulumi up` uses exactly these packages.
 """
@@ -47,7 +51,7 @@ def ensure_venv() -> None:
 
 
 def main(argv: list) -> int:
-    if not argv or argv[0] not in ("render", "test", "docs"):
+    if not argv or argv[0] not in ("render", "test", "docs", "init-stack", "verify") or (argv[0] == "verify" and len(argv) < 2):
         print(__doc__.strip(), file=sys.stderr)
         return 2
     ensure_venv()
@@ -56,6 +60,10 @@ def main(argv: list) -> int:
         return subprocess.call([str(PYTHON), "render.py", *(argv[1:] or ["dev"])])
     if argv[0] == "docs":
         return subprocess.call([str(PYTHON), "-m", "components.config_docs", "--write"])
+    if argv[0] == "init-stack":
+        return subprocess.call([str(PYTHON), "init_stack.py", *argv[1:]])
+    if argv[0] == "verify":
+        return subprocess.call([str(PYTHON), "verify.py", *argv[1:]])
     return subprocess.call([str(PYTHON), "-m", "pytest", *argv[1:]])
 
 

@@ -28,15 +28,16 @@ from .errors import ConfigError
 from .forms import (
     DNS_LABEL, IMAGE_PATH, IMAGE_TAG, AbsolutePath, DnsLabel, DnsSubdomain, Form, Host, ImagePath, ImageReference, ImageTag,
     JvmSize, KafkaPropertyValue, Port, PortRange, Quantity, RegistryHost, Folder, ServiceName, Size, StorageClassName,
-    Text,
-    jvm_size_bytes, quantity_value, shown,
+    SshHostKey, Text,
+    jvm_size_bytes, kind_of, quantity_value, shown,
 )
 
 __all__ = [
     "PROJECT", "SECRET_KEYS", "KNOWN_KEYS", "DNS_LABEL", "IMAGE_PATH", "IMAGE_TAG", "ConfigError", "KeyProblem",
-    "Bastion", "Node", "Cluster", "Harbor", "KafkaUi", "Resources", "Kafka", "Route", "KafkaClient", "Service", "Spring", "StackConfig",
+    "Bastion", "Node", "Cluster", "Harbor", "KafkaUi", "Resources", "Kafka", "Route", "KafkaClient", "Service", "Spring", "Verify",
+    "StackConfig",
     "Secrets", "parse_stack_config", "key_path", "read_raw_config", "check_namespaces", "check_secrets_are_secret",
-    "check_secrets_present", "load", "reserved_names",
+    "check_secrets_present", "set_secret_command", "load", "reserved_names",
 ]
 
 PROJECT = "msa"
@@ -107,6 +108,8 @@ class Bastion(_Model):
     """SSH user on the bastion."""
     port: Port = 22
     """SSH port of the bastion."""
+    host_key: Optional[SshHostKey] = None
+    """The bastion's SSH host key, checked on every connection (see the node's `hostKey`)."""
 
 
 class Node(_Model):
@@ -117,7 +120,9 @@ class Node(_Model):
     port: Port = 22
     """SSH port of the node."""
     bastion: Optional[Bastion] = None
-    """Jump host `{host, user, port}`; none = connect directly."""
+    """Jump host `{host, user, port, hostKey}`; none = connect directly."""
+    host_key: Optional[SshHostKey] = None
+    """The node's SSH host key (`ssh-keyscan -t ed25519 <host>`), checked on every connection; required unless `skipHostKeyCheck`."""
 
 
 class Cluster(_Model):
@@ -135,6 +140,8 @@ class Cluster(_Model):
     """Where containerd on the nodes looks for per-registry `hosts.toml` files."""
     containerd_config: AbsolutePath = "/etc/containerd/config.toml"
     """containerd's config file on the nodes."""
+    skip_host_key_check: bool = False
+    """First contact on a trusted network only: SSH to nodes without checking host keys (warned on every run)."""
 
     @model_validator(mode="after")
     def _unique_hosts(self) -> "Cluster":
@@ -144,6 +151,32 @@ class Cluster(_Model):
                 raise KeyProblem(f"nodes[{i}].host", f"{node.host} is listed twice; list each node once")
             seen.add(node.host.lower())
         return self
+
+    @model_validator(mode="after")
+    def _host_keys(self) -> "Cluster":
+        """Without a host key pulumi-command accepts any server (ssh.InsecureIgnoreHostKey): whoever
+        answers on the node's address gets the root key's session."""
+        if self.skip_host_key_check:
+            return self
+        for i, node in enumerate(self.nodes):
+            hops = [(f"nodes[{i}]", node.host, node.port, node.host_key)]
+            if node.bastion:
+                hops.append((f"nodes[{i}].bastion", node.bastion.host, node.bastion.port, node.bastion.host_key))
+            for where, host, port, key in hops:
+                if key is None:
+                    raise KeyProblem(
+                        f"{where}.hostKey",
+                        f"is not set, so the SSH identity of {host} would not be checked; set it to the line "
+                        f"`ssh-keyscan -t ed25519 -p {port} {host}` prints (compare its fingerprint with the node's console), "
+                        "or for a first contact on a trusted network set msa:cluster.skipHostKeyCheck: true",
+                    )
+        return self
+
+    def host_key_warnings(self) -> list[str]:
+        if self.skip_host_key_check and self.nodes:
+            return ["msa:cluster.skipHostKeyCheck: the nodes' SSH host keys are not checked; set cluster.nodes[].hostKey "
+                    "(ssh-keyscan -t ed25519 <host>) and remove skipHostKeyCheck"]
+        return []
 
     @property
     def node_ports(self) -> range:
@@ -359,6 +392,15 @@ class Spring(_Model):
         return data
 
 
+class Verify(_Model):
+    enabled: bool = True
+    """Run the verification Job at the end of every `pulumi up` that changed something (see "Verification")."""
+    settle_seconds: int = Field(180, ge=0, le=1800)
+    """How long failing checks are repeated while clients register and gateways refresh their registry."""
+    kafka_timeout_seconds: int = Field(60, ge=5, le=600)
+    """How long a Kafka client of the check may block (e.g. `InitProducerId`) before the check fails."""
+
+
 class StackConfig(_Model):
     namespace: DnsLabel = "msa"
     """Namespace of every object."""
@@ -374,6 +416,8 @@ class StackConfig(_Model):
     """`<name>` is the Service name, the Deployment name and `spring.application.name`."""
     config_repo: Folder = "config-repo"
     """Folder served by the config server (needs an `application.yml`)."""
+    verify: Verify = Verify()
+    """The verification Job that ends `pulumi up`."""
 
     def by_role(self, role: str) -> list[str]:
         return [name for name, svc in self.services.items() if svc.role == role]
@@ -488,23 +532,25 @@ def _to_config_error(exc: ValidationError) -> ConfigError:
             return ConfigError(_join(path, problem.key), str(problem))
         return ConfigError(path, str(problem))
     if kind in ("int_parsing", "int_type", "int_from_float"):
-        return ConfigError(path, f"expected a whole number, got {shown(given)}" + ("; write it without quotes" if isinstance(given, str) else ""))
+        unquote = isinstance(given, str) and given.strip().lstrip("+-").isdigit()
+        return ConfigError(path, f"expected a whole number, got {kind_of(given)}" + ("; write it without quotes" if unquote else ""))
     if kind in ("bool_parsing", "bool_type"):
-        return ConfigError(path, f"expected true or false, got {shown(given)}" + ("; write it without quotes" if isinstance(given, str) else ""))
+        unquote = isinstance(given, str) and given.strip().lower() in ("true", "false")
+        return ConfigError(path, f"expected true or false, got {kind_of(given)}" + ("; write it without quotes" if unquote else ""))
     if kind == "string_type":
-        return ConfigError(path, f"expected text, got {shown(given)}; quote it in YAML")
+        return ConfigError(path, f"expected text, got {kind_of(given)}" + ("" if isinstance(given, (list, dict)) else "; quote it in YAML"))
     if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return ConfigError(path, f"expected an object (a YAML mapping), got {shown(given)}")
+        return ConfigError(path, f"expected an object (a YAML mapping), got {kind_of(given)}")
     if kind == "literal_error":
-        return ConfigError(path, f"{shown(given)} is not allowed; use {ctx['expected']}")
+        return ConfigError(path, f"{kind_of(given)} is not allowed; use {ctx['expected']}")
     if kind in ("greater_than_equal", "greater_than"):
         return ConfigError(path, f"{shown(given)} is too small; use at least {ctx.get('ge', ctx.get('gt'))}")
     if kind in ("less_than_equal", "less_than"):
         return ConfigError(path, f"{shown(given)} is too large; use at most {ctx.get('le', ctx.get('lt'))}")
     if kind == "list_type":
-        return ConfigError(path, f"expected a list, got {shown(given)}")
+        return ConfigError(path, f"expected a list, got {kind_of(given)}")
     msg = err["msg"][0].lower() + err["msg"][1:]
-    return ConfigError(path, f"{msg}, got {shown(given)}")
+    return ConfigError(path, f"{msg}, got {kind_of(given)}")
 
 
 def _model_at(loc: Iterable[Any]) -> Optional[type[BaseModel]]:
@@ -542,10 +588,11 @@ def reserved_names() -> tuple[str, ...]:
 
     from .images import PULL_SECRET
     from .kafka_settings import KafkaNames
-    from .spring import CONFIG_REPO_MAP
+    from .spring_settings import CONFIG_REPO_MAP
+    from .verification import NAME as VERIFY
 
     kafka = [f.default for f in dataclasses.fields(KafkaNames) if isinstance(f.default, str)]
-    return tuple(sorted({*kafka, PULL_SECRET, CONFIG_REPO_MAP}))
+    return tuple(sorted({*kafka, PULL_SECRET, CONFIG_REPO_MAP, VERIFY}))
 
 
 def _check_services(cfg: StackConfig, project_dir: Path) -> None:
@@ -695,14 +742,21 @@ def check_secrets_are_secret(keys: Iterable[str], is_secret: Callable[[str], boo
             raise ConfigError(key, f"is stored in plain text; remove it and set it with: pulumi config set --secret {full} <value>")
 
 
-def check_secrets_present(cfg: StackConfig, keys: Iterable[str]) -> None:
+def set_secret_command(key: str, stack: str) -> str:
+    """The exact command that stores a secret: the value goes on stdin (a prompt, or a file), never
+    on the command line where shell history and `ps` would keep it."""
+    source = " < ~/.ssh/id_ed25519" if key == "sshPrivateKey" else ""
+    return f"pulumi config set --secret --stack {stack} {PROJECT}:{key}{source}"
+
+
+def check_secrets_present(cfg: StackConfig, keys: Iterable[str], stack: str) -> None:
     keys = set(keys)
     if cfg.harbor.username and f"{PROJECT}:harborPassword" not in keys:
-        raise ConfigError("harborPassword", f"harbor.username is {cfg.harbor.username!r} but no password is set; run: pulumi config set --secret msa:harborPassword <password>")
+        raise ConfigError("harborPassword", f"harbor.username is {cfg.harbor.username!r} but no password is set; run: {set_secret_command('harborPassword', stack)} (it prompts for the password)")
     if cfg.harbor.push == "relay" and f"{PROJECT}:sshPrivateKey" not in keys:
-        raise ConfigError("sshPrivateKey", "push: relay copies images over SSH; run: pulumi config set --secret msa:sshPrivateKey < ~/.ssh/id_ed25519")
+        raise ConfigError("sshPrivateKey", f"push: relay copies images over SSH but no key is set; run: {set_secret_command('sshPrivateKey', stack)}")
     if cfg.cluster.nodes and f"{PROJECT}:sshPrivateKey" not in keys:
-        raise ConfigError("sshPrivateKey", "cluster.nodes are set up over SSH; run: pulumi config set --secret msa:sshPrivateKey < ~/.ssh/id_ed25519")
+        raise ConfigError("sshPrivateKey", f"cluster.nodes are set up over SSH but no key is set; run: {set_secret_command('sshPrivateKey', stack)}")
 
 
 def load(project_dir: Path) -> tuple[StackConfig, Secrets]:
@@ -719,7 +773,7 @@ def load(project_dir: Path) -> tuple[StackConfig, Secrets]:
     env_secret_keys = set(runtime_config.get_config_secret_keys_env())
     check_secrets_are_secret(keys, lambda k: runtime_config.is_config_secret(k) or k in env_secret_keys)
     cfg = parse_stack_config(read_raw_config(keys, conf.get), project_dir)
-    check_secrets_present(cfg, keys)
+    check_secrets_present(cfg, keys, pulumi.get_stack())
     secrets = Secrets(
         harbor_password=conf.get_secret("harborPassword"),
         ssh_private_key=conf.get_secret("sshPrivateKey"),

@@ -14,6 +14,8 @@ Grammars, from their sources:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import json
 import re
@@ -31,14 +33,25 @@ class Form:
     name: str
 
 
-def shown(value: Any) -> str:
-    """A value as the user wrote it in YAML: `true`, `3`, `null`, 'text'."""
+def shown(value: Any, limit: int = 60) -> str:
+    """A value as the user wrote it in YAML: `true`, `3`, `null`, 'text', cut short if long."""
     if isinstance(value, str):
-        return repr(value)
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
+        text = repr(value)
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False)
+        except (TypeError, ValueError):
+            text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def kind_of(value: Any) -> str:
+    """`a list [1, 2]`, `a mapping {...}` or the value itself, for "expected X, got Y"."""
+    if isinstance(value, list):
+        return f"a list {shown(value)}"
+    if isinstance(value, dict):
+        return f"a mapping {shown(value)}"
+    return shown(value)
 
 
 # --- scalars that must keep their YAML type (strict: `true` is not a number) -------------------
@@ -47,13 +60,15 @@ def _text(value: Any) -> Any:
     """Text where text is expected; numbers are refused with a hint to quote them."""
     if isinstance(value, (bool, int, float)) or value is None:
         raise ValueError(f"expected text, got {shown(value)}; quote it in YAML")
+    if isinstance(value, (list, dict)):
+        raise ValueError(f"expected text, got {kind_of(value)}")
     return value
 
 
 def _quantity_text(value: Any) -> Any:
     """A quantity may be written as a YAML number (`cpu: 1`, `cpu: 0.5`); it means the same text."""
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"expected a Kubernetes quantity, got {shown(value)}; use e.g. 500m, 1, 512Mi or 10Gi")
+    if isinstance(value, (bool, list, dict)) or value is None:
+        raise ValueError(f"expected a Kubernetes quantity, got {kind_of(value)}; use e.g. 500m, 1, 512Mi or 10Gi")
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
@@ -228,6 +243,8 @@ def _image_tag(text: str) -> str:
 
 
 def _tag_text(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        raise ValueError(f"expected text, got {kind_of(value)}; quote the tag in YAML, e.g. tag: \"1.0\"")
     if isinstance(value, (bool, int, float)) or value is None:
         # YAML reads 1.0 as a number and 1.10 as 1.1: the tag must be quoted to mean what it says.
         raise ValueError(f"{shown(value)} is not text; quote the tag in YAML, e.g. tag: \"1.0\"")
@@ -256,8 +273,34 @@ def _jvm_size(text: str) -> str:
 
 def _kafka_property_value(value: Any) -> Any:
     if value is None or isinstance(value, (float, list, dict)):
-        raise ValueError(f"{shown(value)} is not a valid property value; use a whole number, true/false or text")
+        raise ValueError(f"{kind_of(value)} is not a valid property value; use a whole number, true/false or text")
     return value
+
+
+SSH_KEY_TYPES = (
+    "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com",
+)
+
+
+def _ssh_host_key(text: str) -> str:
+    """`<type> <base64>` as pulumi-command's hostKey wants it (golang.org/x/crypto/ssh
+    ParseAuthorizedKey), from that form or a line of `ssh-keyscan` output (`<host> <type> <base64>`).
+    The blob must decode and name the same key type, so a truncated paste fails here, not at the
+    first SSH handshake."""
+    fields = text.split()
+    if len(fields) >= 3 and fields[0] not in SSH_KEY_TYPES and fields[1] in SSH_KEY_TYPES:
+        fields = fields[1:]  # an ssh-keyscan line: drop the host name
+    if len(fields) < 2 or fields[0] not in SSH_KEY_TYPES:
+        raise ValueError("is not an SSH host key; paste the line `ssh-keyscan -t ed25519 <host>` prints (ssh-ed25519 AAAA...)")
+    try:
+        blob = base64.b64decode(fields[1], validate=True)
+    except binascii.Error:
+        raise ValueError(f"the {fields[0]} key is not valid base64 (cut short?); paste the whole ssh-keyscan line") from None
+    size = int.from_bytes(blob[:4], "big")
+    if blob[4:4 + size].decode(errors="replace") != fields[0]:
+        raise ValueError(f"the key data is not a {fields[0]} key (cut short?); paste the whole ssh-keyscan line")
+    return f"{fields[0]} {fields[1]}"
 
 
 # --- the forms, as types for the config model -------------------------------------------------
@@ -278,5 +321,6 @@ Folder = Annotated[str, BeforeValidator(_text), AfterValidator(_folder), Form("f
 ImageReference = Annotated[str, BeforeValidator(_text), AfterValidator(_image_reference), Form("image reference")]
 ImagePath = Annotated[str, BeforeValidator(_text), AfterValidator(_image_path), Form("repository path")]
 ImageTag = Annotated[str, BeforeValidator(_tag_text), AfterValidator(_image_tag), Form("image tag (quoted)")]
+SshHostKey = Annotated[str, BeforeValidator(_text), AfterValidator(_ssh_host_key), Form("SSH host key (ssh-keyscan line)")]
 JvmSize = Annotated[str, BeforeValidator(_text), AfterValidator(_jvm_size), Form("JVM size (512m, 1g)")]
 KafkaPropertyValue = Annotated[object, BeforeValidator(_kafka_property_value), Form("number, true/false or text")]

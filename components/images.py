@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -46,10 +47,20 @@ class ImagePlan:
     context: Optional[Path] = None
     dockerfile: Optional[Path] = None
     build_args: dict[str, str] = field(default_factory=dict)
+    # The folder `pulumi up` runs in (the project): builds name their paths relative to it.
+    project_dir: Optional[Path] = None
 
     @property
     def target(self) -> str:
         return f"{self.repository}:{self.tag}"
+
+    def build_path(self, path: Path) -> str:
+        """`path` as the build sees it: relative to the project folder, so the same commit checked out
+        in another folder (another laptop, a CI workspace) has identical inputs and rebuilds nothing.
+        The docker provider and the relay command both run with the project folder as their cwd."""
+        if self.project_dir is None:
+            return str(path)
+        return Path(os.path.relpath(path, self.project_dir)).as_posix()
 
     @property
     def built(self) -> bool:
@@ -67,6 +78,7 @@ def image_plan(name: str, svc: Service, harbor: Harbor, platform: str, project_d
         context=context,
         dockerfile=(context / (svc.dockerfile or "Dockerfile")) if context else None,
         build_args=dict(svc.build_args),
+        project_dir=project_dir.resolve(),
     )
 
 
@@ -106,8 +118,8 @@ def relay_local_script(plan: ImagePlan, harbor: Harbor) -> str:
     assert plan.context is not None and plan.dockerfile is not None and harbor.relay_host
     build_args = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(plan.build_args.items()))
     params = "\n".join([
-        f"CONTEXT={shlex.quote(str(plan.context))}",
-        f"DOCKERFILE={shlex.quote(str(plan.dockerfile))}",
+        f"CONTEXT={shlex.quote(plan.build_path(plan.context))}",
+        f"DOCKERFILE={shlex.quote(plan.build_path(plan.dockerfile))}",
         f"PLATFORM={shlex.quote(plan.platform)}",
         f"TARGET={shlex.quote(plan.target)}",
         f"BUILD_ARGS=({build_args})",
@@ -122,6 +134,7 @@ def relay_local_script(plan: ImagePlan, harbor: Harbor) -> str:
     return (
         "#!/usr/bin/env bash\n"
         f"# msa relay build for {plan.service}: build {plan.platform}, copy to {harbor.relay_host}, push {plan.target}\n"
+        "# Paths are relative to the project folder: run it from there (pulumi up does).\n"
         f"{params}\n"
         f"RELAY_PUSH_SCRIPT=$(cat <<'__MSA_RELAY_PUSH__'\n{push}\n__MSA_RELAY_PUSH__\n)\n"
         f"{body}"
@@ -137,8 +150,8 @@ class HarborImage(pulumi.ComponentResource):
     def __init__(self, name: str, plan: ImagePlan, harbor: Harbor, secrets: Secrets, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("msa:images:HarborImage", name, {
             "service": plan.service,
-            "context": str(plan.context) if plan.context else None,
-            "dockerfile": str(plan.dockerfile) if plan.dockerfile else None,
+            "context": plan.build_path(plan.context) if plan.context else None,
+            "dockerfile": plan.build_path(plan.dockerfile) if plan.dockerfile else None,
             "platform": plan.platform,
             "target": plan.target,
             "push": plan.push,
@@ -149,8 +162,8 @@ class HarborImage(pulumi.ComponentResource):
                 f"{name}-image",
                 image_name=plan.target,
                 build=docker.DockerBuildArgs(
-                    context=str(plan.context),
-                    dockerfile=str(plan.dockerfile),
+                    context=plan.build_path(plan.context),
+                    dockerfile=plan.build_path(plan.dockerfile),
                     platform=plan.platform,
                     args=plan.build_args or None,
                 ),
@@ -172,6 +185,7 @@ class HarborImage(pulumi.ComponentResource):
                 # Re-run only when what goes into the image changes.
                 triggers=[context_hash(plan.context, plan.dockerfile), plan.target, plan.platform, json.dumps(plan.build_args, sort_keys=True)],
                 logging=command.local.Logging.STDOUT_AND_STDERR,
+                add_previous_output_in_env=False,
                 opts=child,
             )
             self.ref = push.stdout.apply(lambda out: f"{plan.repository}@{digest_from_output(out)}")
@@ -186,14 +200,18 @@ def docker_config_json(host: str, username: str, password: str) -> str:
 
 
 def harbor_pull_secret(namespace: str, harbor: Harbor, secrets: Secrets, opts: pulumi.ResourceOptions) -> Optional[k8s.core.v1.Secret]:
-    """A dockerconfigjson Secret for pods that pull from Harbor; None without credentials."""
+    """A dockerconfigjson Secret for pods that pull from Harbor; None without credentials.
+
+    Auto-named and immutable like the config-repo ConfigMap (spring.config_repo_map): a new password
+    is a new Secret that exists before the Deployments roll to its name; the old one goes last."""
     if not harbor.username or secrets.harbor_password is None:
         return None
     config = pulumi.Output.secret(secrets.harbor_password).apply(lambda pw: docker_config_json(harbor.host, harbor.username, pw))
     return k8s.core.v1.Secret(
         PULL_SECRET,
-        metadata=kx.metadata(PULL_SECRET, namespace, "registry"),
+        metadata=kx.metadata(PULL_SECRET, namespace, "registry", autonamed=True),
         type="kubernetes.io/dockerconfigjson",
+        immutable=True,
         string_data={".dockerconfigjson": pulumi.Output.secret(config)},
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])),
     )

@@ -69,13 +69,17 @@ def script_from_command(cmd: str) -> str:
 
 
 def connection(node: Node, secrets: Secrets) -> command.remote.ConnectionArgs:
+    """SSH to the node (through its bastion). With a host_key pulumi-command accepts exactly that key
+    (ssh.FixedHostKey); without one (msa:cluster.skipHostKeyCheck) it accepts any."""
     proxy = None
     if node.bastion:
         proxy = command.remote.ProxyConnectionArgs(
             host=node.bastion.host, port=node.bastion.port, user=node.bastion.user, private_key=secrets.ssh_private_key,
+            host_key=node.bastion.host_key,
         )
     return command.remote.ConnectionArgs(
         host=node.host, port=node.port, user=node.user, private_key=secrets.ssh_private_key, proxy=proxy,
+        host_key=node.host_key,
     )
 
 
@@ -93,6 +97,8 @@ class NodeRegistrySetup(pulumi.ComponentResource):
             delete=ssh_command(script, "revert", node.user),
             # Any change to the script or its parameters re-runs it.
             triggers=[hashlib.sha256(script.encode()).hexdigest()],
+            # The script never reads its previous output; passing it in only makes the provider warn.
+            add_previous_output_in_env=False,
             # Revert the old setup before applying the new one: the default create-then-delete order
             # would let the old revert undo the new apply.
             opts=pulumi.ResourceOptions.merge(kx.child_options(self, opts), pulumi.ResourceOptions(delete_before_replace=True)),

@@ -16,12 +16,19 @@ from .spring_settings import CONFIG_REPO_MAP, CONFIG_REPO_MOUNT, POD_IP, POD_NAM
 
 
 def config_repo_map(namespace: str, files: dict[str, str], opts: pulumi.ResourceOptions) -> k8s.core.v1.ConfigMap:
-    """The files the config server serves. A fixed name: a content change replaces it in place and
-    the mounted directory follows, with no restart of the config server."""
+    """The files the config server serves: auto-named (`config-repo-<random>`) and immutable.
+
+    pulumi-kubernetes replaces a ConfigMap on any data change (diff.go forceNew, unless the provider
+    sets enableConfigMapMutable), and a *fixed* name makes that replacement delete-first: for a moment
+    the config server's pods would point at a ConfigMap that does not exist. Auto-named, the new
+    ConfigMap is created first, the config server's Deployment rolls to its name (maxUnavailable 0),
+    and only then is the old one deleted. The price: a config-repo change restarts the config server.
+    """
     return k8s.core.v1.ConfigMap(
         CONFIG_REPO_MAP,
-        metadata=kx.metadata(CONFIG_REPO_MAP, namespace, "config"),
+        metadata=kx.metadata(CONFIG_REPO_MAP, namespace, "config", autonamed=True),
         data=files,
+        immutable=True,
         opts=opts,
     )
 
@@ -35,7 +42,8 @@ class SpringServiceArgs:
     node_port: Optional[int]
     settings_json: str
     image: pulumi.Input[str]
-    pull_secret: Optional[str] = None
+    # The pull Secret's generated name (images.harbor_pull_secret).
+    pull_secret: Optional[pulumi.Input[str]] = None
     # The config server's files, mounted at CONFIG_REPO_MOUNT (its pods wait for the ConfigMap).
     config_map: Optional[k8s.core.v1.ConfigMap] = None
     # What the pods (not the Service object) must wait for: node setup, pull secret.
@@ -60,9 +68,8 @@ class SpringService(pulumi.ComponentResource):
         env += kx.env({"SPRING_APPLICATION_JSON": args.settings_json, "JAVA_TOOL_OPTIONS": svc.java_opts})
         volumes, mounts, pods_wait_for = [], [], list(args.pods_wait_for)
         if args.config_map is not None:
-            # A whole-directory mount (no subPath): the kubelet swaps edited files in place, and the
-            # native config server re-reads them on every request.
-            volumes.append(k8s.core.v1.VolumeArgs(name="config-repo", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=CONFIG_REPO_MAP)))
+            # The ConfigMap's generated name: new files are a new ConfigMap and a rollout (config_repo_map).
+            volumes.append(k8s.core.v1.VolumeArgs(name="config-repo", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=args.config_map.metadata.name)))
             mounts.append(k8s.core.v1.VolumeMountArgs(name="config-repo", mount_path=CONFIG_REPO_MOUNT, read_only=True))
             pods_wait_for.append(args.config_map)
         container = k8s.core.v1.ContainerArgs(

@@ -14,6 +14,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import render  # noqa: E402
+from components.stackfile import config_text  # noqa: E402
 
 TEST_PASSWORD = "hunter2-harbor-Pa55"
 TEST_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ntest-key-material-QmFzZTY0\n-----END OPENSSH PRIVATE KEY-----"
@@ -24,16 +25,17 @@ def stack_values(stack: str) -> dict:
 
 
 def to_config(values: dict, secrets: Optional[dict] = None) -> tuple[dict, list]:
-    """Stack-file values -> (Pulumi config texts, secret keys), with test secrets in place of `secure:`."""
+    """Stack-file values -> (Pulumi config texts, secret keys), as `pulumi up` would see them after
+    `python3 tasks.py init-stack`: the test secrets set (a `None` in `secrets` leaves one unset)."""
     secrets = {"msa:harborPassword": TEST_PASSWORD, "msa:sshPrivateKey": TEST_SSH_KEY, **(secrets or {})}
     config, secret_keys = {"msa:namespace": "msa", "msa:configRepo": "config-repo"}, []
     for key, value in values.items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            if secrets.get(key) is not None:
-                config[key] = secrets[key]
-                secret_keys.append(key)
-        else:
-            config[key] = render._config_text(value)
+        if not (isinstance(value, dict) and set(value) == {"secure"}):
+            config[key] = config_text(value)
+    for key, value in secrets.items():
+        if value is not None:
+            config[key] = value
+            secret_keys.append(key)
     return config, secret_keys
 
 
@@ -61,7 +63,12 @@ def objects(result: render.RenderedStack, kind: Optional[str] = None) -> list[di
 
 
 def by_name(result: render.RenderedStack, kind: str, name: str) -> dict:
-    (found,) = [o for o in objects(result, kind) if o["metadata"]["name"] == name]
+    """The object called `name`; an auto-named one (ConfigMaps, Secrets) by the name the program gave it."""
+    def called(meta: dict) -> bool:
+        autonamed = (meta.get("annotations") or {}).get(render.AUTONAMED) == "true"
+        return meta["name"] == name or (autonamed and meta["labels"]["app.kubernetes.io/name"] == name)
+
+    (found,) = [o for o in objects(result, kind) if called(o["metadata"])]
     return found
 
 

@@ -36,7 +36,7 @@ RULES = [
     ("unknown key of a service", _set("services.user-service.clusterIp", "10.96.0.50"),
      "msa:services.user-service.clusterIp: unknown key; did you mean clusterIP? known keys here are: buildArgs, clusterIP, context,"),
     ("unknown key of a node's bastion", _set("cluster.nodes", [{"host": "n1", "bastion": {"host": "b", "usr": "x"}}]),
-     "msa:cluster.nodes[0].bastion.usr: unknown key; did you mean user? known keys here are: host, port, user"),
+     "msa:cluster.nodes[0].bastion.usr: unknown key; did you mean user? known keys here are: host, hostKey, port, user"),
     ("nested key set without --path", lambda v: v.update({"msa:kafka.brokers": 3}),
      "msa:kafka.brokers: is a key with a dot in its name; set nested values with: pulumi config set --path msa:kafka.brokers"),
     ("broker count is not a number", _set("kafka.brokers", "two"), "msa:kafka.brokers: expected a whole number"),
@@ -92,8 +92,8 @@ RULES += [
     ("kafka client with an unknown key", _set("services.store-service.kafka", {"transactions": False}),
      "msa:services.store-service.kafka.transactions: unknown key"),
     ("empty namespace", lambda v: v.update({"msa:namespace": ""}), "msa:namespace: is empty; give it a value or remove the line for the default msa"),
-    ("list for an object", _set("kafka", [1, 2]), "msa:kafka: expected an object (a YAML mapping), got [1, 2]"),
-    ("kafka property value is a list", _set("kafka.overrides", {"log.retention.hours": [1]}), "msa:kafka.overrides.log.retention.hours: [1] is not a valid property value"),
+    ("list for an object", _set("kafka", [1, 2]), "msa:kafka: expected an object (a YAML mapping), got a list [1, 2]"),
+    ("kafka property value is a list", _set("kafka.overrides", {"log.retention.hours": [1]}), "msa:kafka.overrides.log.retention.hours: a list [1] is not a valid property value"),
 ]
 
 # Every value's form, by its real grammar.

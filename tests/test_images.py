@@ -1,5 +1,11 @@
 """Images: built for linux/<nodeArch>, pushed directly or through the relay host, deployed by digest."""
 
+import base64
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -44,7 +50,7 @@ def test_direct_build_is_always_for_the_nodes_platform(contexts, arch):
     for inputs in images.values():
         assert inputs["build"]["platform"] == f"linux/{arch}"
     assert images["image-user-service-image"]["imageName"] == "msa.harbor.com/library/usersservice:1.0"
-    assert images["image-user-service-image"]["build"]["context"] == str(contexts / "user-service")
+    assert images["image-user-service-image"]["build"]["context"] == os.path.relpath(contexts / "user-service", ROOT)
 
 
 def test_direct_push_uses_the_harbor_credentials_as_a_secret(contexts):
@@ -86,11 +92,11 @@ def test_no_pod_pulls_with_policy_always(dev):
 
 
 def test_every_harbor_pod_gets_the_pull_secret(dev):
+    (secret,) = [o for o in dev.kubernetes_objects() if o["kind"] == "Secret"]
+    assert secret["type"] == "kubernetes.io/dockerconfigjson"
     for name in ["discovery-service", "config-service", "apigateway-service", "user-service", "store-service"]:
         pod = by_name(dev, "Deployment", name)["spec"]["template"]["spec"]
-        assert pod["imagePullSecrets"] == [{"name": "harbor-pull"}]
-    secret = by_name(dev, "Secret", "harbor-pull")
-    assert secret["type"] == "kubernetes.io/dockerconfigjson"
+        assert pod["imagePullSecrets"] == [{"name": secret["metadata"]["name"]}]
 
 
 def test_without_credentials_there_is_no_pull_secret():
@@ -130,6 +136,9 @@ def test_render_lists_images_and_writes_the_relay_scripts(contexts, tmp_path):
     assert all(i["platform"] == "linux/amd64" for i in images.values())
     assert images["user-service"]["push"] == "relay" and images["user-service"]["target"] == "msa.harbor.com/library/usersservice:1.0"
     assert images["discovery-service"]["push"] == "none"
+    # An image the stack does not build says why, so `push: none` beside `msa:harbor.push: relay` is no riddle.
+    assert images["discovery-service"]["why"].startswith("not built: msa:services.discovery-service has no context")
+    assert "why" not in images["user-service"]
     assert files[images["user-service"]["relayScript"]][0] == relay_local_script_for(result, "user-service")
     assert files["images/relay-push.sh"][0] == relay_push_script()
     assert all(TEST_PASSWORD not in content for content, _ in files.values())
@@ -155,36 +164,82 @@ def test_relay_script_is_the_same_text_as_render_shows(contexts):
     assert "BUILD_ARGS=(JAR=app.jar)" in script and relay_push_script() in script
 
 
-def test_relay_push_docker_path_logs_in_on_stdin_and_reports_the_repo_digest(tmp_path):
-    """The docker branch of relay-push.sh, with a stand-in docker CLI (no engine here): the password
-    goes through --password-stdin, and the digest is the target repository's RepoDigest."""
-    import os
-    import subprocess
-
+def test_relay_push_docker_path_logs_in_on_stdin_into_a_per_run_config_that_is_removed(tmp_path):
+    """The docker branch of relay-push.sh, with a stand-in docker CLI (no engine here) that stores a
+    login the way docker does (config.json in $DOCKER_CONFIG, else ~/.docker): the password goes
+    through --password-stdin, login and push share a per-run config, and nothing is left behind."""
     fake = tmp_path / "bin" / "docker"
     fake.parent.mkdir()
     fake.write_text(f"""#!/usr/bin/env bash
-echo "$*" >>{tmp_path}/calls
+echo "${{DOCKER_CONFIG:-default}} $*" >>{tmp_path}/calls
+config=${{DOCKER_CONFIG:-$HOME/.docker}}
 case $1 in
   info) exit 0 ;;
-  login) cat >{tmp_path}/stdin ;;
+  login) mkdir -p "$config" && printf '{{"auths":{{"%s":{{"auth":"%s"}}}}}}' "${{@: -1}}" "$(printf '%s:%s' "$3" "$(cat)" | base64 -w0)" >"$config/config.json" ;;
   load) echo "Loaded image: msa.harbor.com/library/usersservice:1.0" ;;
-  push) echo "1.0: digest: {FAKE_DIGEST} size: 528" ;;
+  push) grep -q auths "$config/config.json" || exit 1; echo "1.0: digest: {FAKE_DIGEST} size: 528" ;;
   image) printf 'other.registry/usersservice@sha256:{"cd" * 32}\\nmsa.harbor.com/library/usersservice@{FAKE_DIGEST}\\n' ;;
 esac
 """)
     fake.chmod(0o755)
+    home = tmp_path / "relay-home"
+    home.mkdir()
     archive = tmp_path / "image.tar"
     archive.write_bytes(b"archive")
     script = tmp_path / "relay-push.sh"
     script.write_text(relay_push_script())
-    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}", "HARBOR_USERNAME": "admin", "HARBOR_PASSWORD": TEST_PASSWORD}
+    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}", "HOME": str(home), "TMPDIR": str(tmp_path),
+           "HARBOR_USERNAME": "admin", "HARBOR_PASSWORD": TEST_PASSWORD}
     result = subprocess.run(["bash", str(script), str(archive), "msa.harbor.com/library/usersservice:1.0", "auto", "http"],
                             env=env, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == FAKE_DIGEST
-    assert (tmp_path / "stdin").read_text() == TEST_PASSWORD
-    calls = (tmp_path / "calls").read_text()
-    assert TEST_PASSWORD not in calls
-    assert "login --username admin --password-stdin msa.harbor.com" in calls
-    assert "push msa.harbor.com/library/usersservice:1.0" in calls
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert TEST_PASSWORD not in "\n".join(calls)
+    (login,) = [c for c in calls if " login " in c]
+    (push,) = [c for c in calls if " push " in c]
+    assert login.endswith("login --username admin --password-stdin msa.harbor.com")
+    per_run = login.split()[0]
+    assert per_run.startswith(str(tmp_path)) and push.split()[0] == per_run  # push used the login
+    assert not Path(per_run).exists() and not (home / ".docker").exists()
+    token = base64.b64encode(f"admin:{TEST_PASSWORD}".encode()).decode()
+    leftovers = [p for p in tmp_path.rglob("*") if p.is_file() and token.encode() in p.read_bytes()]
+    assert leftovers == []
+
+
+def _checkout(folder: Path) -> Path:
+    """The project as a fresh clone at `folder`, with a service's build context next to it."""
+    project = folder / "msa"
+    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns("venv", "rendered", ".git", "__pycache__", ".*cache*", ".ci"))
+    context = folder / "user-service"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM eclipse-temurin:17-jre\nCOPY app.jar /app.jar\n")
+    (context / "app.jar").write_bytes(b"the same jar")
+    return project
+
+
+@pytest.mark.parametrize("push", ["direct", "relay"])
+def test_the_same_commit_in_two_folders_has_identical_build_inputs(tmp_path, push):
+    from conftest import to_config
+
+    rendered = []
+    for folder in (tmp_path / "laptop", tmp_path / "ci" / "workspace" / "run-42"):
+        project = _checkout(folder)
+        values = yaml.safe_load((project / "Pulumi.dev.yaml").read_text())["config"]
+        values["msa:harbor"]["push"] = push
+        if push == "relay":
+            values["msa:harbor"]["relayHost"] = "172.10.40.160"
+        values["msa:services"]["user-service"]["context"] = "../user-service"
+        config, secret_keys = to_config(values)
+        result = render.run_program(project, "dev", config, secret_keys)
+        rendered.append({r.name: r.inputs for r in result.resources
+                         if r.type in ("docker:index/image:Image", "command:local:Command", "msa:images:HarborImage")})
+    first, second = rendered
+    assert first == second
+    assert {"image-user-service-image", "image-user-service-relay-push"} & set(first)
+    if push == "direct":
+        build = first["image-user-service-image"]["build"]
+        assert (build["context"], build["dockerfile"]) == ("../user-service", "../user-service/Dockerfile")
+    else:
+        command = first["image-user-service-relay-push"]
+        assert "CONTEXT=../user-service\n" in command["create"] and command["addPreviousOutputInEnv"] is False

@@ -9,7 +9,7 @@ import pytest
 
 from components.config import Cluster, Harbor
 from components.nodes import node_script, script_from_command, ssh_command
-from conftest import run_stack
+from conftest import config_error, run_stack
 
 STOCK_V2 = 'version = 2\n\n[plugins]\n  [plugins."io.containerd.grpc.v1.cri"]\n    sandbox_image = "pause"\n'
 
@@ -171,3 +171,55 @@ def test_unknown_action_is_refused(fake_node):
     _, env, script = fake_node
     result = _run(script, "destroy", env)
     assert result.returncode != 0 and "unknown action 'destroy'" in result.stderr
+
+
+def _ed25519(seed: bytes = b"k") -> str:
+    """A well-formed ssh-ed25519 public key line (the wire blob: type, then 32 key bytes)."""
+    import base64
+
+    kind = b"ssh-ed25519"
+    blob = len(kind).to_bytes(4, "big") + kind + (32).to_bytes(4, "big") + (seed * 32)[:32]
+    return f"ssh-ed25519 {base64.b64encode(blob).decode()}"
+
+
+def _one_node(**node):
+    def edit(values):
+        values["msa:cluster"].pop("skipHostKeyCheck", None)
+        values["msa:cluster"]["nodes"] = [{"host": "10.0.0.5", **node}]
+    return edit
+
+
+def test_node_and_bastion_host_keys_are_checked_on_every_connection():
+    key, bastion_key = _ed25519(b"n"), _ed25519(b"b")
+    # The line `ssh-keyscan` prints (host first) is accepted and reduced to what pulumi-command parses.
+    edit = _one_node(hostKey=f"10.0.0.5 {key}", bastion={"host": "203.0.113.7", "hostKey": f"{bastion_key} comment"})
+    (command,) = [r for r in run_stack("dev", edit).resources if r.type == "command:remote:Command"]
+    connection = command.inputs["connection"]["value"]
+    assert connection["hostKey"] == key
+    assert connection["proxy"]["hostKey"] == bastion_key
+
+
+def test_a_node_without_host_key_is_an_error_naming_the_keyscan_command():
+    assert config_error(_one_node(port=2222)) == (
+        "msa:cluster.nodes[0].hostKey: is not set, so the SSH identity of 10.0.0.5 would not be checked; set it to the line "
+        "`ssh-keyscan -t ed25519 -p 2222 10.0.0.5` prints (compare its fingerprint with the node's console), "
+        "or for a first contact on a trusted network set msa:cluster.skipHostKeyCheck: true"
+    )
+    message = config_error(_one_node(hostKey=_ed25519(), bastion={"host": "203.0.113.7"}))
+    assert message.startswith("msa:cluster.nodes[0].bastion.hostKey: is not set, so the SSH identity of 203.0.113.7")
+
+
+@pytest.mark.parametrize("bad", ["AAAAC3NzaC1lZDI1NTE5AAAA", "ssh-ed25519 not*base64", "ssh-rsa " + _ed25519().split()[1]])
+def test_a_malformed_host_key_is_caught_before_any_connection(bad):
+    assert config_error(_one_node(hostKey=bad)).startswith("msa:cluster.nodes[0].hostKey: ")
+
+
+def test_skipping_host_key_checks_warns_on_every_run(dev):
+    (command,) = [r for r in dev.resources if r.type == "command:remote:Command"]
+    assert "hostKey" not in command.inputs["connection"]["value"]
+    assert any(w.startswith("msa:cluster.skipHostKeyCheck: the nodes' SSH host keys are not checked") for w in dev.warnings)
+
+
+def test_commands_do_not_carry_their_previous_output(dev):
+    (command,) = [r for r in dev.resources if r.type == "command:remote:Command"]
+    assert command.inputs["addPreviousOutputInEnv"] is False

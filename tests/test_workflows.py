@@ -1,30 +1,118 @@
-"""The GitHub workflows cannot run here; check they parse and use only the action's documented inputs."""
+"""The GitHub workflows cannot run here; check they parse, use only the action's documented inputs,
+and hold the security rules a reviewer signs off (zizmor runs on them in .ci/run as well)."""
 
+import re
+import subprocess
+
+import pytest
 import yaml
 
 from conftest import ROOT
 
-# Inputs of pulumi/actions (action.yml) that these workflows may use.
+# Inputs of pulumi/actions v7.0.0 (action.yml) that these workflows may use.
 PULUMI_ACTION_INPUTS = {"command", "stack-name", "work-dir", "comment-on-pr", "github-token", "cloud-url",
-                        "secrets-provider", "refresh", "diff", "expect-no-changes", "upsert", "edit-pr-comment"}
+                        "secrets-provider", "refresh", "diff", "expect-no-changes", "upsert", "edit-pr-comment",
+                        "pulumi-version"}
+# Tag -> commit, read from the actions' repositories (`git show-ref --tags`).
+PINNED = {
+    "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
+    "actions/setup-python": ("5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
+    "pulumi/actions": ("8e5e406f4007fca908480587cb9893c07090f58d", "v7.0.0"),
+}
+WORKFLOWS = ["preview.yml", "up.yml"]
 
 
-def _pulumi_steps(workflow: str) -> list[dict]:
-    doc = yaml.safe_load((ROOT / ".github/workflows" / workflow).read_text())
+def _doc(workflow: str) -> dict:
+    return yaml.safe_load((ROOT / ".github/workflows" / workflow).read_text())
+
+
+def _pulumi_steps(workflow: str) -> list[tuple[dict, dict]]:
+    doc = _doc(workflow)
     return [(job, step) for job in doc["jobs"].values() for step in job["steps"] if step.get("uses", "").startswith("pulumi/actions@")]
 
 
-def test_pull_requests_preview_every_stack_with_a_comment():
-    doc = yaml.safe_load((ROOT / ".github/workflows/preview.yml").read_text())
+def _sdk_version() -> str:
+    (line,) = [l for l in (ROOT / "requirements.txt").read_text().splitlines() if l.startswith("pulumi==")]
+    return line.split("==")[1]
+
+
+def test_pull_requests_preview_every_stack_with_a_diff_comment():
+    doc = _doc("preview.yml")
     assert "pull_request" in doc[True]  # YAML reads the key `on` as True
+    assert "pull_request_target" not in doc[True]  # would run with secrets for fork PRs
     (job, step), = _pulumi_steps("preview.yml")
     assert set(step["with"]) <= PULUMI_ACTION_INPUTS
     assert step["with"]["command"] == "preview" and step["with"]["comment-on-pr"] is True
-    assert sorted(job["strategy"]["matrix"]["stack"]) == sorted(p.name[7:-5] for p in ROOT.glob("Pulumi.*.yaml"))
+    assert step["with"]["diff"] is True
+    assert sorted(job["strategy"]["matrix"]["stack"]) == committed_stacks()
+
+
+def committed_stacks() -> list[str]:
+    """The stacks in git: a Pulumi.<stack>.yaml someone keeps locally (not committed) is not CI's business."""
+    listed = subprocess.run(["git", "ls-files", "--", "Pulumi.*.yaml"], cwd=ROOT, capture_output=True, text=True)
+    names = listed.stdout.split() if listed.returncode == 0 else []
+    if not names:  # not a git checkout (a copied tree): the two stacks the project ships
+        return ["dev", "prod"]
+    return sorted(name[len("Pulumi."):-len(".yaml")] for name in names)
+
+
+def test_a_local_stack_file_does_not_change_what_ci_previews():
+    local = ROOT / "Pulumi.my-laptop.yaml"
+    local.write_text("config: {}\n")
+    try:
+        assert "my-laptop" not in committed_stacks()
+    finally:
+        local.unlink()
+
+
+def test_previews_with_secrets_run_only_for_this_repositorys_branches_behind_a_per_stack_environment():
+    (job, step), = _pulumi_steps("preview.yml")
+    assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    assert job["environment"] == "preview-${{ matrix.stack }}"
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
 
 
 def test_main_runs_up_behind_an_environment_one_stack_at_a_time():
+    doc = _doc("up.yml")
+    assert doc[True] == {"push": {"branches": ["main"]}}
     (job, step), = _pulumi_steps("up.yml")
     assert set(step["with"]) <= PULUMI_ACTION_INPUTS
     assert step["with"]["command"] == "up"
     assert job["environment"] == "${{ matrix.stack }}" and job["strategy"]["max-parallel"] == 1
+    assert job["strategy"]["matrix"]["stack"] == ["dev", "prod"] and job["strategy"]["fail-fast"] is True
+    assert job["if"] == "github.ref == 'refs/heads/main'"
+    assert doc["concurrency"] == {"group": "pulumi-up", "cancel-in-progress": False}
+    assert job["permissions"] == {"contents": "read"}
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS)
+def test_tokens_are_read_only_by_default_and_never_kept_by_checkout(workflow):
+    doc = _doc(workflow)
+    assert doc["permissions"] == {}
+    for job in doc["jobs"].values():
+        assert "permissions" in job
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS)
+def test_actions_are_pinned_to_full_commits_with_the_version_in_a_comment(workflow):
+    text = (ROOT / ".github/workflows" / workflow).read_text()
+    uses = re.findall(r"uses: (\S+)@(\S+)(?: # (\S+))?", text)
+    assert uses
+    for action, ref, comment in uses:
+        assert (ref, comment) == PINNED[action], action
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS)
+def test_the_cli_is_the_version_of_the_sdk(workflow):
+    (job, step), = _pulumi_steps(workflow)
+    assert str(step["with"]["pulumi-version"]) == _sdk_version()
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS)
+def test_every_job_uses_the_pip_cache(workflow):
+    for job in _doc(workflow)["jobs"].values():
+        (setup,) = [s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python@")]
+        assert setup["with"]["cache"] == "pip"

@@ -4,7 +4,8 @@
 #   relay-push.sh ARCHIVE TARGET [auto|docker|skopeo] [http|https]
 #
 # Credentials come from HARBOR_USERNAME / HARBOR_PASSWORD in the environment (the local side sends
-# them on stdin, so they never show up in `ps`). Prints the pushed manifest digest (sha256:...) as the
+# them on stdin, so they never show up in `ps`); they are written only to a per-run auth file that is
+# removed when the script ends, so no password stays on the relay host. Prints the pushed manifest digest (sha256:...) as the
 # last line of stdout; everything else goes to stderr.
 set -euo pipefail
 
@@ -35,13 +36,18 @@ trap 'rm -rf "$work" ${MSA_CLEANUP_DIR:+"$MSA_CLEANUP_DIR"}' EXIT
 case $tool in
   docker)
     # A plain-HTTP Harbor must be in this daemon's insecure-registries (/etc/docker/daemon.json).
+    # The login goes into a per-run DOCKER_CONFIG inside $work (removed on exit, also on failure), so
+    # the Harbor password never stays in the relay user's ~/.docker/config.json or credential store.
+    push_config=()
     if [ -n "${HARBOR_USERNAME:-}" ]; then
-      printf '%s' "${HARBOR_PASSWORD:-}" | docker login --username "$HARBOR_USERNAME" --password-stdin "$registry" >&2
+      (umask 077 && mkdir "$work/docker")
+      push_config=(env DOCKER_CONFIG="$work/docker")
+      printf '%s' "${HARBOR_PASSWORD:-}" | "${push_config[@]}" docker login --username "$HARBOR_USERNAME" --password-stdin "$registry" >&2
     fi
     loaded=$(docker load --input "$archive" | sed -n 's/^Loaded image: //p' | tail -n 1)
     [ -n "$loaded" ] || die "docker load found no tagged image in $archive"
     [ "$loaded" = "$target" ] || docker tag "$loaded" "$target"
-    docker push "$target" >&2
+    "${push_config[@]}" docker push "$target" >&2
     digest=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$target" \
       | sed -n "s|^${repository}@||p" | head -n 1)
     ;;

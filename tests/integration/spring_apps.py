@@ -109,7 +109,8 @@ class LoopbackStack:
         return json.loads(env_of(self.deployment(service))["SPRING_APPLICATION_JSON"])
 
     def config_repo(self) -> dict[str, str]:
-        (config_map,) = [o for o in objects(self.rendered, "ConfigMap") if o["metadata"]["name"] == "config-repo"]
+        # Auto-named (config-repo-<hash>): found by its app.kubernetes.io/name label.
+        (config_map,) = [o for o in objects(self.rendered, "ConfigMap") if o["metadata"]["labels"]["app.kubernetes.io/name"] == "config-repo"]
         return config_map["data"]
 
     def hosts_file(self) -> str:

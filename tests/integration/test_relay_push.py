@@ -135,3 +135,88 @@ def test_rendered_relay_script_builds_for_the_nodes_copies_and_pushes(world, tmp
     assert PASSWORD not in result.stdout + result.stderr
     leftover = [p for p in Path("/tmp").glob("msa-image.*") if (p / "image.tar").exists()]
     assert leftover == []
+
+
+def _credential_leftovers(roots: list[Path]) -> list[Path]:
+    """Files under `roots` that hold the Harbor password or its docker `auth` token."""
+    import base64
+
+    needles = [PASSWORD.encode(), base64.b64encode(f"{USER}:{PASSWORD}".encode())]
+    found = []
+    for root in roots:
+        for path in root.rglob("*"):
+            if path.is_file() and not path.is_symlink() and any(n in path.read_bytes() for n in needles):
+                found.append(path)
+    return found
+
+
+def _relay_home(tmp_path: Path) -> tuple[dict, Path, Path]:
+    """HOME, XDG_RUNTIME_DIR and TMPDIR of the relay user: where docker/skopeo/podman keep logins."""
+    home, runtime, tmp = tmp_path / "home", tmp_path / "run-user", tmp_path / "tmp"
+    for d in (home, runtime, tmp):
+        d.mkdir(parents=True)
+    return {"HOME": str(home), "XDG_RUNTIME_DIR": str(runtime), "TMPDIR": str(tmp)}, home, tmp
+
+
+def test_skopeo_push_leaves_no_credential_on_the_relay_host(world, tmp_path):
+    work, registry, layout, hosts = world
+    target = f"{REGISTRY_NAME}:{registry.port}/library/clean:1.0"
+    archive, script = _archive_and_push_script(tmp_path, layout, target)
+    relay_env, home, tmp = _relay_home(tmp_path / "relay")
+    env = {**os.environ, **relay_env, "HARBOR_USERNAME": USER, "HARBOR_PASSWORD": PASSWORD}
+
+    result = _in_private_namespace(hosts, ["bash", str(script), str(archive), target, "skopeo", "http"], env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == registry.manifest_digest("library/clean", "1.0")
+    assert _credential_leftovers([tmp_path]) == []
+    assert list(tmp.iterdir()) == []  # the per-run folder with the auth file is gone
+
+
+def _docker_via_skopeo(folder: Path) -> Path:
+    """A docker CLI stand-in whose `login` stores the credential exactly where docker does
+    ($DOCKER_CONFIG/config.json, else ~/.docker/config.json) and whose `push` pushes to the real
+    registry with skopeo using only that file: the push succeeds only if login and push share it."""
+    folder.mkdir()
+    path = folder / "docker"
+    path.write_text(textwrap.dedent("""\
+        #!/usr/bin/env bash
+        set -euo pipefail
+        config=${DOCKER_CONFIG:-$HOME/.docker}
+        state=$(dirname "$0")
+        case $1 in
+          info) exit 0 ;;
+          login)
+            registry=${@: -1}
+            mkdir -p "$config"
+            printf '{"auths":{"%s":{"auth":"%s"}}}' "$registry" "$(printf '%s:%s' "$3" "$(cat)" | base64 -w0)" >"$config/config.json"
+            echo "Login Succeeded" ;;
+          load) cp "$3" "$state/loaded.tar"; echo "Loaded image: $(cat "$state/tag")" ;;
+          tag) ;;
+          push)
+            skopeo copy --quiet --dest-tls-verify=false --dest-authfile "$config/config.json" \\
+              --digestfile "$state/digest" "docker-archive:$state/loaded.tar" "docker://$2" ;;
+          image) ref=${@: -1}; echo "${ref%:*}@$(cat "$state/digest")" ;;
+          *) exit 1 ;;
+        esac
+        """))
+    path.chmod(0o755)
+    return folder
+
+
+def test_docker_push_logs_in_per_run_and_leaves_no_credential_on_the_relay_host(world, tmp_path):
+    work, registry, layout, hosts = world
+    target = f"{REGISTRY_NAME}:{registry.port}/library/viadocker:1.0"
+    archive, script = _archive_and_push_script(tmp_path, layout, target)
+    fakes = _docker_via_skopeo(tmp_path / "bin")
+    (fakes / "tag").write_text(target)
+    relay_env, home, tmp = _relay_home(tmp_path / "relay")
+    env = {**os.environ, **relay_env, "PATH": f"{fakes}:{os.environ['PATH']}", "HARBOR_USERNAME": USER, "HARBOR_PASSWORD": PASSWORD}
+
+    result = _in_private_namespace(hosts, ["bash", str(script), str(archive), target, "docker", "http"], env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == registry.manifest_digest("library/viadocker", "1.0")
+    assert not (home / ".docker").exists()  # the relay user's own docker login is untouched
+    assert _credential_leftovers([tmp_path]) == []
+    assert list(tmp.iterdir()) == []

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Create a stack for the committed Pulumi.STACK.yaml and set its secrets (README: "Create a stack").
+
+    python3 tasks.py init-stack STACK [--secrets-provider passphrase|default|<KMS URL>] [--ssh-key FILE]
+
+Drives the real `pulumi` CLI, in this order:
+  1. `pulumi whoami`: a backend must be logged in (else: the login commands, exit 2).
+  2. `pulumi stack select STACK`, or `pulumi stack init STACK --secrets-provider ...` when it does not
+     exist yet. `passphrase` reads PULUMI_CONFIG_PASSPHRASE(_FILE) or prompts; `default` is Pulumi
+     Cloud's own key when logged in there (a passphrase on a self-managed backend); a KMS URL such as
+     awskms://alias/msa-dev?region=eu-central-1 encrypts with that key.
+  3. `pulumi config set --secret --stack STACK msa:harborPassword` and `... msa:sshPrivateKey`, each
+     value on stdin (never on a command line: shell history and `ps` would keep it). The password comes
+     from MSA_HARBOR_PASSWORD or a prompt, the key from --ssh-key (default ~/.ssh/id_ed25519).
+  4. Checks that every `secure:` value in the file is ciphertext, and lists the lines to commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from components.stackfile import stack_file_problems
+
+PROJECT_DIR = Path(__file__).resolve().parent
+LOGIN_HINT = (
+    "log in to a state backend first, one of:\n"
+    "  pulumi login                                   # Pulumi Cloud\n"
+    "  pulumi login s3://<bucket>/msa                 # a self-managed bucket (also gs://, azblob://)\n"
+    "  pulumi login file://~/.pulumi-state            # a folder (one person only)"
+)
+# Lines the CLI adds to Pulumi.STACK.yaml, by secrets provider; all of them are committed.
+PROVIDER_LINES = {
+    "encryptionsalt": "passphrase: the salt the passphrase is stretched with (not secret)",
+    "secretsprovider": "KMS: which key encrypts the stack's data key",
+    "encryptedkey": "KMS: the stack's data key, encrypted by that KMS key",
+}
+
+
+class InitError(Exception):
+    pass
+
+
+def run_pulumi(args: list[str], project_dir: Path, stdin: Optional[str] = None, quiet: bool = False) -> int:
+    """Run the CLI. Secrets only ever travel in `stdin`; without it the CLI keeps the terminal (it may
+    prompt for the passphrase). `quiet` calls are probes whose exit status is the answer."""
+    captured = quiet or stdin is not None
+    result = subprocess.run(["pulumi", *args], cwd=project_dir, input=stdin, text=True,
+                            stdin=subprocess.DEVNULL if quiet else None,
+                            capture_output=captured)
+    if not quiet and result.returncode != 0:
+        detail = (result.stderr or "").strip().splitlines()[-1:] if captured else []
+        raise InitError(f"`pulumi {' '.join(args)}` failed (exit {result.returncode}){': ' + detail[0] if detail else ''}")
+    return result.returncode
+
+
+def needed_secrets(stack_file: dict) -> list[str]:
+    """The secrets this stack's configuration uses (the same rules as components.config)."""
+    config = stack_file.get("config") or {}
+    harbor, cluster = config.get("msa:harbor") or {}, config.get("msa:cluster") or {}
+    needed = []
+    if harbor.get("username"):
+        needed.append("harborPassword")
+    if cluster.get("nodes") or harbor.get("push") == "relay":
+        needed.append("sshPrivateKey")
+    return needed
+
+
+def secret_value(key: str, ssh_key: Path) -> str:
+    if key == "sshPrivateKey":
+        if not ssh_key.is_file():
+            raise InitError(f"no SSH private key at {ssh_key}; pass the key the nodes accept with --ssh-key FILE")
+        return ssh_key.read_text()
+    password = os.environ.get("MSA_HARBOR_PASSWORD")
+    if password is None:
+        password = getpass.getpass("Harbor password (msa:harborPassword): ")
+        if getpass.getpass("again: ") != password:
+            raise InitError("the two passwords differ")
+    if not password:
+        raise InitError("the Harbor password is empty")
+    return password
+
+
+def init_stack(stack: str, secrets_provider: str, ssh_key: Path, project_dir: Path = PROJECT_DIR) -> list[str]:
+    """Create/select the stack and set its secrets; returns the report lines."""
+    stack_path = project_dir / f"Pulumi.{stack}.yaml"
+    if not stack_path.is_file():
+        raise InitError(f"{stack_path.name} not found; copy Pulumi.dev.yaml to it and edit it first")
+    if shutil.which("pulumi") is None:
+        raise InitError("the pulumi CLI is not on PATH; install it: https://www.pulumi.com/docs/install/")
+    if run_pulumi(["whoami"], project_dir, quiet=True) != 0:
+        raise InitError(LOGIN_HINT)
+    before = yaml.safe_load(stack_path.read_text()) or {}
+    if run_pulumi(["stack", "select", stack], project_dir, quiet=True) != 0:
+        init = ["stack", "init", stack]
+        if secrets_provider != "default":
+            init += ["--secrets-provider", secrets_provider]
+        run_pulumi(init, project_dir)
+    for key in needed_secrets(before):
+        run_pulumi(["config", "set", "--secret", "--stack", stack, f"msa:{key}"], project_dir, stdin=secret_value(key, ssh_key))
+
+    after = yaml.safe_load(stack_path.read_text()) or {}
+    problems = stack_file_problems(after)
+    if problems:
+        raise InitError(f"{stack_path.name}: {problems[0]}")
+    report = [f"stack {stack} is ready; commit these lines of {stack_path.name} (none of them is a secret in plain text):"]
+    for line, meaning in PROVIDER_LINES.items():
+        if line in after:
+            report.append(f"  {line}: ... ({meaning})")
+    for key in needed_secrets(before):
+        report.append(f"  msa:{key}: secure: ... (ciphertext)")
+    report.append(f"then: git add {stack_path.name} && git commit -m 'Create stack {stack}'")
+    report.append(f"check it: pulumi preview --diff --stack {stack}")
+    return report
+
+
+def main(argv: Optional[list[str]] = None, project_dir: Path = PROJECT_DIR) -> int:
+    parser = argparse.ArgumentParser(description="Create a stack and set its secrets with the pulumi CLI.")
+    parser.add_argument("stack", help="stack name: uses Pulumi.<stack>.yaml")
+    parser.add_argument("--secrets-provider", default="passphrase",
+                        help="passphrase (default), default (Pulumi Cloud's key), or a KMS URL (awskms://, gcpkms://, azurekeyvault://, hashivault://)")
+    parser.add_argument("--ssh-key", type=Path, default=Path.home() / ".ssh" / "id_ed25519",
+                        help="private key the nodes (and relay host) accept (default ~/.ssh/id_ed25519)")
+    args = parser.parse_args(argv)
+    try:
+        report = init_stack(args.stack, args.secrets_provider, args.ssh_key, project_dir)
+    except InitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""Secrets on the first real run: nothing undecryptable is committed, a missing secret names its
+command, and `tasks.py init-stack` drives the CLI with every secret on stdin."""
+
+import base64
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+import init_stack
+import render
+from components.stackfile import ciphertext_problem, secure_values, stack_file_problems
+from conftest import ROOT, TEST_PASSWORD, TEST_SSH_KEY, config_error
+
+
+def _cli_view(stack: str) -> dict:
+    """The stack file as the CLI reads it: the whole YAML document (config plus encryption lines)."""
+    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+
+
+def _v1(plaintext_size: int = 8) -> str:
+    """The shape symmetricCrypter.EncryptValue writes: v1:<12-byte nonce>:<ciphertext + 16-byte tag>."""
+    return f"v1:{base64.b64encode(os.urandom(12)).decode()}:{base64.b64encode(os.urandom(plaintext_size + 16)).decode()}"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_committed_stack_files_hold_only_real_ciphertext(stack):
+    assert stack_file_problems(_cli_view(stack)) == []
+
+
+def test_the_old_placeholder_is_caught_and_named():
+    doc = {"config": {"msa:harborPassword": {"secure": "v1:placeholder-run-pulumi-config-set-secret-msa-harborPassword"}}}
+    (problem,) = stack_file_problems(doc)
+    assert problem.startswith("msa:harborPassword: secure value is not v1:<base64 nonce>:<base64 ciphertext>")
+    assert problem.endswith("set it again with: pulumi config set --secret 'msa:harborPassword'")
+
+
+@pytest.mark.parametrize("doc, ok", [
+    ({"encryptionsalt": "v1:c2FsdA==:v1:x:y"}, True),                       # passphrase stack
+    ({"secretsprovider": "awskms://alias/msa", "encryptedkey": "a2V5"}, True),  # KMS stack
+    ({}, False),                                                            # v1 form but nothing to decrypt it with
+])
+def test_v1_ciphertext_needs_the_files_salt_or_key(doc, ok):
+    assert (ciphertext_problem(_v1(), doc) is None) is ok
+
+
+def test_pulumi_cloud_ciphertext_is_plain_base64_and_no_v1():
+    cloud = base64.b64encode(os.urandom(40)).decode()
+    assert ciphertext_problem(cloud, {}) is None
+    assert ciphertext_problem(cloud, {"encryptionsalt": "v1:abc"}) is not None  # passphrase stacks write v1:
+    assert ciphertext_problem("not base64!", {}) is not None
+
+
+def test_nested_secure_values_are_checked_with_their_path():
+    doc = {"config": {"msa:cluster": {"nodes": [{"host": "a", "password": {"secure": "oops"}}]}}}
+    assert list(secure_values(doc["config"])) == [("msa:cluster.nodes[0].password", "oops")]
+    (problem,) = stack_file_problems(doc)
+    assert "pulumi config set --path --secret 'msa:cluster.nodes[0].password'" in problem
+
+
+def test_render_refuses_an_undecryptable_value_and_names_the_key(tmp_path):
+    project = tmp_path / "p"
+    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns("venv", "rendered", ".git", "__pycache__"))
+    stack_file = project / "Pulumi.dev.yaml"
+    stack_file.write_text(stack_file.read_text().replace("config:\n", "config:\n  msa:harborPassword:\n    secure: v1:placeholder\n", 1))
+    with pytest.raises(render.StackFileError, match=r"^Pulumi.dev.yaml: msa:harborPassword: secure value is not v1"):
+        render.load_stack_config(project, "dev")
+
+
+def test_a_fresh_clone_renders_its_unset_secrets_as_placeholders():
+    config, secret_keys = render.load_stack_config(ROOT, "dev")
+    assert config["msa:harborPassword"] == config["msa:sshPrivateKey"] == render.SECRET_PLACEHOLDER
+    assert sorted(secret_keys) == ["msa:harborPassword", "msa:sshPrivateKey"]
+
+
+def test_missing_harbor_password_names_the_exact_command():
+    assert config_error(lambda v: None, secrets={"msa:harborPassword": None}) == (
+        "msa:harborPassword: harbor.username is 'admin' but no password is set; "
+        "run: pulumi config set --secret --stack dev msa:harborPassword (it prompts for the password)"
+    )
+
+
+def test_missing_ssh_key_names_the_exact_command_for_nodes_and_relay():
+    assert config_error(lambda v: None, stack="prod", secrets={"msa:sshPrivateKey": None}) == (
+        "msa:sshPrivateKey: cluster.nodes are set up over SSH but no key is set; "
+        "run: pulumi config set --secret --stack prod msa:sshPrivateKey < ~/.ssh/id_ed25519"
+    )
+
+    def relay_without_nodes(values):
+        values["msa:cluster"]["nodes"] = []
+        values["msa:harbor"].update(push="relay", relayHost="10.0.0.9")
+
+    assert config_error(relay_without_nodes, secrets={"msa:sshPrivateKey": None}) == (
+        "msa:sshPrivateKey: push: relay copies images over SSH but no key is set; "
+        "run: pulumi config set --secret --stack dev msa:sshPrivateKey < ~/.ssh/id_ed25519"
+    )
+
+
+# --- tasks.py init-stack against a stand-in `pulumi` ---------------------------------------------
+
+FAKE_PULUMI = """\
+#!{python}
+# Records argv and stdin, and edits Pulumi.<stack>.yaml the way the CLI does.
+import base64, json, os, sys
+import yaml
+args = sys.argv[1:]
+stdin = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+with open(os.environ["FAKE_PULUMI_LOG"], "a") as log:
+    log.write(json.dumps({{"argv": args, "stdin": stdin}}) + "\\n")
+state = os.environ["FAKE_PULUMI_STATE"]
+if args == ["whoami"]:
+    sys.exit(0 if os.environ.get("FAKE_PULUMI_LOGGED_IN") == "1" else 1)
+if args[:2] == ["stack", "select"]:
+    sys.exit(0 if os.path.exists(os.path.join(state, args[2])) else 255)
+def edit(stack, change):
+    path = "Pulumi.%s.yaml" % stack
+    doc = yaml.safe_load(open(path))
+    change(doc)
+    open(path, "w").write(yaml.safe_dump(doc, sort_keys=False))
+if args[:2] == ["stack", "init"]:
+    open(os.path.join(state, args[2]), "w").close()
+    edit(args[2], lambda d: d.update(encryptionsalt="v1:" + base64.b64encode(os.urandom(8)).decode() + ":v1:x:y"))
+    sys.exit(0)
+if args[:3] == ["config", "set", "--secret"]:
+    stack, key = args[4], args[5]
+    sealed = "v1:%s:%s" % (base64.b64encode(os.urandom(12)).decode(), base64.b64encode(os.urandom(len(stdin) + 16)).decode())
+    edit(stack, lambda d: d["config"].__setitem__(key, {{"secure": sealed}}))
+    sys.exit(0)
+sys.exit(3)
+"""
+
+
+@pytest.fixture
+def fake_cli(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml"):
+        shutil.copy(ROOT / name, project / name)
+    bin_dir, state = tmp_path / "bin", tmp_path / "state"
+    bin_dir.mkdir()
+    state.mkdir()
+    pulumi = bin_dir / "pulumi"
+    pulumi.write_text(FAKE_PULUMI.format(python=sys.executable))
+    pulumi.chmod(pulumi.stat().st_mode | stat.S_IXUSR)
+    key = tmp_path / "id_ed25519"
+    key.write_text(TEST_SSH_KEY + "\n")
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_PULUMI_LOG", str(log))
+    monkeypatch.setenv("FAKE_PULUMI_STATE", str(state))
+    monkeypatch.setenv("FAKE_PULUMI_LOGGED_IN", "1")
+    monkeypatch.setenv("MSA_HARBOR_PASSWORD", TEST_PASSWORD)
+
+    def calls():
+        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+    return project, key, calls
+
+
+def test_init_stack_creates_the_stack_and_sends_secrets_only_on_stdin(fake_cli, capsys):
+    project, key, calls = fake_cli
+    assert init_stack.main(["dev", "--ssh-key", str(key)], project_dir=project) == 0
+
+    assert [c["argv"] for c in calls()] == [
+        ["whoami"],
+        ["stack", "select", "dev"],
+        ["stack", "init", "dev", "--secrets-provider", "passphrase"],
+        ["config", "set", "--secret", "--stack", "dev", "msa:harborPassword"],
+        ["config", "set", "--secret", "--stack", "dev", "msa:sshPrivateKey"],
+    ]
+    stdin = {c["argv"][-1]: c["stdin"] for c in calls() if c["argv"][0] == "config"}
+    assert stdin == {"msa:harborPassword": TEST_PASSWORD, "msa:sshPrivateKey": TEST_SSH_KEY + "\n"}
+    assert not any(TEST_PASSWORD in arg or "test-key-material" in arg for c in calls() for arg in c["argv"])
+    written = yaml.safe_load((project / "Pulumi.dev.yaml").read_text())
+    assert stack_file_problems(written) == [] and "encryptionsalt" in written
+    out = capsys.readouterr().out
+    assert "encryptionsalt: ... (passphrase" in out and "msa:harborPassword: secure: ... (ciphertext)" in out
+    assert TEST_PASSWORD not in out
+
+
+def test_init_stack_with_a_kms_key_and_an_existing_stack(fake_cli, tmp_path):
+    project, key, calls = fake_cli
+    assert init_stack.main(["dev", "--ssh-key", str(key), "--secrets-provider", "awskms://alias/msa-dev"], project_dir=project) == 0
+    assert ["stack", "init", "dev", "--secrets-provider", "awskms://alias/msa-dev"] in [c["argv"] for c in calls()]
+    (tmp_path / "calls.jsonl").unlink()
+    # Second run: the stack exists, so it is selected and only the secrets are set again.
+    assert init_stack.main(["dev", "--ssh-key", str(key)], project_dir=project) == 0
+    assert [c["argv"][:2] for c in calls()] == [["whoami"], ["stack", "select"], ["config", "set"], ["config", "set"]]
+
+
+def test_init_stack_with_pulumi_clouds_default_key_passes_no_provider(fake_cli):
+    project, key, calls = fake_cli
+    assert init_stack.main(["dev", "--ssh-key", str(key), "--secrets-provider", "default"], project_dir=project) == 0
+    assert ["stack", "init", "dev"] in [c["argv"] for c in calls()]
+
+
+def test_init_stack_without_a_login_says_how_to_log_in(fake_cli, monkeypatch, capsys):
+    project, key, calls = fake_cli
+    monkeypatch.setenv("FAKE_PULUMI_LOGGED_IN", "0")
+    assert init_stack.main(["dev", "--ssh-key", str(key)], project_dir=project) == 2
+    assert "pulumi login s3://" in capsys.readouterr().err
+    assert [c["argv"] for c in calls()] == [["whoami"]]
+
+
+def test_init_stack_without_the_ssh_key_stops_before_setting_it(fake_cli, tmp_path, capsys):
+    project, key, calls = fake_cli
+    assert init_stack.main(["dev", "--ssh-key", str(tmp_path / "missing")], project_dir=project) == 2
+    assert "no SSH private key at" in capsys.readouterr().err
+    assert "msa:sshPrivateKey" not in [c["argv"][-1] for c in calls()]
+
+
+def test_tasks_py_runs_init_stack():
+    result = subprocess.run([sys.executable, "tasks.py", "init-stack", "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0 and "--secrets-provider" in result.stdout

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Verify a running stack from outside the cluster, against its NodePorts:
+
+    python verify.py STACK [--node HOST] [--only eureka,gateway,config] [--settle SECONDS]
+
+Builds the very spec the verification Job gets (components/verify_spec.py) from Pulumi.STACK.yaml and
+runs the same checker (components/verify_checker.py) with `--outside`: Eureka, the gateway routes and
+the config server through their NodePorts on HOST (default: the first of msa:cluster.nodes). Kafka
+and the pods are checked only by the Job inside the cluster; the table says so.
+Exit 0: every reachable check passed; 1: a check failed; 2: bad configuration or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+from components import config, plan
+from components.errors import ConfigError
+from components.images import image_plan
+from components.k8s import PART_OF
+from components.kafka_settings import KafkaNames
+from components.verify_checker import main as checker_main
+from components.verify_spec import spec_json, verification_spec
+from render import StackFileError, load_stack_config
+
+PROJECT_DIR = Path(__file__).resolve().parent
+
+
+def stack_spec(stack: str, project_dir: Path = PROJECT_DIR) -> tuple[dict, config.StackConfig]:
+    """The verification spec of STACK, exactly as the program renders it for the Job."""
+    values, _ = load_stack_config(project_dir, stack)
+    raw = {key.split(":", 1)[1]: text for key, text in values.items() if key.startswith(config.PROJECT + ":")}
+    cfg = config.parse_stack_config(raw, project_dir)
+    names = KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain)
+    addresses = plan.address_plan(cfg, names)
+    repos = {name: image_plan(name, svc, cfg.harbor, cfg.cluster.platform, project_dir).repository for name, svc in cfg.services.items()}
+    return verification_spec(cfg, addresses, names, plan.config_repo_files(cfg, project_dir), repos, PART_OF), cfg
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Verify a running stack from outside the cluster (NodePorts).")
+    parser.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--node", help="a node's address (default: the first of msa:cluster.nodes)")
+    parser.add_argument("--only", help="comma-separated subset of the checks: eureka,gateway,config")
+    parser.add_argument("--settle", type=float, default=0, help="seconds to keep repeating failing checks (default 0)")
+    args = parser.parse_args(argv)
+    try:
+        spec, cfg = stack_spec(args.stack)
+    except (StackFileError, ConfigError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    node = args.node or (cfg.cluster.nodes[0].host if cfg.cluster.nodes else None)
+    if not node:
+        print("error: no node address: msa:cluster.nodes is empty; pass --node <a node's address>", file=sys.stderr)
+        return 2
+    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="msa-verify-") as spec_file:
+        spec_file.write(spec_json(spec))
+        spec_file.flush()
+        forwarded = ["--spec", spec_file.name, "--outside", node, "--settle", str(args.settle)]
+        return checker_main(forwarded + (["--only", args.only] if args.only else []))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
