@@ -182,3 +182,61 @@ def data_claim(name: str, storage_class: str, size: str) -> k8s.core.v1.Persiste
             resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": size}),
         ),
     )
+
+
+def script_job(
+    name: str,
+    namespace: str,
+    component: str,
+    image: str,
+    script: str,
+    env_values: dict[str, str],
+    opts: pulumi.ResourceOptions,
+    timeout_seconds: int,
+    inputs_hash: Optional[str] = None,
+    security_context: Optional[k8s.core.v1.PodSecurityContextArgs] = None,
+) -> k8s.batch.v1.Job:
+    """A Job that runs `script` once with bash in `image`; `pulumi up` waits for it and fails with it.
+
+    Day-two pattern: everything that decides the Job's work is in its spec (the script text, the env,
+    and `inputs_hash` for inputs too large for env), so Pulumi replaces the Job, and so runs it again,
+    exactly when one of them changes. A Job whose pod fails is not retried (backoffLimit 0): the
+    script's one-line reason is its termination message. `pulumi.com/replaceUnready` makes the next
+    `pulumi up` run a failed Job again instead of waiting on it.
+    """
+    annotations = {"msa/inputs-sha256": inputs_hash} if inputs_hash else None
+    return k8s.batch.v1.Job(
+        name,
+        metadata=metadata(name, namespace, component, annotations={"pulumi.com/replaceUnready": "true"}),
+        spec=k8s.batch.v1.JobSpecArgs(
+            backoff_limit=0,
+            active_deadline_seconds=timeout_seconds + 300,
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels(name, component), annotations=annotations),
+                spec=pod_spec(
+                    restart_policy="Never",
+                    security_context=security_context,
+                    containers=[k8s.core.v1.ContainerArgs(
+                        name=name,
+                        image=image,
+                        command=["bash", "-c", script],
+                        env=env(env_values),
+                        termination_message_policy="FallbackToLogsOnError",
+                        resources=k8s.core.v1.ResourceRequirementsArgs(
+                            requests={"cpu": "100m", "memory": "384Mi"}, limits={"cpu": "1", "memory": "512Mi"},
+                        ),
+                        security_context=k8s.core.v1.SecurityContextArgs(
+                            allow_privilege_escalation=False, capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+                        ),
+                        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+                    )],
+                    volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())],
+                ),
+            ),
+        ),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            # A fixed name: the old Job must go before its replacement can be created.
+            delete_before_replace=True,
+            custom_timeouts=pulumi.CustomTimeouts(create=f"{timeout_seconds + 600}s", update=f"{timeout_seconds + 600}s"),
+        )),
+    )

@@ -13,11 +13,14 @@ import pulumi_kubernetes as k8s
 
 from . import k8s as kx
 from .config import Kafka as KafkaConfig
+from .kafka_jobs import REASSIGN_TIMEOUT_SECONDS, drain_env, drain_script, rebalance_env, rebalance_script
 from .kafka_settings import (  # noqa: F401  (re-exported: callers import the names from here too)
     KAFKA_PORT, ZOOKEEPER_CLIENT_PORT, ZOOKEEPER_ELECTION_PORT, ZOOKEEPER_PEER_PORT, KafkaNames, broker_properties,
     kafka_env, kafka_env_name, min_insync_replicas, property_from_env_name, replication_factor,
 )
 
+# Label of the Jobs that administer Kafka (NetworkPolicies admit app.kubernetes.io/component=kafka-admin).
+ADMIN_COMPONENT = "kafka-admin"
 # cp-* images run as appuser (uid/gid 1000); the PVC must be writable by that group.
 CP_USER = 1000
 
@@ -147,10 +150,22 @@ class KafkaCluster(pulumi.ComponentResource):
             security_context=_container_security(),
             volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data")],
         )
+        # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
+        # spread over every broker after it is ready (see kafka_jobs.py; both are no-ops when nothing moves).
+        self.drain = kx.script_job(
+            f"{names.kafka}-drain", ns, ADMIN_COMPONENT, cfg.image, drain_script(), drain_env(cfg.brokers, names),
+            kx.waiting_for(child, (*brokers_wait_for, self.headless, self.bootstrap)), REASSIGN_TIMEOUT_SECONDS,
+            security_context=_pod_security(),
+        )
         self.stateful_set = _cp_stateful_set(
             names.kafka, ns, component, cfg.brokers, names.kafka_headless, container,
             kx.data_claim("data", cfg.storage_class, cfg.storage_size), termination_grace=60,
-            opts=kx.waiting_for(child, brokers_wait_for),
+            opts=kx.waiting_for(child, (*brokers_wait_for, self.drain)),
+        )
+        self.rebalance = kx.script_job(
+            f"{names.kafka}-rebalance", ns, ADMIN_COMPONENT, cfg.image, rebalance_script(),
+            rebalance_env(cfg.brokers, cfg.overrides, names), kx.waiting_for(child, (self.stateful_set,)),
+            REASSIGN_TIMEOUT_SECONDS, security_context=_pod_security(),
         )
         if cfg.brokers >= 3:
             self.disruption_budget = kx.pod_disruption_budget(names.kafka, ns, component, names.kafka, child)

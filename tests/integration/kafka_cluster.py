@@ -426,6 +426,17 @@ class KafkaCluster:
             return set(broker_ids) <= self.registered()
         wait_for(up, timeout, f"brokers {broker_ids} to register in ZooKeeper")
 
+    def roll(self, pod_env: Mapping[str, str]) -> None:
+        """What a StatefulSet update does to running pods: one at a time, restart with the new env."""
+        self.pod_env = dict(pod_env)
+        for broker_id in sorted(self.brokers, reverse=True):   # the controller updates the highest ordinal first
+            broker = self.brokers[broker_id]
+            broker.server.stop()
+            broker.props = kafka_properties_from_env(self.broker_env(broker_id, broker.port, broker.root))
+            write_properties(broker.root / "server.properties", broker.props)
+            broker.server.start()
+            self.wait_registered([broker_id])
+
     def stop_broker(self, broker_id: int, kill: bool = False) -> None:
         self.brokers[broker_id].server.stop(kill=kill)
 
@@ -460,6 +471,20 @@ class PartitionState:
     replicas: list[int]
     isr: list[int]
     leader: int
+
+
+def run_job_script(job: Mapping, tools: ToolBox, substitute: Mapping[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run a rendered Job's script unchanged: its own env with `substitute` (loopback addresses), the
+    cp-named tools first on PATH. The kubelet would expand $(VAR) references in the command first; the
+    scripts contain none (tests/test_kafka_jobs.py), so the text runs as it is."""
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"][:2] == ["bash", "-c"], container["command"][:2]
+    env = {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+    missing = set(substitute) - set(env)
+    assert not missing, f"the Job has no {missing} to substitute"
+    env.update(substitute)
+    return subprocess.run(["bash", "-c", container["command"][2]], env=tools.env(**env), capture_output=True, text=True,
+                          timeout=timeout)
 
 
 # --- pytest fixtures --------------------------------------------------------------------------------------
