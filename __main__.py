@@ -42,7 +42,7 @@ except ConfigError as error:
     raise pulumi.RunError(str(error)) from None
 # The provider compares the text with "true" (provider.go), so the warning does too.
 adoption_run = pulumi.Config("kubernetes").get(UPSERT_KEY) == "true"
-for warning in [*addresses.warnings, *cfg.cluster.host_key_warnings(), *adoption_warnings(adoption_run)]:
+for warning in [*addresses.warnings, *config.host_key_warnings(cfg), *adoption_warnings(adoption_run)]:
     pulumi.log.warn(warning)
 
 namespace = k8s.core.v1.Namespace("namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=cfg.namespace, annotations=FORCE_APPLY))

@@ -36,7 +36,7 @@ __all__ = [
     "PROJECT", "SECRET_KEYS", "KNOWN_KEYS", "DNS_LABEL", "IMAGE_PATH", "IMAGE_TAG", "ConfigError", "KeyProblem",
     "Bastion", "Node", "Cluster", "Harbor", "KafkaUi", "Resources", "Kafka", "Route", "Service", "Spring", "Verify", "StackConfig",
     "Secrets", "parse_stack_config", "key_path", "read_raw_config", "check_namespaces", "check_secrets_are_secret",
-    "check_secrets_present", "set_secret_command", "validate", "load", "reserved_names",
+    "check_secrets_present", "set_secret_command", "host_key_warnings", "validate", "load", "reserved_names",
 ]
 
 PROJECT = "msa"
@@ -176,11 +176,6 @@ class Cluster(_Model):
                     )
         return self
 
-    def host_key_warnings(self) -> list[str]:
-        if self.skip_host_key_check and self.nodes:
-            return ["msa:cluster.skipHostKeyCheck: the nodes' SSH host keys are not checked; set cluster.nodes[].hostKey "
-                    "(ssh-keyscan -t ed25519 <host>) and remove skipHostKeyCheck"]
-        return []
 
     @property
     def node_ports(self) -> range:
@@ -213,6 +208,8 @@ class Harbor(_Model):
     """`push: relay`: SSH port of the relay host."""
     relay_tool: Literal["auto", "docker", "skopeo"] = "auto"
     """`push: relay`: docker where the relay host has it, else the daemonless skopeo."""
+    relay_host_key: Optional[SshHostKey] = None
+    """`push: relay`: the relay host's SSH host key (`ssh-keyscan -t ed25519 <relayHost>`), checked by ssh/scp; required unless `cluster.skipHostKeyCheck`."""
 
 
 class KafkaUi(_Model):
@@ -667,7 +664,30 @@ def _as_int(value: str, key: str) -> int:
         raise ConfigError(key, f"{value!r} is not a whole number; use e.g. 1") from None
 
 
+def _check_relay_host_key(cfg: StackConfig) -> None:
+    harbor = cfg.harbor
+    if harbor.push == "relay" and harbor.relay_host and harbor.relay_host_key is None and not cfg.cluster.skip_host_key_check:
+        raise ConfigError(
+            "harbor.relayHostKey",
+            f"is not set, so the SSH identity of the relay host {harbor.relay_host} would be trusted on first use "
+            f"(on a fresh CI runner: every time); set it to the line `ssh-keyscan -t ed25519 -p {harbor.relay_port} {harbor.relay_host}` prints, "
+            "or for a first contact on a trusted network set msa:cluster.skipHostKeyCheck: true",
+        )
+
+
+def host_key_warnings(cfg: StackConfig) -> list[str]:
+    """What msa:cluster.skipHostKeyCheck leaves unchecked, said on every run."""
+    unchecked = [n.host for n in cfg.cluster.nodes if n.host_key is None]
+    if cfg.harbor.push == "relay" and cfg.harbor.relay_host and cfg.harbor.relay_host_key is None:
+        unchecked.append(cfg.harbor.relay_host)
+    if cfg.cluster.skip_host_key_check and unchecked:
+        return [f"msa:cluster.skipHostKeyCheck: the SSH host keys of {', '.join(unchecked)} are not checked; set "
+                "cluster.nodes[].hostKey / harbor.relayHostKey (ssh-keyscan -t ed25519 <host>) and remove skipHostKeyCheck"]
+    return []
+
+
 def _check_harbor(cfg: StackConfig) -> None:
+    _check_relay_host_key(cfg)
     harbor = cfg.harbor
     if harbor.push == "relay" and not harbor.relay_host:
         raise ConfigError("harbor.relayHost", "push: relay needs the host that pushes to Harbor; set relayHost (e.g. the Harbor host's address)")
