@@ -23,9 +23,8 @@ from components.k8s import FORCE_APPLY
 from components.images import HarborImage, harbor_pull_secret, image_plan
 from components.kafka import KafkaCluster, KafkaNames, KafkaUi, ZooKeeper
 from components.nodes import setup_nodes
-from components.spring import (
-    SpringService, SpringServiceArgs, config_repo_map, directory_for, spring_application_json, spring_settings,
-)
+from components.spring import SpringService, SpringServiceArgs, config_repo_map
+from components.spring_settings import directory_for, spring_application_json, spring_settings
 from components.verification import Verification, VerificationArgs, verification_inputs
 from components.verify_spec import verification_spec
 

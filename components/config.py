@@ -34,7 +34,8 @@ from .forms import (
 
 __all__ = [
     "PROJECT", "SECRET_KEYS", "KNOWN_KEYS", "DNS_LABEL", "IMAGE_PATH", "IMAGE_TAG", "ConfigError", "KeyProblem",
-    "Bastion", "Node", "Cluster", "Harbor", "KafkaUi", "Resources", "Kafka", "Route", "Service", "Spring", "Verify", "StackConfig",
+    "Bastion", "Node", "Cluster", "Harbor", "KafkaUi", "Resources", "Kafka", "Route", "KafkaClient", "Service", "Spring", "Verify",
+    "StackConfig",
     "Secrets", "parse_stack_config", "key_path", "read_raw_config", "check_namespaces", "check_secrets_are_secret",
     "check_secrets_present", "set_secret_command", "host_key_warnings", "validate", "load", "reserved_names",
 ]
@@ -76,11 +77,6 @@ def _ipv4_address(value: Any) -> Any:
         return ipaddress.IPv4Address(value if isinstance(value, str) else "")
     except ValueError:
         raise ValueError(f"{shown(value)} is not an IPv4 address; use e.g. 10.96.0.50") from None
-
-
-def _version_text(value: Any) -> Any:
-    # `gatewayVersion: 4.3` is a YAML number; it means the same as "4.3" (4.30 would too, and is no version we know).
-    return repr(value) if isinstance(value, float) else value
 
 
 def _exact_int(value: Any) -> Any:
@@ -312,6 +308,20 @@ class Route(_Model):
         return self
 
 
+class KafkaClient(_Model):
+    transactional: bool = True
+    """Per-pod `spring.kafka.producer.transaction-id-prefix`; false for plain `KafkaTemplate.send()` outside transactions."""
+
+
+def _kafka_client(value: Any) -> Any:
+    # `kafka: true` is short for `kafka: {}` (a transactional producer), `false` for no Kafka at all.
+    if isinstance(value, bool):
+        return {} if value else None
+    if value is not None and not isinstance(value, dict):
+        raise ValueError(f"expected true, false or an object such as {{transactional: false}}, got {shown(value)}")
+    return value
+
+
 class Service(_Model):
     role: Literal["discovery", "config", "gateway", "app"] = "app"
     """`discovery`, `config`, `gateway` (exactly one discovery and one config) or `app`."""
@@ -327,8 +337,8 @@ class Service(_Model):
     """Fixed ClusterIP; none = derived from the name (see "Addresses")."""
     replicas: int = Field(1, ge=0, le=50)
     """Pods of the Deployment."""
-    kafka: bool = False
-    """Adds Kafka bootstrap servers and a per-pod transaction id prefix."""
+    kafka: Annotated[Optional[KafkaClient], BeforeValidator(_kafka_client), Form("true/false or object")] = None
+    """`true` (= `{}`) or `{transactional: false}`: adds the Kafka bootstrap servers and, when transactional, a per-pod transaction id prefix; `false`/none: no Kafka."""
     routes: list[Route] = []
     """Gateway routes `[{path, service, stripPrefix}]` (role: gateway only)."""
     context: Optional[Folder] = None
@@ -343,6 +353,10 @@ class Service(_Model):
     """Seconds a JVM may take from start to a passing liveness check before the kubelet restarts it."""
     java_opts: Text = "-XX:MaxRAMPercentage=75.0 -XX:+ExitOnOutOfMemoryError"
     """JAVA_TOOL_OPTIONS; an explicit -Xmx must fit resources.memoryLimit with headroom."""
+
+    @property
+    def kafka_transactional(self) -> bool:
+        return self.kafka is not None and self.kafka.transactional
 
     @model_validator(mode="after")
     def _consistent(self) -> "Service":
@@ -362,12 +376,17 @@ class Service(_Model):
 class Spring(_Model):
     registration: Literal["clusterIP", "serviceDns", "podIP"] = "clusterIP"
     """What each Eureka client registers as its address (see "Eureka registration modes")."""
-    gateway_version: Annotated[Literal["4.2", "4.3"], BeforeValidator(_version_text)] = "4.3"
-    """`4.3`+: `spring.cloud.gateway.server.webflux.routes`; `4.2`: `spring.cloud.gateway.routes`."""
     self_preservation: bool = False
     """Eureka self-preservation (off: evict dead instances in a small cluster)."""
     eviction_interval_ms: int = Field(10000, ge=1000, le=600000)
     """Eureka eviction interval."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "gatewayVersion" in data:
+            raise KeyProblem("gatewayVersion", "is no longer needed: routes are written for every Gateway line (4.1 to 5.0); remove the key")
+        return data
 
 
 class Verify(_Model):
@@ -566,7 +585,7 @@ def reserved_names() -> tuple[str, ...]:
 
     from .images import PULL_SECRET
     from .kafka_settings import KafkaNames
-    from .spring import CONFIG_REPO_MAP
+    from .spring_settings import CONFIG_REPO_MAP
     from .verification import NAME as VERIFY
 
     kafka = [f.default for f in dataclasses.fields(KafkaNames) if isinstance(f.default, str)]

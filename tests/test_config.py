@@ -89,8 +89,11 @@ RULES += [
     ("quoted node port", _set("cluster.nodes", [{"host": "n1", "port": "22"}]), "msa:cluster.nodes[0].port: expected a whole number, got '22'"),
     ("numeric user", _set("cluster.nodes", [{"host": "n1", "user": 0}]), "msa:cluster.nodes[0].user: expected text, got 0; quote it in YAML"),
     ("text for a switch", _set("kafka.ui.enabled", "yes"), "msa:kafka.ui.enabled: expected true or false, got 'yes'"),
-    ("unknown gateway version as a number", _set("spring.gatewayVersion", 4.4), "msa:spring.gatewayVersion: '4.4' is not allowed; use '4.2' or '4.3'"),
-    ("unknown gateway version as text", _set("spring.gatewayVersion", "4.4"), "msa:spring.gatewayVersion: '4.4' is not allowed; use '4.2' or '4.3'"),
+    ("retired gateway version", _set("spring.gatewayVersion", "4.3"), "msa:spring.gatewayVersion: is no longer needed: routes are written for every Gateway line"),
+    ("kafka switch as text", _set("services.store-service.kafka", "yes"),
+     "msa:services.store-service.kafka: expected true, false or an object such as {transactional: false}, got 'yes'"),
+    ("kafka client with an unknown key", _set("services.store-service.kafka", {"transactions": False}),
+     "msa:services.store-service.kafka.transactions: unknown key"),
     ("empty namespace", lambda v: v.update({"msa:namespace": ""}), "msa:namespace: is empty; give it a value or remove the line for the default msa"),
     ("list for an object", _set("kafka", [1, 2]), "msa:kafka: expected an object (a YAML mapping), got a list [1, 2]"),
     ("kafka property value is a list", _set("kafka.overrides", {"log.retention.hours": [1]}), "msa:kafka.overrides.log.retention.hours: a list [1] is not a valid property value"),
@@ -175,8 +178,7 @@ def test_the_program_stops_with_the_same_line(case):
 
 
 ACCEPTED = [
-    ("gateway version as a number", _set("spring.gatewayVersion", 4.2)),
-    ("gateway version as text", _set("spring.gatewayVersion", "4.2")),
+    ("plain kafka producer", _set("services.store-service.kafka", {"transactional": False})),
     ("quantity as a YAML number", _set("services.user-service.resources", {"cpu": 0.5, "cpuLimit": 2})),
     ("quantity with an exponent", _set("kafka.storageSize", "1e10")),
     ("storage class of the cluster", _set("kafka.storageClass", "local-path")),
@@ -188,12 +190,6 @@ ACCEPTED = [
 @pytest.mark.parametrize("edit", [e for _, e in ACCEPTED], ids=[a[0] for a in ACCEPTED])
 def test_every_form_the_grammar_allows_is_accepted(edit):
     assert run_stack("dev", edit).resources
-
-
-def test_gateway_version_means_the_same_as_number_and_as_text():
-    as_number = run_stack("dev", _set("spring.gatewayVersion", 4.2))
-    as_text = run_stack("dev", _set("spring.gatewayVersion", "4.2"))
-    assert as_number.kubernetes_objects() == as_text.kubernetes_objects()
 
 
 def test_no_resource_is_registered_before_a_config_error():
