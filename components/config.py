@@ -37,7 +37,7 @@ __all__ = [
     "Bastion", "Node", "Cluster", "Harbor", "KafkaUi", "Resources", "Kafka", "Route", "KafkaClient", "Service", "Spring", "Verify",
     "StackConfig",
     "Secrets", "parse_stack_config", "key_path", "read_raw_config", "check_namespaces", "check_secrets_are_secret",
-    "check_secrets_present", "set_secret_command", "host_key_warnings", "load", "reserved_names",
+    "check_secrets_present", "set_secret_command", "host_key_warnings", "validate", "load", "reserved_names",
 ]
 
 PROJECT = "msa"
@@ -779,6 +779,19 @@ def check_secrets_present(cfg: StackConfig, keys: Iterable[str], stack: str) -> 
         raise ConfigError("sshPrivateKey", f"cluster.nodes are set up over SSH but no key is set; run: {set_secret_command('sshPrivateKey', stack)}")
 
 
+def validate(keys: Iterable[str], get: Callable[[str], Optional[str]], is_secret: Callable[[str], bool],
+             project_dir: Path, stack: str) -> StackConfig:
+    """Every check, on the config as the CLI passes it: `keys` are all full keys (`msa:kafka`,
+    `kubernetes:context`, ...), `get` the text of an msa key without its prefix (pure: no Pulumi)."""
+    keys = set(keys)
+    check_namespaces(keys)
+    keys = {k for k in keys if k.startswith(PROJECT + ":")}
+    check_secrets_are_secret(keys, is_secret)
+    cfg = parse_stack_config(read_raw_config(keys, get), project_dir)
+    check_secrets_present(cfg, keys, stack)
+    return cfg
+
+
 def load(project_dir: Path) -> tuple[StackConfig, Secrets]:
     """Read and validate every msa:* key of the running stack (pulumi up or the mock runtime)."""
     import pulumi
@@ -787,13 +800,10 @@ def load(project_dir: Path) -> tuple[StackConfig, Secrets]:
     # The SDK exposes no public "list all keys"; the values live in these two places (explicitly
     # set, e.g. by the mock runtime, and the PULUMI_CONFIG JSON the language host passes).
     every_key = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
-    check_namespaces(every_key)
-    keys = {k for k in every_key if k.startswith(PROJECT + ":")}
     conf = pulumi.Config(PROJECT)
     env_secret_keys = set(runtime_config.get_config_secret_keys_env())
-    check_secrets_are_secret(keys, lambda k: runtime_config.is_config_secret(k) or k in env_secret_keys)
-    cfg = parse_stack_config(read_raw_config(keys, conf.get), project_dir)
-    check_secrets_present(cfg, keys, pulumi.get_stack())
+    cfg = validate(every_key, conf.get, lambda k: runtime_config.is_config_secret(k) or k in env_secret_keys,
+                   project_dir, pulumi.get_stack())
     secrets = Secrets(
         harbor_password=conf.get_secret("harborPassword"),
         ssh_private_key=conf.get_secret("sshPrivateKey"),
