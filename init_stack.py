@@ -26,9 +26,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import yaml
-
-from components.stackfile import stack_file_problems
+from components.stackfile import StackFileError, load_document, stack_file_problems
 
 PROJECT_DIR = Path(__file__).resolve().parent
 LOGIN_HINT = (
@@ -98,7 +96,7 @@ def init_stack(stack: str, secrets_provider: str, ssh_key: Path, project_dir: Pa
         raise InitError("the pulumi CLI is not on PATH; install it: https://www.pulumi.com/docs/install/")
     if run_pulumi(["whoami"], project_dir, quiet=True) != 0:
         raise InitError(LOGIN_HINT)
-    before = yaml.safe_load(stack_path.read_text()) or {}
+    before = load_document(stack_path) or {}
     if run_pulumi(["stack", "select", stack], project_dir, quiet=True) != 0:
         init = ["stack", "init", stack]
         if secrets_provider != "default":
@@ -107,7 +105,7 @@ def init_stack(stack: str, secrets_provider: str, ssh_key: Path, project_dir: Pa
     for key in needed_secrets(before):
         run_pulumi(["config", "set", "--secret", "--stack", stack, f"msa:{key}"], project_dir, stdin=secret_value(key, ssh_key))
 
-    after = yaml.safe_load(stack_path.read_text()) or {}
+    after = load_document(stack_path) or {}
     problems = stack_file_problems(after)
     if problems:
         raise InitError(f"{stack_path.name}: {problems[0]}")
@@ -132,7 +130,7 @@ def main(argv: Optional[list[str]] = None, project_dir: Path = PROJECT_DIR) -> i
     args = parser.parse_args(argv)
     try:
         report = init_stack(args.stack, args.secrets_provider, args.ssh_key, project_dir)
-    except InitError as exc:
+    except (InitError, StackFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print("\n".join(report))

@@ -14,13 +14,13 @@ import yaml
 
 import init_stack
 import render
-from components.stackfile import ciphertext_problem, secure_values, stack_file_problems
+from components.stackfile import ciphertext_problem, load_document, secure_values, stack_file_problems
 from conftest import ROOT, TEST_PASSWORD, TEST_SSH_KEY, config_error
 
 
 def _cli_view(stack: str) -> dict:
     """The stack file as the CLI reads it: the whole YAML document (config plus encryption lines)."""
-    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    return load_document(ROOT / f"Pulumi.{stack}.yaml")
 
 
 def _v1(plaintext_size: int = 8) -> str:
@@ -217,3 +217,11 @@ def test_init_stack_without_the_ssh_key_stops_before_setting_it(fake_cli, tmp_pa
 def test_tasks_py_runs_init_stack():
     result = subprocess.run([sys.executable, "tasks.py", "init-stack", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0 and "--secrets-provider" in result.stdout
+
+
+def test_init_stack_reports_a_broken_stack_file_in_one_line(fake_cli, capsys):
+    project, key, calls = fake_cli
+    (project / "Pulumi.dev.yaml").write_text("config:\n  msa:namespace: a\n  msa:namespace: b\n")
+    assert init_stack.main(["dev", "--ssh-key", str(key)], project_dir=project) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Pulumi.dev.yaml:3:3: duplicate key 'msa:namespace'") and err.count("\n") == 1
