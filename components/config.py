@@ -28,7 +28,7 @@ from .errors import ConfigError
 from .forms import (
     DNS_LABEL, IMAGE_PATH, IMAGE_TAG, AbsolutePath, DnsLabel, DnsSubdomain, Form, Host, ImagePath, ImageReference, ImageTag,
     JvmSize, KafkaPropertyValue, Port, PortRange, Quantity, RegistryHost, Folder, ServiceName, Size, StorageClassName,
-    SshHostKey, Text,
+    SshHostKey, Text, UserName,
     jvm_size_bytes, kind_of, quantity_value, shown,
 )
 
@@ -104,7 +104,7 @@ class _Model(BaseModel):
 class Bastion(_Model):
     host: Host
     """SSH jump host in front of the node."""
-    user: Text = "root"
+    user: UserName = "root"
     """SSH user on the bastion."""
     port: Port = 22
     """SSH port of the bastion."""
@@ -115,7 +115,7 @@ class Bastion(_Model):
 class Node(_Model):
     host: Host
     """Node address for SSH (host only: user and port have their own keys)."""
-    user: Text = "root"
+    user: UserName = "root"
     """SSH user: root, or a user with passwordless sudo."""
     port: Port = 22
     """SSH port of the node."""
@@ -198,7 +198,7 @@ class Harbor(_Model):
     """How built images reach Harbor (see "Images")."""
     relay_host: Optional[Host] = None
     """`push: relay`: the host that pushes to Harbor."""
-    relay_user: Text = "root"
+    relay_user: UserName = "root"
     """`push: relay`: SSH user on the relay host."""
     relay_port: Port = 22
     """`push: relay`: SSH port of the relay host."""

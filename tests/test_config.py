@@ -119,6 +119,8 @@ RULES += [
     ("port in a node host", _set("cluster.nodes", [{"host": "172.10.40.174:22"}]), "msa:cluster.nodes[0].host: '172.10.40.174:22' is not a host name or address; put the port in `port:`"),
     ("shell in a node host", _set("cluster.nodes", [{"host": "n1;reboot"}]), "msa:cluster.nodes[0].host: 'n1;reboot' is not a host name or address"),
     ("not an IPv4 address", _set("cluster.nodes", [{"host": "999.1.1.1"}]), "msa:cluster.nodes[0].host: '999.1.1.1' is not a host name or address"),
+    ("shell in a login name", _set("cluster.nodes", [{"host": "n1", "user": "root;reboot"}]), "msa:cluster.nodes[0].user: 'root;reboot' is not a login name"),
+    ("a line break in a key", _set("kafka.overrides", {"log.retention\nhours": 1}), "msa:kafka.overrides.log.retention\\nhours: is not a Kafka broker property name"),
     ("service name with a capital", _set("services.User", {"image": "x", "tag": "1", "port": 80}), "msa:services.User: 'User' is not a DNS label"),
     ("service name starting with a digit", _set("services.1st", {"image": "x", "tag": "1", "port": 80}), "msa:services.1st: '1st' must start with a letter"),
     ("kafka property name", _set("kafka.overrides", {"Log.Retention": 1}), "msa:kafka.overrides.Log.Retention: is not a Kafka broker property name"),
