@@ -17,15 +17,15 @@ import pulumi_kubernetes as k8s
 
 from components import config, plan
 from components import k8s as kx
+from components.adoption import UPSERT_KEY, adoption_warnings
 from components.errors import ConfigError
 from components.k8s import FORCE_APPLY
 from components.images import HarborImage, harbor_pull_secret, image_plan
 from components.kafka import KafkaCluster, KafkaNames, KafkaUi, ZooKeeper
 from components.storage import StorageGuard, storage_settings
 from components.nodes import setup_nodes
-from components.spring import (
-    SpringService, SpringServiceArgs, config_repo_map, directory_for, spring_application_json, spring_settings,
-)
+from components.spring import SpringService, SpringServiceArgs, config_repo_map
+from components.spring_settings import directory_for, spring_application_json, spring_settings
 from components.verification import Verification, VerificationArgs, verification_inputs
 from components.verify_spec import verification_spec
 
@@ -40,7 +40,9 @@ try:
     images = {name: image_plan(name, svc, cfg.harbor, cfg.cluster.platform, PROJECT_DIR) for name, svc in cfg.services.items()}
 except ConfigError as error:
     raise pulumi.RunError(str(error)) from None
-for warning in [*addresses.warnings, *cfg.cluster.host_key_warnings()]:
+# The provider compares the text with "true" (provider.go), so the warning does too.
+adoption_run = pulumi.Config("kubernetes").get(UPSERT_KEY) == "true"
+for warning in [*addresses.warnings, *config.host_key_warnings(cfg), *adoption_warnings(adoption_run)]:
     pulumi.log.warn(warning)
 
 namespace = k8s.core.v1.Namespace("namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=cfg.namespace, annotations=FORCE_APPLY))

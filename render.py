@@ -12,6 +12,7 @@ resources with a mock engine; this script only records them and writes:
     DIR/nodes/<host>.sh     the exact script each node runs (containerd trusts Harbor)
     DIR/images.yaml         per image: context, platform, target reference, push mode
     DIR/images/*.sh         in relay mode: the local build/copy script and the relay host's push script
+    DIR/import.json         `pulumi import --file` document adopting every (named) Kubernetes object
 
 Exit 0 on success; exit 2 with `error: msa:<key>: ...` on invalid configuration, writing nothing.
 No Pulumi CLI, provider plugin, cluster or network is needed.
@@ -60,6 +61,7 @@ import yaml  # noqa: E402
 from pulumi.runtime import mocks as pulumi_mocks  # noqa: E402
 from pulumi.runtime import rpc  # noqa: E402
 
+from components.adoption import Registration, import_document  # noqa: E402
 from components.stackfile import StackFileError, read_stack_config  # noqa: E402
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_PLACEHOLDER = "[secret]"
@@ -290,7 +292,17 @@ def output_files(result: RenderedStack, project_dir: Path) -> dict[str, tuple[st
 
         files["images/relay-push.sh"] = (relay_push_script(), 0o755)
     files["images.yaml"] = (yaml.safe_dump({"images": images}, sort_keys=False, width=1000), 0o644)
+    files["import.json"] = (json.dumps(import_document(registrations(result)), indent=2) + "\n", 0o644)
     return files
+
+
+def registrations(result: RenderedStack) -> list[Registration]:
+    """The program's registrations as the import document needs them."""
+    return [
+        Registration(r.type, r.name, r.urn, r.parent, r.custom,
+                     plain(r.inputs.get("metadata")) if r.custom and r.type.startswith("kubernetes:") else None)
+        for r in result.resources
+    ]
 
 
 # A render's output folder holds this file; only such a folder (or an empty one) is ever replaced.

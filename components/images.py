@@ -127,6 +127,7 @@ def relay_local_script(plan: ImagePlan, harbor: Harbor) -> str:
         f"RELAY_USER={shlex.quote(harbor.relay_user)}",
         f"RELAY_PORT={harbor.relay_port}",
         f"RELAY_TOOL={shlex.quote(harbor.relay_tool)}",
+        f"RELAY_HOST_KEY={shlex.quote(harbor.relay_host_key or '')}",
         f"HARBOR_SCHEME={shlex.quote(harbor.scheme)}",
     ])
     body = (SCRIPTS / "relay-local.sh").read_text()

@@ -237,7 +237,7 @@ def _route(gateway: dict, route: dict, get: Callable[..., Response]) -> Result:
             return passed("gateway", subject, detail + f" ({target} itself not reachable from here)")
         if direct.status != answer.status:
             return failed("gateway", subject, f"GET {request} answered {answer.status} through {gateway['name']} but {target} answers {direct.status} "
-                                              f"for {direct_path}: the gateway does not route it (route key for this gateway version? msa:spring.gatewayVersion)")
+                                              f"for {direct_path}: the gateway does not route it (does the gateway's own config replace the stack's routes?)")
         detail += f", as {target} answers {direct_path}"
     return passed("gateway", subject, detail)
 

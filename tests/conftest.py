@@ -8,6 +8,12 @@ from typing import Callable, Optional
 import pulumi
 import pytest
 import yaml
+from hypothesis import settings
+
+# Property tests assert behaviour, not speed (speed lives in benchmarks/): a per-example deadline only
+# makes them flaky on a loaded 2-core CI machine.
+settings.register_profile("msa", deadline=None)
+settings.load_profile("msa")
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:

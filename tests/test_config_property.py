@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import render
-from components import config_docs
+from components import config, config_docs
+from components.errors import ConfigError
 from conftest import objects, run_stack, stack_values, to_config
 
 KUBERNETES_VERSION = "1.30.0"
@@ -81,18 +82,20 @@ def validated():
         yield [obj for obj in objects(run_stack("dev"))]
 
 
-# MSA_PROPERTY_EXAMPLES=2000 for a long hunt; 40 keeps the fast suite fast.
-@settings(max_examples=int(os.environ.get("MSA_PROPERTY_EXAMPLES", "40")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+# MSA_PROPERTY_EXAMPLES=2000 for a long hunt; 60 keeps the fast suite fast.
+@settings(max_examples=int(os.environ.get("MSA_PROPERTY_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(key=st.sampled_from(KEYS), value=yaml_values, service=st.sampled_from(SERVICES))
 def test_any_value_in_any_key_is_one_line_or_a_valid_render(validated, key, value, service):
     if ".routes[]" in key or key.endswith(".routes"):
         service = "apigateway-service"  # only the gateway takes routes; elsewhere that rule would answer first
     values = copy.deepcopy(stack_values("dev"))
     place(values, key, value, service)
-    config, secret_keys = to_config(values)
+    texts, secret_keys = to_config(values)
     try:
-        result = render.run_program(render.PROJECT_DIR, "dev", config, secret_keys)
-    except pulumi.RunError as error:
+        # config.load's checks first: the program would stop there with this very line, before anything else.
+        config.validate(texts, lambda k: texts.get(f"msa:{k}"), lambda k: k in secret_keys, render.PROJECT_DIR, "dev")
+        result = render.run_program(render.PROJECT_DIR, "dev", texts, secret_keys)
+    except (ConfigError, pulumi.RunError) as error:
         message = str(error)
         assert "\n" not in message and message.startswith("msa:") and ": " in message, message
         return
