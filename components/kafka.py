@@ -143,7 +143,7 @@ class ZooKeeper(pulumi.ComponentResource):
         )
         # Members that go away leave the ensemble first, one at a time (a no-op unless it shrinks).
         self.shrink = kx.script_job(
-            f"{names.zookeeper}-shrink", ns, ADMIN_COMPONENT, cfg.image, zookeeper_shrink_script(),
+            names.zookeeper_shrink, ns, ADMIN_COMPONENT, cfg.image, zookeeper_shrink_script(),
             zookeeper_shrink_env(cfg.zookeeper_replicas, names), kx.waiting_for(child, (self.client, self.headless)),
             timeout_seconds=300, security_context=_pod_security(),
         )

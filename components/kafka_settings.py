@@ -105,6 +105,7 @@ class KafkaNames:
     # Day-two Jobs around a broker-count change (kafka_jobs.py).
     drain: str = "kafka-drain"
     rebalance: str = "kafka-rebalance"
+    zookeeper_shrink: str = "zookeeper-shrink"
 
     @property
     def services(self) -> tuple[str, ...]:
