@@ -26,7 +26,7 @@ from pydantic.alias_generators import to_camel
 
 from .errors import ConfigError
 from .forms import (
-    DNS_LABEL, IMAGE_PATH, IMAGE_TAG, AbsolutePath, DnsLabel, DnsSubdomain, Form, Host, ImagePath, ImageReference, ImageTag,
+    DNS_LABEL, IMAGE_PATH, IMAGE_TAG, AbsolutePath, GatewayPath, DnsLabel, DnsSubdomain, Form, Host, ImagePath, ImageReference, ImageTag,
     JvmSize, KafkaPropertyValue, Port, PortRange, Quantity, RegistryHost, Folder, ServiceName, Size, StorageClassName,
     SshHostKey, Text, UserName,
     jvm_size_bytes, kind_of, quantity_value, shown,
@@ -294,18 +294,12 @@ class Kafka(_Model):
 
 
 class Route(_Model):
-    path: Text
+    path: GatewayPath
     """Gateway Path predicate, e.g. `/user-service/**`."""
-    service: Text
+    service: Annotated[Text, Form("a key of msa:services")]
     """Target service (a key of `msa:services`)."""
     strip_prefix: int = Field(0, ge=0, le=10)
     """Path segments the gateway strips before forwarding."""
-
-    @model_validator(mode="after")
-    def _path(self) -> "Route":
-        if not self.path.startswith("/") or any(c.isspace() for c in self.path):
-            raise KeyProblem("path", f"{self.path!r} is not a gateway Path predicate; use e.g. /user-service/**")
-        return self
 
 
 class KafkaClient(_Model):

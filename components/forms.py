@@ -201,6 +201,12 @@ def _port_range(text: str) -> str:
     return text
 
 
+def _gateway_path(text: str) -> str:
+    if not text.startswith("/") or any(c.isspace() for c in text):
+        raise ValueError(f"{text!r} is not a gateway Path predicate; use e.g. /user-service/**")
+    return text
+
+
 def _absolute_path(text: str) -> str:
     if not text.startswith("/") or "\0" in text or "\n" in text:
         raise ValueError(f"{text!r} is not an absolute path on the nodes; use e.g. /etc/containerd/certs.d")
@@ -326,6 +332,7 @@ UserName = Annotated[str, BeforeValidator(_text), AfterValidator(_user_name), Fo
 RegistryHost = Annotated[str, BeforeValidator(_text), AfterValidator(_registry_host), Form("host[:port]")]
 Port = Annotated[int, Field(ge=1, le=65535), Form("port 1-65535")]
 PortRange = Annotated[str, BeforeValidator(_text), AfterValidator(_port_range), Form("low-high")]
+GatewayPath = Annotated[str, BeforeValidator(_text), AfterValidator(_gateway_path), Form("Path predicate (/x/**)")]
 AbsolutePath = Annotated[str, BeforeValidator(_text), AfterValidator(_absolute_path), Form("absolute path")]
 Folder = Annotated[str, BeforeValidator(_text), AfterValidator(_folder), Form("folder (relative to the project)")]
 ImageReference = Annotated[str, BeforeValidator(_text), AfterValidator(_image_reference), Form("image reference")]

@@ -119,6 +119,8 @@ RULES += [
     ("port in a node host", _set("cluster.nodes", [{"host": "172.10.40.174:22"}]), "msa:cluster.nodes[0].host: '172.10.40.174:22' is not a host name or address; put the port in `port:`"),
     ("shell in a node host", _set("cluster.nodes", [{"host": "n1;reboot"}]), "msa:cluster.nodes[0].host: 'n1;reboot' is not a host name or address"),
     ("not an IPv4 address", _set("cluster.nodes", [{"host": "999.1.1.1"}]), "msa:cluster.nodes[0].host: '999.1.1.1' is not a host name or address"),
+    ("route path without its slash", _set("services.apigateway-service.routes", [{"path": "user-service/**", "service": "user-service"}]),
+     "msa:services.apigateway-service.routes[0].path: 'user-service/**' is not a gateway Path predicate"),
     ("shell in a login name", _set("cluster.nodes", [{"host": "n1", "user": "root;reboot"}]), "msa:cluster.nodes[0].user: 'root;reboot' is not a login name"),
     ("a line break in a key", _set("kafka.overrides", {"log.retention\nhours": 1}), "msa:kafka.overrides.log.retention\\nhours: is not a Kafka broker property name"),
     ("service name with a capital", _set("services.User", {"image": "x", "tag": "1", "port": 80}), "msa:services.User: 'User' is not a DNS label"),
