@@ -17,13 +17,15 @@ import pulumi_kubernetes as k8s
 
 from components import config, plan
 from components import k8s as kx
+from components.adoption import UPSERT_KEY, adoption_warnings
 from components.errors import ConfigError
-from components.images import PULL_SECRET, HarborImage, harbor_pull_secret, image_plan
+from components.k8s import FORCE_APPLY
+from components.images import HarborImage, harbor_pull_secret, image_plan
 from components.kafka import KafkaCluster, KafkaNames, KafkaUi, ZooKeeper
+from components.storage import StorageGuard, storage_settings
 from components.nodes import setup_nodes
-from components.spring import (
-    SpringService, SpringServiceArgs, config_repo_map, directory_for, spring_application_json, spring_settings,
-)
+from components.spring import SpringService, SpringServiceArgs, config_repo_map
+from components.spring_settings import directory_for, spring_application_json, spring_settings
 from components.verification import Verification, VerificationArgs, verification_inputs
 from components.verify_spec import verification_spec
 
@@ -38,10 +40,12 @@ try:
     images = {name: image_plan(name, svc, cfg.harbor, cfg.cluster.platform, PROJECT_DIR) for name, svc in cfg.services.items()}
 except ConfigError as error:
     raise pulumi.RunError(str(error)) from None
-for warning in [*addresses.warnings, *cfg.cluster.host_key_warnings()]:
+# The provider compares the text with "true" (provider.go), so the warning does too.
+adoption_run = pulumi.Config("kubernetes").get(UPSERT_KEY) == "true"
+for warning in [*addresses.warnings, *config.host_key_warnings(cfg), *adoption_warnings(adoption_run)]:
     pulumi.log.warn(warning)
 
-namespace = k8s.core.v1.Namespace("namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=cfg.namespace))
+namespace = k8s.core.v1.Namespace("namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=cfg.namespace, annotations=FORCE_APPLY))
 in_namespace = pulumi.ResourceOptions(depends_on=[namespace])
 
 # Nodes first: a pod that pulls from Harbor before its node trusts Harbor sits in ImagePullBackOff.
@@ -51,10 +55,12 @@ pull_secret = harbor_pull_secret(cfg.namespace, cfg.harbor, secrets, in_namespac
 
 # cp-kafka's start script gives up when ZooKeeper does not answer within its timeout, so the brokers
 # wait for the ensemble instead of crash-looping through back-off delays.
-zookeeper = ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), in_namespace)
+# A storage change existing volumes cannot follow is refused before either StatefulSet changes.
+storage_guard = StorageGuard("storage-guard", storage_settings(cfg.kafka))
+zookeeper = ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), (storage_guard,), in_namespace)
 kafka = KafkaCluster(
     "kafka", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.bootstrap),
-    brokers_wait_for=(zookeeper,), opts=in_namespace,
+    brokers_wait_for=(zookeeper,), storage_guard=(storage_guard,), opts=in_namespace,
 )
 kafka_ui = None
 if cfg.kafka.ui.enabled:
@@ -78,7 +84,7 @@ for name, svc in cfg.services.items():
         node_port=addresses.node_ports.get(name),
         settings_json=spring_application_json(spring_settings(name, svc, cfg, cluster_ip, directory)),
         image=harbor_images[name].ref,
-        pull_secret=PULL_SECRET if pull_secret else None,
+        pull_secret=pull_secret.metadata.name if pull_secret else None,
         config_map=config_map if name == config_service else None,
         pods_wait_for=pods_wait_for,
     ), in_namespace)

@@ -106,6 +106,7 @@ def plan_addresses(
     taken: dict[ipaddress.IPv4Address, str] = {}
     cluster_ips: dict[str, str] = {}
     warnings: list[str] = []
+    outside_band: list[AddressRequest] = []
 
     for req in requests:
         ip = req.cluster_ip
@@ -118,12 +119,19 @@ def plan_addresses(
         if ip in taken:
             raise ConfigError(req.cluster_ip_key, f"{ip} is already the address of {taken[ip]}; give each Service its own address")
         if band_set and ip not in band_set:
-            warnings.append(
-                f"msa:{req.cluster_ip_key}: {ip} is outside the static band {cidr.network_address}-{cidr.network_address + static_band_size(cidr) - 1} of {cidr}; "
-                "the API server may hand it to another Service first (\"provided IP is already allocated\")"
-            )
+            outside_band.append(req)
         taken[ip] = req.service
         cluster_ips[req.service] = str(ip)
+
+    if outside_band:
+        # One line for all of them, saying why it matters and when it does not.
+        pins = ", ".join(f"msa:{r.cluster_ip_key} {r.cluster_ip}" for r in outside_band)
+        warnings.append(
+            f"{pins}: outside the static band {cidr.network_address}-{cidr.network_address + static_band_size(cidr) - 1} of {cidr}, "
+            "so the API server may give the address to another Service before this one exists (\"provided IP is already allocated\"); "
+            "fine where the Service already holds it (the committed stacks pin the team's existing addresses), "
+            "else pick an address inside the band or drop clusterIP"
+        )
 
     automatic = sorted((r for r in requests if r.cluster_ip is None), key=lambda r: (_preferred_slot(r.service, len(band)), r.service))
     for req in automatic:

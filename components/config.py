@@ -26,17 +26,18 @@ from pydantic.alias_generators import to_camel
 
 from .errors import ConfigError
 from .forms import (
-    DNS_LABEL, IMAGE_PATH, IMAGE_TAG, AbsolutePath, DnsLabel, DnsSubdomain, Form, Host, ImagePath, ImageReference, ImageTag,
+    DNS_LABEL, IMAGE_PATH, IMAGE_TAG, AbsolutePath, GatewayPath, DnsLabel, DnsSubdomain, Form, Host, ImagePath, ImageReference, ImageTag,
     JvmSize, KafkaPropertyValue, Port, PortRange, Quantity, RegistryHost, Folder, ServiceName, Size, StorageClassName,
-    SshHostKey, Text,
-    jvm_size_bytes, quantity_value, shown,
+    SshHostKey, Text, UserName,
+    jvm_size_bytes, kind_of, quantity_value, shown,
 )
 
 __all__ = [
     "PROJECT", "SECRET_KEYS", "KNOWN_KEYS", "DNS_LABEL", "IMAGE_PATH", "IMAGE_TAG", "ConfigError", "KeyProblem",
-    "Bastion", "Node", "Cluster", "Harbor", "KafkaUi", "Resources", "Kafka", "Route", "Service", "Spring", "Verify", "StackConfig",
+    "Bastion", "Node", "Cluster", "Harbor", "KafkaUi", "Resources", "Kafka", "Route", "KafkaClient", "Service", "Spring", "Verify",
+    "StackConfig",
     "Secrets", "parse_stack_config", "key_path", "read_raw_config", "check_namespaces", "check_secrets_are_secret",
-    "check_secrets_present", "set_secret_command", "load", "reserved_names",
+    "check_secrets_present", "set_secret_command", "host_key_warnings", "validate", "load", "reserved_names",
 ]
 
 PROJECT = "msa"
@@ -78,11 +79,6 @@ def _ipv4_address(value: Any) -> Any:
         raise ValueError(f"{shown(value)} is not an IPv4 address; use e.g. 10.96.0.50") from None
 
 
-def _version_text(value: Any) -> Any:
-    # `gatewayVersion: 4.3` is a YAML number; it means the same as "4.3" (4.30 would too, and is no version we know).
-    return repr(value) if isinstance(value, float) else value
-
-
 def _exact_int(value: Any) -> Any:
     # A Literal of numbers would take `true` as 1 and 3.0 as 3.
     if isinstance(value, (bool, float)):
@@ -108,7 +104,7 @@ class _Model(BaseModel):
 class Bastion(_Model):
     host: Host
     """SSH jump host in front of the node."""
-    user: Text = "root"
+    user: UserName = "root"
     """SSH user on the bastion."""
     port: Port = 22
     """SSH port of the bastion."""
@@ -119,7 +115,7 @@ class Bastion(_Model):
 class Node(_Model):
     host: Host
     """Node address for SSH (host only: user and port have their own keys)."""
-    user: Text = "root"
+    user: UserName = "root"
     """SSH user: root, or a user with passwordless sudo."""
     port: Port = 22
     """SSH port of the node."""
@@ -176,11 +172,6 @@ class Cluster(_Model):
                     )
         return self
 
-    def host_key_warnings(self) -> list[str]:
-        if self.skip_host_key_check and self.nodes:
-            return ["msa:cluster.skipHostKeyCheck: the nodes' SSH host keys are not checked; set cluster.nodes[].hostKey "
-                    "(ssh-keyscan -t ed25519 <host>) and remove skipHostKeyCheck"]
-        return []
 
     @property
     def node_ports(self) -> range:
@@ -207,12 +198,14 @@ class Harbor(_Model):
     """How built images reach Harbor (see "Images")."""
     relay_host: Optional[Host] = None
     """`push: relay`: the host that pushes to Harbor."""
-    relay_user: Text = "root"
+    relay_user: UserName = "root"
     """`push: relay`: SSH user on the relay host."""
     relay_port: Port = 22
     """`push: relay`: SSH port of the relay host."""
     relay_tool: Literal["auto", "docker", "skopeo"] = "auto"
     """`push: relay`: docker where the relay host has it, else the daemonless skopeo."""
+    relay_host_key: Optional[SshHostKey] = None
+    """`push: relay`: the relay host's SSH host key (`ssh-keyscan -t ed25519 <relayHost>`), checked by ssh/scp; required unless `cluster.skipHostKeyCheck`."""
 
 
 class KafkaUi(_Model):
@@ -301,18 +294,26 @@ class Kafka(_Model):
 
 
 class Route(_Model):
-    path: Text
+    path: GatewayPath
     """Gateway Path predicate, e.g. `/user-service/**`."""
-    service: Text
+    service: Annotated[Text, Form("a key of msa:services")]
     """Target service (a key of `msa:services`)."""
     strip_prefix: int = Field(0, ge=0, le=10)
     """Path segments the gateway strips before forwarding."""
 
-    @model_validator(mode="after")
-    def _path(self) -> "Route":
-        if not self.path.startswith("/") or any(c.isspace() for c in self.path):
-            raise KeyProblem("path", f"{self.path!r} is not a gateway Path predicate; use e.g. /user-service/**")
-        return self
+
+class KafkaClient(_Model):
+    transactional: bool = True
+    """Per-pod `spring.kafka.producer.transaction-id-prefix`; false for plain `KafkaTemplate.send()` outside transactions."""
+
+
+def _kafka_client(value: Any) -> Any:
+    # `kafka: true` is short for `kafka: {}` (a transactional producer), `false` for no Kafka at all.
+    if isinstance(value, bool):
+        return {} if value else None
+    if value is not None and not isinstance(value, dict):
+        raise ValueError(f"expected true, false or an object such as {{transactional: false}}, got {shown(value)}")
+    return value
 
 
 class Service(_Model):
@@ -330,8 +331,8 @@ class Service(_Model):
     """Fixed ClusterIP; none = derived from the name (see "Addresses")."""
     replicas: int = Field(1, ge=0, le=50)
     """Pods of the Deployment."""
-    kafka: bool = False
-    """Adds Kafka bootstrap servers and a per-pod transaction id prefix."""
+    kafka: Annotated[Optional[KafkaClient], BeforeValidator(_kafka_client), Form("true/false or object")] = None
+    """`true` (= `{}`) or `{transactional: false}`: adds the Kafka bootstrap servers and, when transactional, a per-pod transaction id prefix; `false`/none: no Kafka."""
     routes: list[Route] = []
     """Gateway routes `[{path, service, stripPrefix}]` (role: gateway only)."""
     context: Optional[Folder] = None
@@ -346,6 +347,10 @@ class Service(_Model):
     """Seconds a JVM may take from start to a passing liveness check before the kubelet restarts it."""
     java_opts: Text = "-XX:MaxRAMPercentage=75.0 -XX:+ExitOnOutOfMemoryError"
     """JAVA_TOOL_OPTIONS; an explicit -Xmx must fit resources.memoryLimit with headroom."""
+
+    @property
+    def kafka_transactional(self) -> bool:
+        return self.kafka is not None and self.kafka.transactional
 
     @model_validator(mode="after")
     def _consistent(self) -> "Service":
@@ -365,12 +370,17 @@ class Service(_Model):
 class Spring(_Model):
     registration: Literal["clusterIP", "serviceDns", "podIP"] = "clusterIP"
     """What each Eureka client registers as its address (see "Eureka registration modes")."""
-    gateway_version: Annotated[Literal["4.2", "4.3"], BeforeValidator(_version_text)] = "4.3"
-    """`4.3`+: `spring.cloud.gateway.server.webflux.routes`; `4.2`: `spring.cloud.gateway.routes`."""
     self_preservation: bool = False
     """Eureka self-preservation (off: evict dead instances in a small cluster)."""
     eviction_interval_ms: int = Field(10000, ge=1000, le=600000)
     """Eureka eviction interval."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "gatewayVersion" in data:
+            raise KeyProblem("gatewayVersion", "is no longer needed: routes are written for every Gateway line (4.1 to 5.0); remove the key")
+        return data
 
 
 class Verify(_Model):
@@ -513,23 +523,25 @@ def _to_config_error(exc: ValidationError) -> ConfigError:
             return ConfigError(_join(path, problem.key), str(problem))
         return ConfigError(path, str(problem))
     if kind in ("int_parsing", "int_type", "int_from_float"):
-        return ConfigError(path, f"expected a whole number, got {shown(given)}" + ("; write it without quotes" if isinstance(given, str) else ""))
+        unquote = isinstance(given, str) and given.strip().lstrip("+-").isdigit()
+        return ConfigError(path, f"expected a whole number, got {kind_of(given)}" + ("; write it without quotes" if unquote else ""))
     if kind in ("bool_parsing", "bool_type"):
-        return ConfigError(path, f"expected true or false, got {shown(given)}" + ("; write it without quotes" if isinstance(given, str) else ""))
+        unquote = isinstance(given, str) and given.strip().lower() in ("true", "false")
+        return ConfigError(path, f"expected true or false, got {kind_of(given)}" + ("; write it without quotes" if unquote else ""))
     if kind == "string_type":
-        return ConfigError(path, f"expected text, got {shown(given)}; quote it in YAML")
+        return ConfigError(path, f"expected text, got {kind_of(given)}" + ("" if isinstance(given, (list, dict)) else "; quote it in YAML"))
     if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return ConfigError(path, f"expected an object (a YAML mapping), got {shown(given)}")
+        return ConfigError(path, f"expected an object (a YAML mapping), got {kind_of(given)}")
     if kind == "literal_error":
-        return ConfigError(path, f"{shown(given)} is not allowed; use {ctx['expected']}")
+        return ConfigError(path, f"{kind_of(given)} is not allowed; use {ctx['expected']}")
     if kind in ("greater_than_equal", "greater_than"):
         return ConfigError(path, f"{shown(given)} is too small; use at least {ctx.get('ge', ctx.get('gt'))}")
     if kind in ("less_than_equal", "less_than"):
         return ConfigError(path, f"{shown(given)} is too large; use at most {ctx.get('le', ctx.get('lt'))}")
     if kind == "list_type":
-        return ConfigError(path, f"expected a list, got {shown(given)}")
+        return ConfigError(path, f"expected a list, got {kind_of(given)}")
     msg = err["msg"][0].lower() + err["msg"][1:]
-    return ConfigError(path, f"{msg}, got {shown(given)}")
+    return ConfigError(path, f"{msg}, got {kind_of(given)}")
 
 
 def _model_at(loc: Iterable[Any]) -> Optional[type[BaseModel]]:
@@ -567,7 +579,7 @@ def reserved_names() -> tuple[str, ...]:
 
     from .images import PULL_SECRET
     from .kafka_settings import KafkaNames
-    from .spring import CONFIG_REPO_MAP
+    from .spring_settings import CONFIG_REPO_MAP
     from .verification import NAME as VERIFY
 
     kafka = [f.default for f in dataclasses.fields(KafkaNames) if isinstance(f.default, str)]
@@ -665,7 +677,30 @@ def _as_int(value: str, key: str) -> int:
         raise ConfigError(key, f"{value!r} is not a whole number; use e.g. 1") from None
 
 
+def _check_relay_host_key(cfg: StackConfig) -> None:
+    harbor = cfg.harbor
+    if harbor.push == "relay" and harbor.relay_host and harbor.relay_host_key is None and not cfg.cluster.skip_host_key_check:
+        raise ConfigError(
+            "harbor.relayHostKey",
+            f"is not set, so the SSH identity of the relay host {harbor.relay_host} would be trusted on first use "
+            f"(on a fresh CI runner: every time); set it to the line `ssh-keyscan -t ed25519 -p {harbor.relay_port} {harbor.relay_host}` prints, "
+            "or for a first contact on a trusted network set msa:cluster.skipHostKeyCheck: true",
+        )
+
+
+def host_key_warnings(cfg: StackConfig) -> list[str]:
+    """What msa:cluster.skipHostKeyCheck leaves unchecked, said on every run."""
+    unchecked = [n.host for n in cfg.cluster.nodes if n.host_key is None]
+    if cfg.harbor.push == "relay" and cfg.harbor.relay_host and cfg.harbor.relay_host_key is None:
+        unchecked.append(cfg.harbor.relay_host)
+    if cfg.cluster.skip_host_key_check and unchecked:
+        return [f"msa:cluster.skipHostKeyCheck: the SSH host keys of {', '.join(unchecked)} are not checked; set "
+                "cluster.nodes[].hostKey / harbor.relayHostKey (ssh-keyscan -t ed25519 <host>) and remove skipHostKeyCheck"]
+    return []
+
+
 def _check_harbor(cfg: StackConfig) -> None:
+    _check_relay_host_key(cfg)
     harbor = cfg.harbor
     if harbor.push == "relay" and not harbor.relay_host:
         raise ConfigError("harbor.relayHost", "push: relay needs the host that pushes to Harbor; set relayHost (e.g. the Harbor host's address)")
@@ -738,6 +773,19 @@ def check_secrets_present(cfg: StackConfig, keys: Iterable[str], stack: str) -> 
         raise ConfigError("sshPrivateKey", f"cluster.nodes are set up over SSH but no key is set; run: {set_secret_command('sshPrivateKey', stack)}")
 
 
+def validate(keys: Iterable[str], get: Callable[[str], Optional[str]], is_secret: Callable[[str], bool],
+             project_dir: Path, stack: str) -> StackConfig:
+    """Every check, on the config as the CLI passes it: `keys` are all full keys (`msa:kafka`,
+    `kubernetes:context`, ...), `get` the text of an msa key without its prefix (pure: no Pulumi)."""
+    keys = set(keys)
+    check_namespaces(keys)
+    keys = {k for k in keys if k.startswith(PROJECT + ":")}
+    check_secrets_are_secret(keys, is_secret)
+    cfg = parse_stack_config(read_raw_config(keys, get), project_dir)
+    check_secrets_present(cfg, keys, stack)
+    return cfg
+
+
 def load(project_dir: Path) -> tuple[StackConfig, Secrets]:
     """Read and validate every msa:* key of the running stack (pulumi up or the mock runtime)."""
     import pulumi
@@ -746,13 +794,10 @@ def load(project_dir: Path) -> tuple[StackConfig, Secrets]:
     # The SDK exposes no public "list all keys"; the values live in these two places (explicitly
     # set, e.g. by the mock runtime, and the PULUMI_CONFIG JSON the language host passes).
     every_key = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
-    check_namespaces(every_key)
-    keys = {k for k in every_key if k.startswith(PROJECT + ":")}
     conf = pulumi.Config(PROJECT)
     env_secret_keys = set(runtime_config.get_config_secret_keys_env())
-    check_secrets_are_secret(keys, lambda k: runtime_config.is_config_secret(k) or k in env_secret_keys)
-    cfg = parse_stack_config(read_raw_config(keys, conf.get), project_dir)
-    check_secrets_present(cfg, keys, pulumi.get_stack())
+    cfg = validate(every_key, conf.get, lambda k: runtime_config.is_config_secret(k) or k in env_secret_keys,
+                   project_dir, pulumi.get_stack())
     secrets = Secrets(
         harbor_password=conf.get_secret("harborPassword"),
         ssh_private_key=conf.get_secret("sshPrivateKey"),

@@ -109,7 +109,8 @@ def rows(model: type[BaseModel] = StackConfig, prefix: str = "", defaults: Any =
             yield from rows(_model_in(typing.get_args(annotation)[1]), key + ".<name>.", None)
         elif _model_in(annotation):
             value = getattr(defaults, name) if defaults is not None else field.get_default(call_default_factory=True)
-            yield key, default or ("none" if value is None else ""), "object", field.description or ""
+            form = next((m.name for m in field.metadata if isinstance(m, Form)), "object")
+            yield key, default or ("none" if value is None else ""), form, field.description or ""
             yield from rows(_model_in(annotation), key + ".", value if isinstance(value, BaseModel) else None)
         else:
             yield key, default, _form(annotation, field), field.description or ""

@@ -13,4 +13,6 @@ class ConfigError(Exception):
         # `namespace` is only ever not msa for a key outside this program's namespace (`msq:kafka`).
         self.key = key
         self.problem = problem
-        super().__init__(f"{namespace}:{key}: {problem}" if namespace else f"{key}: {problem}")
+        text = f"{namespace}:{key}: {problem}" if namespace else f"{key}: {problem}"
+        # One line, whatever a key or value holds: control characters are shown escaped.
+        super().__init__("".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text))

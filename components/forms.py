@@ -33,14 +33,25 @@ class Form:
     name: str
 
 
-def shown(value: Any) -> str:
-    """A value as the user wrote it in YAML: `true`, `3`, `null`, 'text'."""
+def shown(value: Any, limit: int = 60) -> str:
+    """A value as the user wrote it in YAML: `true`, `3`, `null`, 'text', cut short if long."""
     if isinstance(value, str):
-        return repr(value)
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
+        text = repr(value)
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False)
+        except (TypeError, ValueError):
+            text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def kind_of(value: Any) -> str:
+    """`a list [1, 2]`, `a mapping {...}` or the value itself, for "expected X, got Y"."""
+    if isinstance(value, list):
+        return f"a list {shown(value)}"
+    if isinstance(value, dict):
+        return f"a mapping {shown(value)}"
+    return shown(value)
 
 
 # --- scalars that must keep their YAML type (strict: `true` is not a number) -------------------
@@ -49,13 +60,15 @@ def _text(value: Any) -> Any:
     """Text where text is expected; numbers are refused with a hint to quote them."""
     if isinstance(value, (bool, int, float)) or value is None:
         raise ValueError(f"expected text, got {shown(value)}; quote it in YAML")
+    if isinstance(value, (list, dict)):
+        raise ValueError(f"expected text, got {kind_of(value)}")
     return value
 
 
 def _quantity_text(value: Any) -> Any:
     """A quantity may be written as a YAML number (`cpu: 1`, `cpu: 0.5`); it means the same text."""
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"expected a Kubernetes quantity, got {shown(value)}; use e.g. 500m, 1, 512Mi or 10Gi")
+    if isinstance(value, (bool, list, dict)) or value is None:
+        raise ValueError(f"expected a Kubernetes quantity, got {kind_of(value)}; use e.g. 500m, 1, 512Mi or 10Gi")
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
@@ -163,6 +176,15 @@ def _host(text: str) -> str:
     return text
 
 
+_USER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
+
+
+def _user_name(text: str) -> str:
+    if not _USER_NAME.fullmatch(text):
+        raise ValueError(f"{text!r} is not a login name; use letters, digits and _ . - (at most 32), e.g. root or deploy")
+    return text
+
+
 def _registry_host(text: str) -> str:
     if "://" in text:
         raise ValueError(f"{text!r} has a scheme; write the host[:port] as in image names (the scheme is harbor.scheme), e.g. msa.harbor.com")
@@ -176,6 +198,12 @@ def _port_range(text: str) -> str:
     m = re.fullmatch(r"(\d+)-(\d+)", text)
     if not m or not (1 <= int(m[1]) < int(m[2]) <= 65535):
         raise ValueError(f"{text!r} is not a port range; use the API server's --service-node-port-range, e.g. 30000-32767")
+    return text
+
+
+def _gateway_path(text: str) -> str:
+    if not text.startswith("/") or any(c.isspace() for c in text):
+        raise ValueError(f"{text!r} is not a gateway Path predicate; use e.g. /user-service/**")
     return text
 
 
@@ -230,6 +258,8 @@ def _image_tag(text: str) -> str:
 
 
 def _tag_text(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        raise ValueError(f"expected text, got {kind_of(value)}; quote the tag in YAML, e.g. tag: \"1.0\"")
     if isinstance(value, (bool, int, float)) or value is None:
         # YAML reads 1.0 as a number and 1.10 as 1.1: the tag must be quoted to mean what it says.
         raise ValueError(f"{shown(value)} is not text; quote the tag in YAML, e.g. tag: \"1.0\"")
@@ -258,7 +288,7 @@ def _jvm_size(text: str) -> str:
 
 def _kafka_property_value(value: Any) -> Any:
     if value is None or isinstance(value, (float, list, dict)):
-        raise ValueError(f"{shown(value)} is not a valid property value; use a whole number, true/false or text")
+        raise ValueError(f"{kind_of(value)} is not a valid property value; use a whole number, true/false or text")
     return value
 
 
@@ -298,9 +328,11 @@ StorageClassName = Annotated[str, BeforeValidator(_text), AfterValidator(_storag
 DnsSubdomain = Annotated[str, BeforeValidator(_text), AfterValidator(_dns_subdomain), Form("DNS-1123 subdomain")]
 ServiceName = Annotated[str, AfterValidator(_service_name), Form("DNS-1035 label")]
 Host = Annotated[str, BeforeValidator(_text), AfterValidator(_host), Form("host name or IP address")]
+UserName = Annotated[str, BeforeValidator(_text), AfterValidator(_user_name), Form("login name")]
 RegistryHost = Annotated[str, BeforeValidator(_text), AfterValidator(_registry_host), Form("host[:port]")]
 Port = Annotated[int, Field(ge=1, le=65535), Form("port 1-65535")]
 PortRange = Annotated[str, BeforeValidator(_text), AfterValidator(_port_range), Form("low-high")]
+GatewayPath = Annotated[str, BeforeValidator(_text), AfterValidator(_gateway_path), Form("Path predicate (/x/**)")]
 AbsolutePath = Annotated[str, BeforeValidator(_text), AfterValidator(_absolute_path), Form("absolute path")]
 Folder = Annotated[str, BeforeValidator(_text), AfterValidator(_folder), Form("folder (relative to the project)")]
 ImageReference = Annotated[str, BeforeValidator(_text), AfterValidator(_image_reference), Form("image reference")]

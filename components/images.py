@@ -127,6 +127,7 @@ def relay_local_script(plan: ImagePlan, harbor: Harbor) -> str:
         f"RELAY_USER={shlex.quote(harbor.relay_user)}",
         f"RELAY_PORT={harbor.relay_port}",
         f"RELAY_TOOL={shlex.quote(harbor.relay_tool)}",
+        f"RELAY_HOST_KEY={shlex.quote(harbor.relay_host_key or '')}",
         f"HARBOR_SCHEME={shlex.quote(harbor.scheme)}",
     ])
     body = (SCRIPTS / "relay-local.sh").read_text()
@@ -200,14 +201,18 @@ def docker_config_json(host: str, username: str, password: str) -> str:
 
 
 def harbor_pull_secret(namespace: str, harbor: Harbor, secrets: Secrets, opts: pulumi.ResourceOptions) -> Optional[k8s.core.v1.Secret]:
-    """A dockerconfigjson Secret for pods that pull from Harbor; None without credentials."""
+    """A dockerconfigjson Secret for pods that pull from Harbor; None without credentials.
+
+    Auto-named and immutable like the config-repo ConfigMap (spring.config_repo_map): a new password
+    is a new Secret that exists before the Deployments roll to its name; the old one goes last."""
     if not harbor.username or secrets.harbor_password is None:
         return None
     config = pulumi.Output.secret(secrets.harbor_password).apply(lambda pw: docker_config_json(harbor.host, harbor.username, pw))
     return k8s.core.v1.Secret(
         PULL_SECRET,
-        metadata=kx.metadata(PULL_SECRET, namespace, "registry"),
+        metadata=kx.metadata(PULL_SECRET, namespace, "registry", autonamed=True),
         type="kubernetes.io/dockerconfigjson",
+        immutable=True,
         string_data={".dockerconfigjson": pulumi.Output.secret(config)},
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])),
     )

@@ -61,9 +61,23 @@ def env(values: dict[str, str]) -> list[k8s.core.v1.EnvVarArgs]:
     return [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in values.items()]
 
 
-def metadata(name: str, namespace: str, component: str, annotations: Optional[dict] = None) -> k8s.meta.v1.ObjectMetaArgs:
-    # An explicit name switches off Pulumi auto-naming: clients find these objects by name.
-    return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels(name, component), annotations=annotations)
+# Server-side apply conflicts: the stack owns every field it declares (and only those: SSA sends
+# nothing else), so it takes them back from whoever changed them since (`kubectl scale`, `kubectl
+# edit`) instead of failing `up` with "conflict with kubectl". pulumi-kubernetes reads this annotation
+# per object on create and update (await.go patchForce); fields the stack does not declare keep their
+# owners. Change a declared value in the stack config, not in the cluster.
+FORCE_APPLY = {"pulumi.com/patchForce": "true"}
+
+
+def metadata(name: str, namespace: Optional[str], component: str, annotations: Optional[dict] = None,
+             autonamed: bool = False) -> k8s.meta.v1.ObjectMetaArgs:
+    """An explicit name switches off Pulumi auto-naming: clients find these objects by name.
+    `autonamed` objects (ConfigMaps, Secrets) get `<name>-<random>` from the provider instead, so a new
+    content is a new object that exists before its consumers switch to it (see spring.config_repo_map)."""
+    return k8s.meta.v1.ObjectMetaArgs(
+        name=None if autonamed else name, namespace=namespace, labels=labels(name, component),
+        annotations={**FORCE_APPLY, **(annotations or {})},
+    )
 
 
 def pod_spec(**kwargs) -> k8s.core.v1.PodSpecArgs:
@@ -149,6 +163,15 @@ def tcp_probe(port_number: int, period: int, failures: int, initial_delay: int =
     )
 
 
+def exec_probe(command: list[str], period: int, failures: int) -> k8s.core.v1.ProbeArgs:
+    return k8s.core.v1.ProbeArgs(
+        exec_=k8s.core.v1.ExecActionArgs(command=command),
+        period_seconds=period,
+        failure_threshold=failures,
+        timeout_seconds=5,
+    )
+
+
 def http_probe(path: str, port_number: int, period: int, failures: int) -> k8s.core.v1.ProbeArgs:
     return k8s.core.v1.ProbeArgs(
         http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port=port_number),
@@ -167,4 +190,62 @@ def data_claim(name: str, storage_class: str, size: str) -> k8s.core.v1.Persiste
             storage_class_name=storage_class or None,
             resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": size}),
         ),
+    )
+
+
+def script_job(
+    name: str,
+    namespace: str,
+    component: str,
+    image: str,
+    script: str,
+    env_values: dict[str, str],
+    opts: pulumi.ResourceOptions,
+    timeout_seconds: int,
+    inputs_hash: Optional[str] = None,
+    security_context: Optional[k8s.core.v1.PodSecurityContextArgs] = None,
+) -> k8s.batch.v1.Job:
+    """A Job that runs `script` once with bash in `image`; `pulumi up` waits for it and fails with it.
+
+    Day-two pattern: everything that decides the Job's work is in its spec (the script text, the env,
+    and `inputs_hash` for inputs too large for env), so Pulumi replaces the Job, and so runs it again,
+    exactly when one of them changes. A Job whose pod fails is not retried (backoffLimit 0): the
+    script's one-line reason is its termination message. `pulumi.com/replaceUnready` makes the next
+    `pulumi up` run a failed Job again instead of waiting on it.
+    """
+    annotations = {"msa/inputs-sha256": inputs_hash} if inputs_hash else None
+    return k8s.batch.v1.Job(
+        name,
+        metadata=metadata(name, namespace, component, annotations={"pulumi.com/replaceUnready": "true"}),
+        spec=k8s.batch.v1.JobSpecArgs(
+            backoff_limit=0,
+            active_deadline_seconds=timeout_seconds + 300,
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels(name, component), annotations=annotations),
+                spec=pod_spec(
+                    restart_policy="Never",
+                    security_context=security_context,
+                    containers=[k8s.core.v1.ContainerArgs(
+                        name=name,
+                        image=image,
+                        command=["bash", "-c", script],
+                        env=env(env_values),
+                        termination_message_policy="FallbackToLogsOnError",
+                        resources=k8s.core.v1.ResourceRequirementsArgs(
+                            requests={"cpu": "100m", "memory": "384Mi"}, limits={"cpu": "1", "memory": "512Mi"},
+                        ),
+                        security_context=k8s.core.v1.SecurityContextArgs(
+                            allow_privilege_escalation=False, capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+                        ),
+                        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+                    )],
+                    volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())],
+                ),
+            ),
+        ),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            # A fixed name: the old Job must go before its replacement can be created.
+            delete_before_replace=True,
+            custom_timeouts=pulumi.CustomTimeouts(create=f"{timeout_seconds + 600}s", update=f"{timeout_seconds + 600}s"),
+        )),
     )

@@ -62,10 +62,13 @@ class Verification(pulumi.ComponentResource):
         super().__init__("msa:verify:Verification", name, {"image": args.image}, opts)
         child = kx.child_options(self, opts)
         ns = args.namespace
+        # Auto-named and immutable like every ConfigMap of the stack (spring.config_repo_map): a new
+        # spec is a new ConfigMap created before the Job that mounts it, the old one deleted last.
         self.config_map = k8s.core.v1.ConfigMap(
             NAME,
-            metadata=kx.metadata(NAME, ns, COMPONENT),
+            metadata=kx.metadata(NAME, ns, COMPONENT, autonamed=True),
             data={"verify_checker.py": CHECKER.read_text(), "spec.json": spec_json(args.spec)},
+            immutable=True,
             opts=child,
         )
         # Only this pod gets a token (the rest of the stack switches automount off): the nodes check
@@ -108,7 +111,7 @@ class Verification(pulumi.ComponentResource):
                         ),
                         containers=[self._container(args)],
                         volumes=[
-                            k8s.core.v1.VolumeArgs(name="checker", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=NAME)),
+                            k8s.core.v1.VolumeArgs(name="checker", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=self.config_map.metadata.name)),
                             k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")),
                         ],
                     ),

@@ -201,7 +201,8 @@ def gateway_checks(spec: dict, get: Optional[Callable[..., Response]] = None) ->
     if not gateway:
         return [skipped("gateway", "-", "no service has role: gateway")]
     # The gateway itself first: a route's 404 proves routing only when it comes through a running gateway.
-    health = gateway["url"].rstrip("/") + "/actuator/health"
+    # Liveness (the stack's probe path), not the overall health: that turns DOWN with a route's target.
+    health = gateway["url"].rstrip("/") + "/actuator/health/liveness"
     try:
         answer = get(health)
         up = answer.status == 200 and answer.json().get("status") == "UP"
@@ -210,7 +211,7 @@ def gateway_checks(spec: dict, get: Optional[Callable[..., Response]] = None) ->
     except (ValueError, AttributeError):
         up = False
     if not up:
-        return [failed("gateway", gateway["name"], f"/actuator/health answered {answer.status}, not a Spring app reporting UP (is this the gateway?)")]
+        return [failed("gateway", gateway["name"], f"/actuator/health/liveness answered {answer.status}, not a live Spring app (is this the gateway?)")]
     results = []
     for route in gateway["routes"]:
         results.append(_route(gateway, route, get))
@@ -239,7 +240,7 @@ def _route(gateway: dict, route: dict, get: Callable[..., Response]) -> Result:
             return passed("gateway", subject, detail + f" ({target} itself not reachable from here)")
         if direct.status != answer.status:
             return failed("gateway", subject, f"GET {request} answered {answer.status} through {gateway['name']} but {target} answers {direct.status} "
-                                              f"for {direct_path}: the gateway does not route it (does this gateway version read the stack's route key?)")
+                                              f"for {direct_path}: the gateway does not route it (does the gateway's own config replace the stack's routes?)")
         detail += f", as {target} answers {direct_path}"
     return passed("gateway", subject, detail)
 

@@ -8,12 +8,19 @@ from typing import Callable, Optional
 import pulumi
 import pytest
 import yaml
+from hypothesis import settings
+
+# Property tests assert behaviour, not speed (speed lives in benchmarks/): a per-example deadline only
+# makes them flaky on a loaded 2-core CI machine.
+settings.register_profile("msa", deadline=None)
+settings.load_profile("msa")
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import render  # noqa: E402
+from components.stackfile import config_text  # noqa: E402
 
 TEST_PASSWORD = "hunter2-harbor-Pa55"
 TEST_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ntest-key-material-QmFzZTY0\n-----END OPENSSH PRIVATE KEY-----"
@@ -30,7 +37,7 @@ def to_config(values: dict, secrets: Optional[dict] = None) -> tuple[dict, list]
     config, secret_keys = {"msa:namespace": "msa", "msa:configRepo": "config-repo"}, []
     for key, value in values.items():
         if not (isinstance(value, dict) and set(value) == {"secure"}):
-            config[key] = render._config_text(value)
+            config[key] = config_text(value)
     for key, value in secrets.items():
         if value is not None:
             config[key] = value
@@ -62,7 +69,12 @@ def objects(result: render.RenderedStack, kind: Optional[str] = None) -> list[di
 
 
 def by_name(result: render.RenderedStack, kind: str, name: str) -> dict:
-    (found,) = [o for o in objects(result, kind) if o["metadata"]["name"] == name]
+    """The object called `name`; an auto-named one (ConfigMaps, Secrets) by the name the program gave it."""
+    def called(meta: dict) -> bool:
+        autonamed = (meta.get("annotations") or {}).get(render.AUTONAMED) == "true"
+        return meta["name"] == name or (autonamed and meta["labels"]["app.kubernetes.io/name"] == name)
+
+    (found,) = [o for o in objects(result, kind) if called(o["metadata"])]
     return found
 
 

@@ -65,9 +65,17 @@ def test_explicit_address_is_kept_and_never_handed_out_again():
     assert list(plan.cluster_ips.values()).count("10.96.0.50") == 1
 
 
-def test_explicit_address_outside_the_band_warns():
-    plan = plan_addresses([AddressRequest("u", ipaddress.IPv4Address("10.104.193.23"), "services.u.clusterIP")], CIDR, PORTS)
-    assert len(plan.warnings) == 1 and plan.warnings[0].startswith("msa:services.u.clusterIP: 10.104.193.23 is outside the static band 10.96.0.0-10.96.0.255")
+def test_explicit_addresses_outside_the_band_warn_once_with_the_fix():
+    pins = [AddressRequest(s, ipaddress.IPv4Address(ip), f"services.{s}.clusterIP") for s, ip in (("u", "10.104.193.23"), ("s", "10.104.193.24"))]
+    plan = plan_addresses(pins, CIDR, PORTS)
+    (warning,) = plan.warnings
+    assert warning.startswith("msa:services.u.clusterIP 10.104.193.23, msa:services.s.clusterIP 10.104.193.24: outside the static band 10.96.0.0-10.96.0.255")
+    assert warning.endswith("else pick an address inside the band or drop clusterIP")
+
+
+def test_addresses_inside_the_band_do_not_warn():
+    plan = plan_addresses([AddressRequest("u", ipaddress.IPv4Address("10.96.0.50"), "services.u.clusterIP")], CIDR, PORTS)
+    assert plan.warnings == []
 
 
 def test_a_full_band_is_a_config_error():

@@ -92,11 +92,11 @@ def test_no_pod_pulls_with_policy_always(dev):
 
 
 def test_every_harbor_pod_gets_the_pull_secret(dev):
+    (secret,) = [o for o in dev.kubernetes_objects() if o["kind"] == "Secret"]
+    assert secret["type"] == "kubernetes.io/dockerconfigjson"
     for name in ["discovery-service", "config-service", "apigateway-service", "user-service", "store-service"]:
         pod = by_name(dev, "Deployment", name)["spec"]["template"]["spec"]
-        assert pod["imagePullSecrets"] == [{"name": "harbor-pull"}]
-    secret = by_name(dev, "Secret", "harbor-pull")
-    assert secret["type"] == "kubernetes.io/dockerconfigjson"
+        assert pod["imagePullSecrets"] == [{"name": secret["metadata"]["name"]}]
 
 
 def test_without_credentials_there_is_no_pull_secret():
@@ -136,6 +136,9 @@ def test_render_lists_images_and_writes_the_relay_scripts(contexts, tmp_path):
     assert all(i["platform"] == "linux/amd64" for i in images.values())
     assert images["user-service"]["push"] == "relay" and images["user-service"]["target"] == "msa.harbor.com/library/usersservice:1.0"
     assert images["discovery-service"]["push"] == "none"
+    # An image the stack does not build says why, so `push: none` beside `msa:harbor.push: relay` is no riddle.
+    assert images["discovery-service"]["why"].startswith("not built: msa:services.discovery-service has no context")
+    assert "why" not in images["user-service"]
     assert files[images["user-service"]["relayScript"]][0] == relay_local_script_for(result, "user-service")
     assert files["images/relay-push.sh"][0] == relay_push_script()
     assert all(TEST_PASSWORD not in content for content, _ in files.values())
@@ -240,3 +243,54 @@ def test_the_same_commit_in_two_folders_has_identical_build_inputs(tmp_path, pus
     else:
         command = first["image-user-service-relay-push"]
         assert "CONTEXT=../user-service\n" in command["create"] and command["addPreviousOutputInEnv"] is False
+
+
+def _ed25519_line() -> str:
+    kind = b"ssh-ed25519"
+    blob = len(kind).to_bytes(4, "big") + kind + (32).to_bytes(4, "big") + b"r" * 32
+    return f"ssh-ed25519 {base64.b64encode(blob).decode()}"
+
+
+def test_relay_without_its_host_key_is_an_error_unless_first_contact(contexts):
+    from conftest import config_error
+
+    def relay(values):
+        _with_contexts(contexts, push="relay", relay="172.10.40.160")(values)
+        values["msa:cluster"].pop("skipHostKeyCheck")
+        values["msa:cluster"]["nodes"] = []
+
+    assert config_error(relay).startswith(
+        "msa:harbor.relayHostKey: is not set, so the SSH identity of the relay host 172.10.40.160 would be trusted on first use"
+    )
+    warned = run_stack("dev", _with_contexts(contexts, push="relay", relay="172.10.40.160")).warnings
+    assert any(w.startswith("msa:cluster.skipHostKeyCheck: the SSH host keys of 172.10.40.174, 172.10.40.160 are not checked") for w in warned)
+
+
+@pytest.mark.parametrize("port, known_as", [(22, "172.10.40.160"), (2222, "[172.10.40.160]:2222")])
+def test_relay_ssh_accepts_only_the_configured_host_key(contexts, tmp_path, port, known_as):
+    """The rendered relay script, with stand-ins for docker and ssh: ssh is told to check strictly
+    against a known_hosts file holding exactly the configured key."""
+    def relay(values):
+        _with_contexts(contexts, push="relay", relay="172.10.40.160")(values)
+        values["msa:harbor"].update(relayHostKey=f"172.10.40.160 {_ed25519_line()}", relayPort=port)
+
+    result = run_stack("dev", relay)
+    script = tmp_path / "relay.sh"
+    script.write_text(relay_local_script_for(result, "user-service"))
+    fakes = tmp_path / "bin"
+    fakes.mkdir()
+    (fakes / "docker").write_text("#!/usr/bin/env bash\n[ \"$1\" = save ] && : >\"$3\"\nexit 0\n")
+    # ssh: record the options and the known_hosts file it was given, then fail (enough for this test).
+    (fakes / "ssh").write_text(f"""#!/usr/bin/env bash
+echo "$*" >{tmp_path}/ssh.args
+for arg in "$@"; do case $arg in UserKnownHostsFile=*) cp "${{arg#UserKnownHostsFile=}}" {tmp_path}/known_hosts ;; esac; done
+exit 255
+""")
+    for tool in ("docker", "ssh"):
+        (fakes / tool).chmod(0o755)
+    env = {**os.environ, "PATH": f"{fakes}:{os.environ['PATH']}"}
+    run = subprocess.run(["bash", str(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
+    assert run.returncode != 0
+    args = (tmp_path / "ssh.args").read_text()
+    assert "StrictHostKeyChecking=yes" in args and "accept-new" not in args and "GlobalKnownHostsFile=/dev/null" in args
+    assert (tmp_path / "known_hosts").read_text() == f"{known_as} {_ed25519_line()}\n"

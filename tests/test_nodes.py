@@ -217,7 +217,7 @@ def test_a_malformed_host_key_is_caught_before_any_connection(bad):
 def test_skipping_host_key_checks_warns_on_every_run(dev):
     (command,) = [r for r in dev.resources if r.type == "command:remote:Command"]
     assert "hostKey" not in command.inputs["connection"]["value"]
-    assert any(w.startswith("msa:cluster.skipHostKeyCheck: the nodes' SSH host keys are not checked") for w in dev.warnings)
+    assert any(w.startswith("msa:cluster.skipHostKeyCheck: the SSH host keys of 172.10.40.174 are not checked") for w in dev.warnings)
 
 
 def test_commands_do_not_carry_their_previous_output(dev):

@@ -39,28 +39,31 @@ def _tree(folder: Path) -> dict:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_render_twice_is_byte_identical(tmp_path):
-    first, second = tmp_path / "a", tmp_path / "b"
-    assert _render_cli("dev", first).returncode == 0
-    assert _render_cli("dev", second).returncode == 0
-    assert _tree(first) == _tree(second)
-    assert set(_tree(first)) == {"kubernetes.yaml", "images.yaml", "nodes/172.10.40.174.sh"}
+def test_render_twice_is_byte_identical_and_replaces_its_own_folder_whole(tmp_path):
+    out = tmp_path / "out"
+    assert _render_cli("dev", out).returncode == 0
+    first = _tree(out)
+    assert set(first) == {".msa-render", "kubernetes.yaml", "images.yaml", "import.json", "nodes/172.10.40.174.sh"}
+    (out / "nodes" / "node-that-was-removed.sh").write_text("stale")
+    assert _render_cli("dev", out).returncode == 0
+    assert _tree(out) == first
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging or previous folder left behind
 
 
 def test_render_writes_every_object_the_program_registers(tmp_path, dev):
     result = _render_cli("dev", tmp_path / "out")
     assert result.returncode == 0, result.stderr
+    # The dev stack's two pinned addresses lie outside the static band: one warning that explains itself.
+    (warning,) = [line for line in result.stderr.splitlines() if "static band" in line]
+    assert all(line.startswith("warning: ") and "; " in line for line in result.stderr.splitlines())  # each says its fix
+    assert warning.startswith("warning: msa:services.user-service.clusterIP 10.104.193.23, msa:services.store-service.clusterIP 10.104.193.24: outside the static band")
+    assert "the committed stacks pin the team's existing addresses" in warning
     docs = list(yaml.safe_load_all((tmp_path / "out" / "kubernetes.yaml").read_text()))
     assert [(d["kind"], d["metadata"]["name"]) for d in docs] == [(o["kind"], o["metadata"]["name"]) for o in objects(dev)]
     # Objects come in apply order: the namespace first, workloads after their Services.
     kinds = [d["kind"] for d in docs]
     assert kinds[0] == "Namespace"
     assert max(i for i, k in enumerate(kinds) if k == "Service") < min(i for i, k in enumerate(kinds) if k in ("StatefulSet", "Deployment"))
-
-
-def test_rendering_prints_the_static_band_warning_for_dev(tmp_path):
-    result = _render_cli("dev", tmp_path / "out")
-    assert "warning: msa:services.user-service.clusterIP: 10.104.193.23 is outside the static band" in result.stderr
 
 
 def test_secure_values_become_placeholders():
@@ -79,7 +82,7 @@ def test_secrets_never_appear_in_rendered_files():
     text = _everything_rendered(result)
     assert TEST_PASSWORD not in text
     assert "test-key-material" not in text
-    secret = next(o for o in objects(result, "Secret") if o["metadata"]["name"] == "harbor-pull")
+    (secret,) = objects(result, "Secret")
     assert secret["stringData"] == {".dockerconfigjson": render.SECRET_PLACEHOLDER}
 
 

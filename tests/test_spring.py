@@ -3,8 +3,9 @@
 import json
 
 import pytest
+import yaml
 
-from components.spring import spring_application_json
+from components.spring_settings import config_retry_attempts, spring_application_json
 from conftest import by_name, env_of, run_stack
 
 SERVICES = ["discovery-service", "config-service", "apigateway-service", "user-service", "store-service"]
@@ -62,9 +63,45 @@ def test_store_service_talks_to_kafka_with_a_per_pod_transaction_prefix(dev):
     assert "kafka" not in spring_json(dev, "user-service")["spring"]
 
 
-def test_config_clients_use_the_config_service(dev):
-    for name in ["discovery-service", "apigateway-service", "user-service", "store-service"]:
-        assert spring_json(dev, name)["spring"]["cloud"]["config"]["uri"] == "http://config-service.msa.svc.cluster.local:8888"
+def test_plain_kafka_producers_get_no_transaction_prefix():
+    def edit(values):
+        values["msa:services"]["store-service"]["kafka"] = {"transactional": False}
+
+    kafka = spring_json(run_stack("dev", edit), "store-service")["spring"]["kafka"]
+    assert kafka == {"bootstrap-servers": "kafka-bootstrap.msa.svc.cluster.local:9092"}
+
+
+def test_config_clients_import_the_config_service_and_retry_until_it_answers(dev):
+    uri = "http://config-service.msa.svc.cluster.local:8888"
+    for name in ["apigateway-service", "user-service", "store-service"]:
+        spring = spring_json(dev, name)["spring"]
+        assert spring["config"]["import"] == f"optional:configserver:{uri}"
+        client = spring["cloud"]["config"]
+        assert client["uri"] == uri  # for an app whose own yml imports `optional:configserver:` without a URL
+        assert client["failFast"] is True  # without it, an early start runs on without config
+        assert client["retry"]["maxAttempts"] == config_retry_attempts(180)
+    assert "config" not in spring_json(dev, "discovery-service")["spring"]
+
+
+def test_config_retry_stays_within_half_the_startup_budget():
+    for seconds in (10, 60, 180, 600):
+        attempts = config_retry_attempts(seconds)
+        delays = [min(1000 * 1.5 ** i, 5000) for i in range(attempts - 1)]
+        assert attempts >= 6 and (attempts == 6 or sum(delays) <= seconds * 500 < sum(delays) + 5000), seconds
+
+
+def test_actuator_exposure_is_config_repo_business(dev):
+    """SPRING_APPLICATION_JSON outranks config-repo: an exposure pinned there hid /actuator/refresh."""
+    for name in SERVICES:
+        assert "endpoints" not in spring_json(dev, name)["management"], name
+    application = yaml.safe_load(by_name(dev, "ConfigMap", "config-repo")["data"]["application.yml"])
+    assert application["management"]["endpoints"]["web"]["exposure"]["include"] == "health,info,refresh"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_replica_registers_under_its_own_instance_id(stack, request):
+    for name in SERVICES:
+        assert spring_json(request.getfixturevalue(stack), name)["eureka"]["instance"]["instanceId"] == f"{name}:$(POD_NAME)"
 
 
 def test_config_server_serves_the_config_repo_folder(dev):
@@ -83,27 +120,29 @@ def test_config_server_serves_the_config_repo_folder(dev):
 def test_discovery_server_is_standalone_with_fast_eviction(dev):
     eureka = spring_json(dev, "discovery-service")["eureka"]
     assert eureka["client"]["registerWithEureka"] is False and eureka["client"]["fetchRegistry"] is False
-    assert eureka["server"] == {"enableSelfPreservation": False, "evictionIntervalTimerInMs": 10000}
+    assert eureka["server"] == {"enableSelfPreservation": False, "evictionIntervalTimerInMs": 10000, "useReadOnlyResponseCache": False,
+                                "myUrl": eureka["client"]["serviceUrl"]["defaultZone"]}  # not its own peer
     assert by_name(dev, "Service", "discovery-service")["spec"]["ports"][0]["nodePort"] == 30007
 
 
-def test_gateway_routes_as_configured_for_gateway_4_3(dev):
-    routes = spring_json(dev, "apigateway-service")["spring"]["cloud"]["gateway"]["server"]["webflux"]["routes"]
-    assert routes == [{"id": "user-service", "uri": "lb://user-service", "predicates": ["Path=/user-service/**"]}]
+def test_gateway_routes_and_pool_under_both_gateway_keys(dev):
+    """4.1/4.2 read spring.cloud.gateway.*, 4.3/5.0 spring.cloud.gateway.server.webflux.*: both are written."""
+    gateway = spring_json(dev, "apigateway-service")["spring"]["cloud"]["gateway"]
+    for keys in (gateway, gateway["server"]["webflux"]):
+        assert keys["routes"] == [{"id": "user-service", "uri": "lb://user-service", "predicates": ["Path=/user-service/**"]}]
+        assert keys["httpclient"]["pool"] == {"maxIdleTime": "10s", "maxLifeTime": "60s"}
     assert by_name(dev, "Service", "apigateway-service")["spec"]["ports"][0]["nodePort"] == 30010
 
 
-def test_gateway_4_2_uses_the_old_property_and_strip_prefix():
+def test_gateway_strip_prefix():
     def edit(values):
-        values.setdefault("msa:spring", {})["gatewayVersion"] = "4.2"
         values["msa:services"]["apigateway-service"]["routes"] = [
             {"path": "/user-service/**", "service": "user-service", "stripPrefix": 1},
             {"path": "/store/**", "service": "store-service"},
         ]
 
     gateway = spring_json(run_stack("dev", edit), "apigateway-service")["spring"]["cloud"]["gateway"]
-    assert "server" not in gateway
-    assert gateway["routes"] == [
+    assert gateway["routes"] == gateway["server"]["webflux"]["routes"] == [
         {"id": "user-service", "uri": "lb://user-service", "predicates": ["Path=/user-service/**"], "filters": ["StripPrefix=1"]},
         {"id": "store-service", "uri": "lb://store-service", "predicates": ["Path=/store/**"]},
     ]
@@ -112,7 +151,8 @@ def test_gateway_4_2_uses_the_old_property_and_strip_prefix():
 def test_service_dns_registration_mode():
     result = run_stack("dev", lambda v: v.setdefault("msa:spring", {}).update(registration="serviceDns"))
     instance = spring_json(result, "user-service")["eureka"]["instance"]
-    assert instance == {"preferIpAddress": False, "hostname": "user-service.msa.svc.cluster.local", "nonSecurePort": 46279}
+    assert instance == {"preferIpAddress": False, "hostname": "user-service.msa.svc.cluster.local", "nonSecurePort": 46279,
+                        "instanceId": "user-service:$(POD_NAME)"}
 
 
 def test_pod_ip_registration_mode_uses_the_downward_api():

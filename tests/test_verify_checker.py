@@ -109,7 +109,7 @@ def test_the_probe_path_matches_the_route_predicate():
 
 
 GW = "http://10.96.0.192:8000/user-service/actuator/health"
-GW_UP = {"http://10.96.0.192:8000/actuator/health": (200, '{"status":"UP"}')}
+GW_UP = {"http://10.96.0.192:8000/actuator/health/liveness": (200, '{"status":"UP"}')}
 TARGET = "http://10.104.193.23:46279/user-service/actuator/health"
 
 
@@ -157,7 +157,7 @@ def test_config_source_names_of_older_servers_count_too():
 
 
 def test_a_404_from_something_that_is_not_a_running_gateway_proves_nothing():
-    (line,) = vc.gateway_checks(SPEC, answers({GW: (404, "{}"), TARGET: (404, "{}"), "http://10.96.0.192:8000/actuator/health": (404, "")}))
+    (line,) = vc.gateway_checks(SPEC, answers({GW: (404, "{}"), TARGET: (404, "{}"), "http://10.96.0.192:8000/actuator/health/liveness": (404, "")}))
     assert line.status == vc.FAIL and line.subject == "apigateway-service" and "is this the gateway?" in line.detail
 
 

@@ -2,6 +2,7 @@
 and hold the security rules a reviewer signs off (zizmor runs on them in .ci/run as well)."""
 
 import re
+import subprocess
 
 import pytest
 import yaml
@@ -43,7 +44,25 @@ def test_pull_requests_preview_every_stack_with_a_diff_comment():
     assert set(step["with"]) <= PULUMI_ACTION_INPUTS
     assert step["with"]["command"] == "preview" and step["with"]["comment-on-pr"] is True
     assert step["with"]["diff"] is True
-    assert sorted(job["strategy"]["matrix"]["stack"]) == sorted(p.name[7:-5] for p in ROOT.glob("Pulumi.*.yaml"))
+    assert sorted(job["strategy"]["matrix"]["stack"]) == committed_stacks()
+
+
+def committed_stacks() -> list[str]:
+    """The stacks in git: a Pulumi.<stack>.yaml someone keeps locally (not committed) is not CI's business."""
+    listed = subprocess.run(["git", "ls-files", "--", "Pulumi.*.yaml"], cwd=ROOT, capture_output=True, text=True)
+    names = listed.stdout.split() if listed.returncode == 0 else []
+    if not names:  # not a git checkout (a copied tree): the two stacks the project ships
+        return ["dev", "prod"]
+    return sorted(name[len("Pulumi."):-len(".yaml")] for name in names)
+
+
+def test_a_local_stack_file_does_not_change_what_ci_previews():
+    local = ROOT / "Pulumi.my-laptop.yaml"
+    local.write_text("config: {}\n")
+    try:
+        assert "my-laptop" not in committed_stacks()
+    finally:
+        local.unlink()
 
 
 def test_previews_with_secrets_run_only_for_this_repositorys_branches_behind_a_per_stack_environment():

@@ -1,0 +1,99 @@
+"""The Kafka admin Jobs' scripts and inputs (pure): drain before a shrink, rebalance after a change.
+
+Each Job runs one bash script in the configured cp-kafka image, which has the Kafka tools
+(`kafka-topics`, `kafka-reassign-partitions`, `kafka-configs`, `zookeeper-shell`) and python3. The
+script is kafka-admin-lib.sh + the planner (kafka_reassign.py, copied in verbatim) + the Job's own
+part. Everything that decides a Job's work is in its env, so a change of any of it changes the Job's
+spec and Pulumi runs it again; nothing else does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import kafka_reassign
+from .kafka_settings import KafkaNames, broker_properties
+
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
+# Moving data takes as long as copying it: 20 minutes covers a few GiB per broker on a small cluster.
+REASSIGN_TIMEOUT_SECONDS = 1200
+INTERNAL_TOPICS = {
+    "__consumer_offsets": "offsets.topic.replication.factor",
+    "__transaction_state": "transaction.state.log.replication.factor",
+}
+INTERNAL_MIN_ISR = {"__transaction_state": "transaction.state.log.min.isr"}
+_PLANNER_END = "MSA_PLANNER_PY"
+
+
+def _script(body: str) -> str:
+    planner = Path(kafka_reassign.__file__).read_text()
+    assert _PLANNER_END not in planner
+    return (
+        "#!/usr/bin/env bash\n"
+        + (SCRIPTS / "kafka-admin-lib.sh").read_text()
+        + 'MSA_PLANNER="$WORK/planner.py"\n'
+        + f"cat >\"$MSA_PLANNER\" <<'{_PLANNER_END}'\n{planner}{_PLANNER_END}\n"
+        + (SCRIPTS / body).read_text()
+    )
+
+
+def drain_script() -> str:
+    return _script("kafka-drain.sh")
+
+
+def rebalance_script() -> str:
+    return _script("kafka-rebalance.sh")
+
+
+def _common_env(brokers: int, names: KafkaNames) -> dict[str, str]:
+    return {
+        "BOOTSTRAP_SERVERS": names.bootstrap_servers,
+        # The client Service: it reaches whichever members are ready, whatever the ensemble size.
+        "ZOOKEEPER_CONNECT": names.zookeeper_connect,
+        "TARGET_BROKERS": str(brokers),
+        "TIMEOUT_SECONDS": str(REASSIGN_TIMEOUT_SECONDS),
+    }
+
+
+def drain_env(brokers: int, names: KafkaNames) -> dict[str, str]:
+    return _common_env(brokers, names)
+
+
+def rebalance_env(brokers: int, overrides, names: KafkaNames) -> dict[str, str]:
+    props = broker_properties(brokers, overrides)
+    pairs = lambda d: ",".join(f"{topic}={props[key]}" for topic, key in d.items())  # noqa: E731
+    return {
+        **_common_env(brokers, names),
+        "WANTED_RF": pairs(INTERNAL_TOPICS),
+        "DEFAULT_RF": props["default.replication.factor"],
+        "WANTED_MIN_ISR": pairs(INTERNAL_MIN_ISR),
+    }
+
+
+def kafka_ready_script() -> str:
+    """The brokers' readiness probe (python3 -c): registered and in sync, one Metadata request, no JVM."""
+    return (SCRIPTS / "kafka_ready.py").read_text()
+
+
+# --- ZooKeeper ----------------------------------------------------------------------------------------
+
+def zookeeper_start_script() -> str:
+    return (SCRIPTS / "zookeeper-start.sh").read_text()
+
+
+def zookeeper_ready_script() -> str:
+    return (SCRIPTS / "zookeeper-ready.sh").read_text()
+
+
+def zookeeper_shrink_script() -> str:
+    return (SCRIPTS / "zookeeper-shrink.sh").read_text()
+
+
+def zookeeper_member_env(names: KafkaNames) -> dict[str, str]:
+    """What the start and readiness scripts need besides cp-zookeeper's ZOOKEEPER_* settings. The same
+    for every ensemble size: a new size restarts no member."""
+    return {"ZK_SELF_TEMPLATE": names.zookeeper_self_template, "ZK_ENSEMBLE_CONNECT": names.zookeeper_connect}
+
+
+def zookeeper_shrink_env(members: int, names: KafkaNames) -> dict[str, str]:
+    return {"ZK_ENSEMBLE_CONNECT": names.zookeeper_connect, "TARGET_MEMBERS": str(members)}

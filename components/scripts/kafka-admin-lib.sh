@@ -1,0 +1,81 @@
+# Shared by the Kafka admin Jobs (kafka-drain.sh, kafka-rebalance.sh); runs in the cp-kafka image.
+# Inputs (env): BOOTSTRAP_SERVERS, ZOOKEEPER_CONNECT, TARGET_BROKERS, TIMEOUT_SECONDS, MSA_PLANNER.
+set -euo pipefail
+JOB=${JOB:-kafka-admin}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+DEADLINE=$(( $(date +%s) + ${TIMEOUT_SECONDS:-1200} ))
+
+# One line on failure: in the log, and as the pod's termination message (kubectl describe, Job events).
+fail() {
+  echo "$JOB: $*" >&2
+  { echo "$JOB: $*" >/dev/termination-log; } 2>/dev/null || true
+  exit 1
+}
+
+log() { echo "$JOB: $*"; }
+
+# A tool call that must answer within a bound (a JVM per call: keep them few).
+tool() { timeout 180 "$@"; }
+
+# zookeeper-shell prints "Node does not exist" and exits 1 for a missing znode.
+zk_get() { tool zookeeper-shell "$ZOOKEEPER_CONNECT" get "$1" >"$WORK/zk.out" 2>"$WORK/zk.err"; }
+
+kafka_ever_ran() {
+  if zk_get /cluster/id; then return 0; fi
+  grep -q "Node does not exist" "$WORK/zk.err" && return 1
+  fail "ZooKeeper at $ZOOKEEPER_CONNECT did not answer ($(tail -n 1 "$WORK/zk.err")); check the zookeeper pods"
+}
+
+registered_brokers() {
+  tool zookeeper-shell "$ZOOKEEPER_CONNECT" ls /brokers/ids >"$WORK/ids.out" 2>"$WORK/ids.err" || { echo ""; return 0; }
+  python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import planner; print(",".join(map(str, planner.parse_broker_ids(sys.stdin.read()))))' \
+    "$(dirname "$MSA_PLANNER")" <"$WORK/ids.out"
+}
+
+describe_topics() {
+  tool kafka-topics --bootstrap-server "$BOOTSTRAP_SERVERS" --describe >"$WORK/describe.txt" 2>"$WORK/describe.err" ||
+    fail "kafka-topics --describe failed: $(grep -v '^\s*$' "$WORK/describe.err" | tail -n 1)"
+}
+
+# plan_field FIELD: one part of the planner's JSON answer ($WORK/plan.json).
+plan_field() { python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))[sys.argv[2]]))' "$WORK/plan.json" "$1"; }
+
+# apply_configs FIELD: topic -> {key: value} from the plan, one kafka-configs call per topic.
+apply_configs() {
+  python3 -c 'import json,sys
+for topic, cfg in json.load(open(sys.argv[1]))[sys.argv[2]].items():
+    print(topic + " " + ",".join(k + "=" + v for k, v in cfg.items()))' "$WORK/plan.json" "$1" >"$WORK/configs.txt"
+  while read -r topic settings; do
+    [ -n "$topic" ] || continue
+    log "topic $topic: $settings"
+    tool kafka-configs --bootstrap-server "$BOOTSTRAP_SERVERS" --entity-type topics --entity-name "$topic" \
+      --alter --add-config "$settings" >/dev/null 2>"$WORK/configs.err" ||
+      fail "could not set $settings on topic $topic: $(tail -n 1 "$WORK/configs.err")"
+  done <"$WORK/configs.txt"
+}
+
+# reassign: execute the plan's reassignment and wait for it, bounded by TIMEOUT_SECONDS.
+reassign() {
+  plan_field reassignment >"$WORK/reassignment.json"
+  local count
+  count=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["partitions"]))' "$WORK/reassignment.json")
+  if [ "$count" = 0 ]; then log "no partition to move"; return 0; fi
+  log "moving $count partition(s)"
+  tool kafka-reassign-partitions --bootstrap-server "$BOOTSTRAP_SERVERS" --execute \
+    --reassignment-json-file "$WORK/reassignment.json" >"$WORK/execute.out" 2>&1 ||
+    fail "kafka-reassign-partitions --execute failed: $(grep -v '^\s*$' "$WORK/execute.out" | tail -n 1)"
+  while :; do
+    tool kafka-reassign-partitions --bootstrap-server "$BOOTSTRAP_SERVERS" --verify \
+      --reassignment-json-file "$WORK/reassignment.json" >"$WORK/verify.out" 2>&1 || true
+    if ! grep -q "still in progress" "$WORK/verify.out" && [ "$(grep -c 'is completed' "$WORK/verify.out")" = "$count" ]; then
+      log "all $count partition(s) moved"
+      return 0
+    fi
+    [ "$(date +%s)" -lt "$DEADLINE" ] ||
+      fail "reassignment not finished within ${TIMEOUT_SECONDS}s: $(grep -v 'is completed' "$WORK/verify.out" | grep -m1 -E 'partition|Error' || echo unknown)"
+    sleep 5
+  done
+}
+
+# Write the planner (kafka_reassign.py, pure Python) where python3 finds it.

@@ -1,0 +1,17 @@
+# Before the Kafka StatefulSet shrinks to TARGET_BROKERS: move every replica off the brokers that go
+# away, lower replication factors and topic min ISR to fit. Nothing is touched when it cannot finish.
+JOB=kafka-drain
+if ! kafka_ever_ran; then
+  log "no Kafka cluster in ZooKeeper yet (first deploy): nothing to drain"
+  exit 0
+fi
+live=$(registered_brokers)
+[ -n "$live" ] || fail "no broker is registered in ZooKeeper; start the brokers (or restore msa:kafka.brokers) and retry"
+log "registered brokers: $live; target: $TARGET_BROKERS"
+describe_topics
+python3 "$MSA_PLANNER" drain "$TARGET_BROKERS" "$live" <"$WORK/describe.txt" >"$WORK/plan.json"
+errors=$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["errors"]; print(e[0] + (" (+%d more)" % (len(e)-1) if len(e) > 1 else "") if e else "")' "$WORK/plan.json")
+[ -z "$errors" ] || fail "cannot drain: $errors"
+apply_configs configsBefore
+reassign
+log "done: every partition lives on brokers 0..$((TARGET_BROKERS - 1))"

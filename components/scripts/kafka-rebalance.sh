@@ -1,0 +1,22 @@
+# After the Kafka StatefulSet has TARGET_BROKERS brokers: raise replication factors (internal topics
+# to the stack's values, others to default.replication.factor), spread replicas and preferred leaders,
+# then raise min ISR. Inputs besides the common ones: WANTED_RF, DEFAULT_RF, WANTED_MIN_ISR.
+JOB=kafka-rebalance
+want=$(seq -s, 0 $((TARGET_BROKERS - 1)))
+while :; do
+  live=$(registered_brokers)
+  missing=$(python3 -c 'import sys; live=set(sys.argv[1].split(",")); print(",".join(b for b in sys.argv[2].split(",") if b not in live))' "$live" "$want")
+  [ -n "$missing" ] || break
+  [ "$(date +%s)" -lt "$DEADLINE" ] || fail "brokers $missing did not register within ${TIMEOUT_SECONDS}s; check the kafka pods"
+  sleep 5
+done
+log "registered brokers: $live"
+describe_topics
+python3 "$MSA_PLANNER" grow "$TARGET_BROKERS" "$live" "$WANTED_RF" "$DEFAULT_RF" "$WANTED_MIN_ISR" <"$WORK/describe.txt" >"$WORK/plan.json"
+errors=$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["errors"]; print(e[0] if e else "")' "$WORK/plan.json")
+[ -z "$errors" ] || fail "cannot rebalance: $errors"
+reassign
+apply_configs configsAfter
+# Leaders follow the new preferred replicas now instead of at the next auto rebalance (5 min).
+tool kafka-leader-election --bootstrap-server "$BOOTSTRAP_SERVERS" --election-type PREFERRED --all-topic-partitions >/dev/null 2>&1 || true
+log "done: replication and leadership spread over brokers 0..$((TARGET_BROKERS - 1))"
