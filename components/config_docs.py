@@ -31,6 +31,7 @@ END = "<!-- end config-table -->"
 SECRET_ROWS = {
     "harborPassword": "Harbor password, set with `pulumi config set --secret msa:harborPassword`.",
     "sshPrivateKey": "SSH key for `cluster.nodes` and `push: relay`: `pulumi config set --secret msa:sshPrivateKey < ~/.ssh/id_ed25519`.",
+    "kafkaUiPassword": "kafka-ui login password (`kafka.ui.login`), set with `pulumi config set --secret msa:kafkaUiPassword`.",
 }
 
 

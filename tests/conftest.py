@@ -23,6 +23,7 @@ import render  # noqa: E402
 from components.stackfile import config_text  # noqa: E402
 
 TEST_PASSWORD = "hunter2-harbor-Pa55"
+TEST_UI_PASSWORD = "kafka-ui-Pa55-w0rd"
 TEST_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ntest-key-material-QmFzZTY0\n-----END OPENSSH PRIVATE KEY-----"
 
 
@@ -33,7 +34,8 @@ def stack_values(stack: str) -> dict:
 def to_config(values: dict, secrets: Optional[dict] = None) -> tuple[dict, list]:
     """Stack-file values -> (Pulumi config texts, secret keys), as `pulumi up` would see them after
     `python3 tasks.py init-stack`: the test secrets set (a `None` in `secrets` leaves one unset)."""
-    secrets = {"msa:harborPassword": TEST_PASSWORD, "msa:sshPrivateKey": TEST_SSH_KEY, **(secrets or {})}
+    secrets = {"msa:harborPassword": TEST_PASSWORD, "msa:sshPrivateKey": TEST_SSH_KEY, "msa:kafkaUiPassword": TEST_UI_PASSWORD,
+               **(secrets or {})}
     config, secret_keys = {"msa:namespace": "msa", "msa:configRepo": "config-repo"}, []
     for key, value in values.items():
         if not (isinstance(value, dict) and set(value) == {"secure"}):
