@@ -12,13 +12,18 @@ Drives the real `pulumi` CLI, in this order:
   3. `pulumi config set --secret --stack STACK msa:harborPassword` and `... msa:sshPrivateKey`, each
      value on stdin (never on a command line: shell history and `ps` would keep it). The password comes
      from MSA_HARBOR_PASSWORD (MSA_KAFKA_UI_PASSWORD) or a prompt, the key from --ssh-key (default ~/.ssh/id_ed25519).
-  4. Checks that every `secure:` value in the file is ciphertext, and lists the lines to commit.
+  4. With --host-keys: `ssh-keyscan` of every node, bastion and relay host without a host key; each
+     key's fingerprint is shown to compare with the host's console (confirm, or --yes), then
+     `pulumi config set --path ... hostKey` and `pulumi config rm --path msa:cluster.skipHostKeyCheck`.
+  5. Checks that every `secure:` value in the file is ciphertext, and lists the lines to commit.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import getpass
+import hashlib
 import os
 import shutil
 import subprocess
@@ -26,9 +31,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import yaml
-
-from components.stackfile import stack_file_problems
+from components.stackfile import StackFileError, load_document, stack_file_problems
 
 PROJECT_DIR = Path(__file__).resolve().parent
 LOGIN_HINT = (
@@ -93,7 +96,58 @@ def secret_value(key: str, ssh_key: Path) -> str:
     return password
 
 
-def init_stack(stack: str, secrets_provider: str, ssh_key: Path, project_dir: Path = PROJECT_DIR) -> list[str]:
+def unchecked_hosts(stack_file: dict) -> list[tuple[str, str, int]]:
+    """(config path, host, port) of every SSH host the stack connects to that has no host key yet."""
+    config = stack_file.get("config") or {}
+    cluster, harbor = config.get("msa:cluster") or {}, config.get("msa:harbor") or {}
+    hosts = []
+    for i, node in enumerate(cluster.get("nodes") or []):
+        if not node.get("hostKey"):
+            hosts.append((f"msa:cluster.nodes[{i}].hostKey", node["host"], int(node.get("port", 22))))
+        bastion = node.get("bastion") or {}
+        if bastion and not bastion.get("hostKey"):
+            hosts.append((f"msa:cluster.nodes[{i}].bastion.hostKey", bastion["host"], int(bastion.get("port", 22))))
+    if harbor.get("push") == "relay" and harbor.get("relayHost") and not harbor.get("relayHostKey"):
+        hosts.append(("msa:harbor.relayHostKey", harbor["relayHost"], int(harbor.get("relayPort", 22))))
+    return hosts
+
+
+def fingerprint(key_line: str) -> str:
+    """What `ssh-keygen -lf` prints for a public key: SHA256:<base64 of the blob's sha256, unpadded>."""
+    blob = base64.b64decode(key_line.split()[1])
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+
+
+def scan_host_key(host: str, port: int) -> str:
+    """`<type> <base64>` of the host's ed25519 key, as ssh-keyscan reports it."""
+    if shutil.which("ssh-keyscan") is None:
+        raise InitError("ssh-keyscan is not on PATH (package openssh-client); or set the hostKey lines by hand")
+    result = subprocess.run(["ssh-keyscan", "-t", "ed25519", "-p", str(port), host], capture_output=True, text=True, timeout=60)
+    lines = [line.split(None, 1)[1] for line in result.stdout.splitlines() if line.strip() and not line.startswith("#")]
+    if not lines:
+        raise InitError(f"ssh-keyscan got no ed25519 key from {host}:{port}; is sshd reachable there?")
+    return lines[0].strip()
+
+
+def record_host_keys(stack: str, stack_file: dict, project_dir: Path, assume_yes: bool) -> list[str]:
+    """Scan, confirm and store every missing host key; then drop the first-contact opt-out."""
+    stored = []
+    for path, host, port in unchecked_hosts(stack_file):
+        key = scan_host_key(host, port)
+        print(f"{host}:{port} presents {key.split()[0]} {fingerprint(key)}\n"
+              f"  compare on its console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub")
+        if not assume_yes and input("  the same? [y/N] ").strip().lower() not in ("y", "yes"):
+            raise InitError(f"host key of {host} not confirmed; nothing stored for it (the ones before it are)")
+        run_pulumi(["config", "set", "--path", "--stack", stack, path, key], project_dir)
+        stored.append(path)
+    if ((stack_file.get("config") or {}).get("msa:cluster") or {}).get("skipHostKeyCheck") is not None:
+        run_pulumi(["config", "rm", "--path", "--stack", stack, "msa:cluster.skipHostKeyCheck"], project_dir)
+        stored.append("msa:cluster.skipHostKeyCheck (removed)")
+    return stored
+
+
+def init_stack(stack: str, secrets_provider: str, ssh_key: Path, project_dir: Path = PROJECT_DIR,
+               host_keys: bool = False, assume_yes: bool = False) -> list[str]:
     """Create/select the stack and set its secrets; returns the report lines."""
     stack_path = project_dir / f"Pulumi.{stack}.yaml"
     if not stack_path.is_file():
@@ -102,7 +156,7 @@ def init_stack(stack: str, secrets_provider: str, ssh_key: Path, project_dir: Pa
         raise InitError("the pulumi CLI is not on PATH; install it: https://www.pulumi.com/docs/install/")
     if run_pulumi(["whoami"], project_dir, quiet=True) != 0:
         raise InitError(LOGIN_HINT)
-    before = yaml.safe_load(stack_path.read_text()) or {}
+    before = load_document(stack_path) or {}
     if run_pulumi(["stack", "select", stack], project_dir, quiet=True) != 0:
         init = ["stack", "init", stack]
         if secrets_provider != "default":
@@ -110,8 +164,9 @@ def init_stack(stack: str, secrets_provider: str, ssh_key: Path, project_dir: Pa
         run_pulumi(init, project_dir)
     for key in needed_secrets(before):
         run_pulumi(["config", "set", "--secret", "--stack", stack, f"msa:{key}"], project_dir, stdin=secret_value(key, ssh_key))
+    keys_stored = record_host_keys(stack, before, project_dir, assume_yes) if host_keys else []
 
-    after = yaml.safe_load(stack_path.read_text()) or {}
+    after = load_document(stack_path) or {}
     problems = stack_file_problems(after)
     if problems:
         raise InitError(f"{stack_path.name}: {problems[0]}")
@@ -121,6 +176,10 @@ def init_stack(stack: str, secrets_provider: str, ssh_key: Path, project_dir: Pa
             report.append(f"  {line}: ... ({meaning})")
     for key in needed_secrets(before):
         report.append(f"  msa:{key}: secure: ... (ciphertext)")
+    for path in keys_stored:
+        report.append(f"  {path}")
+    if not host_keys and unchecked_hosts(after):
+        report.append("hosts without a host key: run again with --host-keys (README: \"Node host keys\")")
     report.append(f"then: git add {stack_path.name} && git commit -m 'Create stack {stack}'")
     report.append(f"check it: pulumi preview --diff --stack {stack}")
     return report
@@ -133,10 +192,13 @@ def main(argv: Optional[list[str]] = None, project_dir: Path = PROJECT_DIR) -> i
                         help="passphrase (default), default (Pulumi Cloud's key), or a KMS URL (awskms://, gcpkms://, azurekeyvault://, hashivault://)")
     parser.add_argument("--ssh-key", type=Path, default=Path.home() / ".ssh" / "id_ed25519",
                         help="private key the nodes (and relay host) accept (default ~/.ssh/id_ed25519)")
+    parser.add_argument("--host-keys", action="store_true",
+                        help="also record the SSH host key of every node, bastion and relay host (ssh-keyscan, fingerprints confirmed)")
+    parser.add_argument("--yes", action="store_true", help="with --host-keys: store the scanned keys without asking (trusted network only)")
     args = parser.parse_args(argv)
     try:
-        report = init_stack(args.stack, args.secrets_provider, args.ssh_key, project_dir)
-    except InitError as exc:
+        report = init_stack(args.stack, args.secrets_provider, args.ssh_key, project_dir, args.host_keys, args.yes)
+    except (InitError, StackFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print("\n".join(report))

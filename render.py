@@ -396,7 +396,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     out_dir = args.out or PROJECT_DIR / "rendered" / args.stack
     try:
-        result = render(args.stack, out_dir)
+        result = render(args.stack, out_dir, PROJECT_DIR)
     except OutputFolderError as exc:
         print(f"error: --out {args.out or out_dir}: {exc}", file=sys.stderr)
         return 2

@@ -39,11 +39,7 @@ def median_ms(action, runs: int) -> float:
 def validate(stack: str) -> None:
     """What config.load does with the stack's values: namespaces, secrets, every key and rule."""
     values, secret_keys = render.load_stack_config(ROOT, stack)
-    keys = set(values)
-    config.check_namespaces(keys)
-    config.check_secrets_are_secret(keys, lambda k: k in secret_keys)
-    raw = config.read_raw_config(keys, lambda k: values.get(f"{config.PROJECT}:{k}"))
-    config.check_secrets_present(config.parse_stack_config(raw, ROOT), keys)
+    config.validate(values, lambda k: values.get(f"{config.PROJECT}:{k}"), lambda k: k in secret_keys, ROOT, stack)
 
 
 def measure(stack: str, runs: int) -> tuple[float, float, float]:

@@ -26,9 +26,9 @@ from pydantic.alias_generators import to_camel
 
 from .errors import ConfigError
 from .forms import (
-    DNS_LABEL, IMAGE_PATH, IMAGE_TAG, AbsolutePath, DnsLabel, DnsSubdomain, Form, Host, ImageDigest, ImagePath, ImageReference, ImageTag,
+    DNS_LABEL, IMAGE_PATH, IMAGE_TAG, AbsolutePath, GatewayPath, DnsLabel, DnsSubdomain, Form, Host, ImageDigest, ImagePath, ImageReference, ImageTag,
     JvmSize, KafkaPropertyValue, Port, PortRange, Quantity, RegistryHost, Folder, ServiceName, Size, StorageClassName,
-    SshHostKey, Text,
+    SshHostKey, Text, UserName,
     jvm_size_bytes, kind_of, quantity_value, shown,
 )
 
@@ -37,7 +37,7 @@ __all__ = [
     "Bastion", "Node", "Cluster", "Harbor", "KafkaUi", "Resources", "Kafka", "Route", "KafkaClient", "Service", "Spring", "Verify",
     "StackConfig",
     "Secrets", "parse_stack_config", "key_path", "read_raw_config", "check_namespaces", "check_secrets_are_secret",
-    "check_secrets_present", "set_secret_command", "host_key_warnings", "load", "reserved_names",
+    "check_secrets_present", "set_secret_command", "host_key_warnings", "validate", "load", "reserved_names",
 ]
 
 PROJECT = "msa"
@@ -108,7 +108,7 @@ class _Model(BaseModel):
 class Bastion(_Model):
     host: Host
     """SSH jump host in front of the node."""
-    user: Text = "root"
+    user: UserName = "root"
     """SSH user on the bastion."""
     port: Port = 22
     """SSH port of the bastion."""
@@ -119,7 +119,7 @@ class Bastion(_Model):
 class Node(_Model):
     host: Host
     """Node address for SSH (host only: user and port have their own keys)."""
-    user: Text = "root"
+    user: UserName = "root"
     """SSH user: root, or a user with passwordless sudo."""
     port: Port = 22
     """SSH port of the node."""
@@ -202,7 +202,7 @@ class Harbor(_Model):
     """How built images reach Harbor (see "Images")."""
     relay_host: Optional[Host] = None
     """`push: relay`: the host that pushes to Harbor."""
-    relay_user: Text = "root"
+    relay_user: UserName = "root"
     """`push: relay`: SSH user on the relay host."""
     relay_port: Port = 22
     """`push: relay`: SSH port of the relay host."""
@@ -313,18 +313,12 @@ class Kafka(_Model):
 
 
 class Route(_Model):
-    path: Text
+    path: GatewayPath
     """Gateway Path predicate, e.g. `/user-service/**`."""
-    service: Text
+    service: Annotated[Text, Form("a key of msa:services")]
     """Target service (a key of `msa:services`)."""
     strip_prefix: int = Field(0, ge=0, le=10)
     """Path segments the gateway strips before forwarding."""
-
-    @model_validator(mode="after")
-    def _path(self) -> "Route":
-        if not self.path.startswith("/") or any(c.isspace() for c in self.path):
-            raise KeyProblem("path", f"{self.path!r} is not a gateway Path predicate; use e.g. /user-service/**")
-        return self
 
 
 class KafkaClient(_Model):
@@ -610,12 +604,14 @@ def reserved_names() -> tuple[str, ...]:
     import dataclasses
 
     from .images import PULL_SECRET
+    from .kafka import UI_AUTH_SUFFIX
     from .kafka_settings import KafkaNames
+    from .network import DEFAULT_DENY
     from .spring_settings import CONFIG_REPO_MAP
     from .verification import NAME as VERIFY
 
-    kafka = [f.default for f in dataclasses.fields(KafkaNames) if isinstance(f.default, str)]
-    return tuple(sorted({*kafka, PULL_SECRET, CONFIG_REPO_MAP, VERIFY}))
+    kafka = {f.name: f.default for f in dataclasses.fields(KafkaNames) if isinstance(f.default, str)}
+    return tuple(sorted({*kafka.values(), kafka["ui"] + UI_AUTH_SUFFIX, PULL_SECRET, CONFIG_REPO_MAP, VERIFY, DEFAULT_DENY}))
 
 
 def _check_services(cfg: StackConfig, project_dir: Path) -> None:
@@ -808,6 +804,19 @@ def check_secrets_present(cfg: StackConfig, keys: Iterable[str], stack: str) -> 
         raise ConfigError("sshPrivateKey", f"cluster.nodes are set up over SSH but no key is set; run: {set_secret_command('sshPrivateKey', stack)}")
 
 
+def validate(keys: Iterable[str], get: Callable[[str], Optional[str]], is_secret: Callable[[str], bool],
+             project_dir: Path, stack: str) -> StackConfig:
+    """Every check, on the config as the CLI passes it: `keys` are all full keys (`msa:kafka`,
+    `kubernetes:context`, ...), `get` the text of an msa key without its prefix (pure: no Pulumi)."""
+    keys = set(keys)
+    check_namespaces(keys)
+    keys = {k for k in keys if k.startswith(PROJECT + ":")}
+    check_secrets_are_secret(keys, is_secret)
+    cfg = parse_stack_config(read_raw_config(keys, get), project_dir)
+    check_secrets_present(cfg, keys, stack)
+    return cfg
+
+
 def load(project_dir: Path) -> tuple[StackConfig, Secrets]:
     """Read and validate every msa:* key of the running stack (pulumi up or the mock runtime)."""
     import pulumi
@@ -816,13 +825,10 @@ def load(project_dir: Path) -> tuple[StackConfig, Secrets]:
     # The SDK exposes no public "list all keys"; the values live in these two places (explicitly
     # set, e.g. by the mock runtime, and the PULUMI_CONFIG JSON the language host passes).
     every_key = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
-    check_namespaces(every_key)
-    keys = {k for k in every_key if k.startswith(PROJECT + ":")}
     conf = pulumi.Config(PROJECT)
     env_secret_keys = set(runtime_config.get_config_secret_keys_env())
-    check_secrets_are_secret(keys, lambda k: runtime_config.is_config_secret(k) or k in env_secret_keys)
-    cfg = parse_stack_config(read_raw_config(keys, conf.get), project_dir)
-    check_secrets_present(cfg, keys, pulumi.get_stack())
+    cfg = validate(every_key, conf.get, lambda k: runtime_config.is_config_secret(k) or k in env_secret_keys,
+                   project_dir, pulumi.get_stack())
     secrets = Secrets(
         harbor_password=conf.get_secret("harborPassword"),
         ssh_private_key=conf.get_secret("sshPrivateKey"),

@@ -176,6 +176,15 @@ def _host(text: str) -> str:
     return text
 
 
+_USER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
+
+
+def _user_name(text: str) -> str:
+    if not _USER_NAME.fullmatch(text):
+        raise ValueError(f"{text!r} is not a login name; use letters, digits and _ . - (at most 32), e.g. root or deploy")
+    return text
+
+
 def _registry_host(text: str) -> str:
     if "://" in text:
         raise ValueError(f"{text!r} has a scheme; write the host[:port] as in image names (the scheme is harbor.scheme), e.g. msa.harbor.com")
@@ -189,6 +198,12 @@ def _port_range(text: str) -> str:
     m = re.fullmatch(r"(\d+)-(\d+)", text)
     if not m or not (1 <= int(m[1]) < int(m[2]) <= 65535):
         raise ValueError(f"{text!r} is not a port range; use the API server's --service-node-port-range, e.g. 30000-32767")
+    return text
+
+
+def _gateway_path(text: str) -> str:
+    if not text.startswith("/") or any(c.isspace() for c in text):
+        raise ValueError(f"{text!r} is not a gateway Path predicate; use e.g. /user-service/**")
     return text
 
 
@@ -319,9 +334,11 @@ StorageClassName = Annotated[str, BeforeValidator(_text), AfterValidator(_storag
 DnsSubdomain = Annotated[str, BeforeValidator(_text), AfterValidator(_dns_subdomain), Form("DNS-1123 subdomain")]
 ServiceName = Annotated[str, AfterValidator(_service_name), Form("DNS-1035 label")]
 Host = Annotated[str, BeforeValidator(_text), AfterValidator(_host), Form("host name or IP address")]
+UserName = Annotated[str, BeforeValidator(_text), AfterValidator(_user_name), Form("login name")]
 RegistryHost = Annotated[str, BeforeValidator(_text), AfterValidator(_registry_host), Form("host[:port]")]
 Port = Annotated[int, Field(ge=1, le=65535), Form("port 1-65535")]
 PortRange = Annotated[str, BeforeValidator(_text), AfterValidator(_port_range), Form("low-high")]
+GatewayPath = Annotated[str, BeforeValidator(_text), AfterValidator(_gateway_path), Form("Path predicate (/x/**)")]
 AbsolutePath = Annotated[str, BeforeValidator(_text), AfterValidator(_absolute_path), Form("absolute path")]
 Folder = Annotated[str, BeforeValidator(_text), AfterValidator(_folder), Form("folder (relative to the project)")]
 ImageReference = Annotated[str, BeforeValidator(_text), AfterValidator(_image_reference), Form("image reference")]

@@ -167,7 +167,7 @@ class KafkaCluster(pulumi.ComponentResource):
         # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
         # spread over every broker after it is ready (see kafka_jobs.py; both are no-ops when nothing moves).
         self.drain = kx.script_job(
-            f"{names.kafka}-drain", ns, ADMIN_COMPONENT, cfg.image, drain_script(), drain_env(cfg.brokers, names),
+            names.drain, ns, ADMIN_COMPONENT, cfg.image, drain_script(), drain_env(cfg.brokers, names),
             kx.waiting_for(child, (*brokers_wait_for, self.headless, self.bootstrap)), REASSIGN_TIMEOUT_SECONDS,
             security_context=_pod_security(), annotations=cp_checkov_skips(cfg.image, TOOLS_WRITE),
         )
@@ -177,7 +177,7 @@ class KafkaCluster(pulumi.ComponentResource):
             opts=kx.waiting_for(child, (*brokers_wait_for, self.drain)),
         )
         self.rebalance = kx.script_job(
-            f"{names.kafka}-rebalance", ns, ADMIN_COMPONENT, cfg.image, rebalance_script(),
+            names.rebalance, ns, ADMIN_COMPONENT, cfg.image, rebalance_script(),
             rebalance_env(cfg.brokers, cfg.overrides, names), kx.waiting_for(child, (self.stateful_set,)),
             REASSIGN_TIMEOUT_SECONDS, security_context=_pod_security(), annotations=cp_checkov_skips(cfg.image, TOOLS_WRITE),
         )
@@ -190,6 +190,7 @@ class KafkaCluster(pulumi.ComponentResource):
 # (where /proc/<pid>/environ, crash reports and `kubectl describe` would show it).
 UI_AUTH_MOUNT = "/etc/kafka-ui/auth"
 UI_USER_KEY, UI_PASSWORD_KEY = "spring.security.user.name", "spring.security.user.password"
+UI_AUTH_SUFFIX = "-auth"      # the login Secret: kafka-ui-auth-<hash>
 
 
 def kafka_ui_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
@@ -225,8 +226,8 @@ class KafkaUi(pulumi.ComponentResource):
                 raise ValueError("kafka-ui login without msa:kafkaUiPassword (config.check_secrets_present stops this earlier)")
             # Auto-named and immutable like the pull secret: a new password is a new Secret and a rollout.
             self.auth = k8s.core.v1.Secret(
-                f"{names.ui}-auth",
-                metadata=kx.metadata(f"{names.ui}-auth", ns, component, autonamed=True),
+                names.ui + UI_AUTH_SUFFIX,
+                metadata=kx.metadata(names.ui + UI_AUTH_SUFFIX, ns, component, autonamed=True),
                 immutable=True,
                 string_data={UI_USER_KEY: cfg.ui.username, UI_PASSWORD_KEY: pulumi.Output.secret(password)},
                 opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])),

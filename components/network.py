@@ -30,6 +30,7 @@ from .verification import COMPONENT as VERIFICATION
 NAME, COMPONENT, PART_OF = "app.kubernetes.io/name", "app.kubernetes.io/component", "app.kubernetes.io/part-of"
 SPRING_COMPONENTS = ("discovery", "config", "gateway", "service")   # spring.SpringService labels by role
 KAFKA_UI_PORT = 8080
+DEFAULT_DENY = "default-deny-ingress"
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def policy_plan(cfg: StackConfig, names: KafkaNames, node_ports: dict[str, int])
     verification = (by_component(VERIFICATION),) if cfg.verify.enabled else ()
     kafka_clients = sorted(name for name, svc in cfg.services.items() if svc.kafka is not None)
     policies = [
-        Policy("default-deny-ingress", None, ()),
+        Policy(DEFAULT_DENY, None, ()),
         Policy(names.zookeeper, names.zookeeper, (
             Rule((ZOOKEEPER_CLIENT_PORT,), (by_name(names.kafka), by_component(KAFKA_ADMIN))),
             Rule((ZOOKEEPER_CLIENT_PORT, ZOOKEEPER_PEER_PORT, ZOOKEEPER_ELECTION_PORT), (by_name(names.zookeeper),)),

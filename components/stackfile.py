@@ -137,6 +137,11 @@ def _load(path: Path) -> Any:
         raise StackFileError(f"{path.name}: not valid YAML ({str(exc).splitlines()[0]})") from None
 
 
+def load_document(path: Path) -> Any:
+    """A Pulumi YAML file parsed the way the CLI parses it (a key written twice is refused, no timestamps)."""
+    return _load(path)
+
+
 def _kind(value: Any) -> str:
     return {list: "a list", str: "text", dict: "a mapping"}.get(type(value), f"{json.dumps(value, default=str)}")
 

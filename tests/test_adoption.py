@@ -1,8 +1,6 @@
 """Taking over the hand-made deployment: import.json and the adoption-run switch."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -85,12 +83,6 @@ def test_an_ambiguous_parent_is_impossible():
     document = import_document(regs)
     assert [e["name"] for e in document["resources"]] == ["SpringService-api", "Service-api"]
     assert document["resources"][1]["parent"] == "SpringService-api"
-
-
-def test_render_writes_import_json(tmp_path):
-    result = subprocess.run([sys.executable, "render.py", "dev", "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert json.loads((tmp_path / "out" / "import.json").read_text())["resources"]
 
 
 def test_an_adoption_run_warns_until_it_is_switched_off():

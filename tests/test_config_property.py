@@ -9,19 +9,24 @@ Anything else, a traceback of any kind, fails. Bounded to stay a few seconds of 
 `MSA_PROPERTY_EXAMPLES=2000 venv/bin/python -m pytest tests/test_config_property.py` hunts longer.
 """
 
+import contextlib
 import copy
 import functools
+import io
+import itertools
 import os
 
 import kubernetes_validate
 import kubernetes_validate.utils
 import pulumi
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import render
-from components import config_docs
+from components import config, config_docs
+from components.errors import ConfigError
 from conftest import objects, run_stack, stack_values, to_config
 
 KUBERNETES_VERSION = "1.30.0"
@@ -81,18 +86,20 @@ def validated():
         yield [obj for obj in objects(run_stack("dev"))]
 
 
-# MSA_PROPERTY_EXAMPLES=2000 for a long hunt; 40 keeps the fast suite fast.
-@settings(max_examples=int(os.environ.get("MSA_PROPERTY_EXAMPLES", "40")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+# MSA_PROPERTY_EXAMPLES=2000 for a long hunt; 60 keeps the fast suite fast.
+@settings(max_examples=int(os.environ.get("MSA_PROPERTY_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(key=st.sampled_from(KEYS), value=yaml_values, service=st.sampled_from(SERVICES))
 def test_any_value_in_any_key_is_one_line_or_a_valid_render(validated, key, value, service):
     if ".routes[]" in key or key.endswith(".routes"):
         service = "apigateway-service"  # only the gateway takes routes; elsewhere that rule would answer first
     values = copy.deepcopy(stack_values("dev"))
     place(values, key, value, service)
-    config, secret_keys = to_config(values)
+    texts, secret_keys = to_config(values)
     try:
-        result = render.run_program(render.PROJECT_DIR, "dev", config, secret_keys)
-    except pulumi.RunError as error:
+        # config.load's checks first: the program would stop there with this very line, before anything else.
+        config.validate(texts, lambda k: texts.get(f"msa:{k}"), lambda k: k in secret_keys, render.PROJECT_DIR, "dev")
+        result = render.run_program(render.PROJECT_DIR, "dev", texts, secret_keys)
+    except (ConfigError, pulumi.RunError) as error:
         message = str(error)
         assert "\n" not in message and message.startswith("msa:") and ": " in message, message
         return
@@ -108,3 +115,43 @@ def test_every_key_is_reachable_by_the_property_test():
         place(values, key, "probe", "user-service")
     assert values["msa:cluster"]["nodes"][0]["bastion"]["port"] == "probe"
     assert values["msa:services"]["user-service"]["routes"][0]["stripPrefix"] == "probe"
+
+
+@pytest.fixture(scope="module")
+def stack_project(tmp_path_factory):
+    """A project folder whose program, components and config repo are the real ones (symlinked), for
+    stack files written by the test; render.main reads and renders it as `python3 render.py prop` would."""
+    folder = tmp_path_factory.mktemp("property") / "project"
+    folder.mkdir()
+    for name in ("__main__.py", "components", "config-repo", "Pulumi.yaml"):
+        (folder / name).symlink_to(render.PROJECT_DIR / name)
+    return folder
+
+
+@settings(max_examples=int(os.environ.get("MSA_PROPERTY_EXAMPLES", "30")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(key=st.sampled_from(KEYS), value=yaml_values, service=st.sampled_from(SERVICES))
+def test_render_exits_2_with_one_line_or_writes_a_valid_render(validated, stack_project, key, value, service):
+    """The same contract through render.main: a real stack file, the exit status, stderr, the output folder."""
+    if ".routes" in key:
+        service = "apigateway-service"
+    values = copy.deepcopy(stack_values("dev"))
+    place(values, key, value, service)
+    (stack_project / "Pulumi.prop.yaml").write_text(yaml.safe_dump({"config": values}, allow_unicode=True))
+    out = stack_project.parent / f"out-{next(_runs)}"
+    stderr = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        patch.setattr(render, "PROJECT_DIR", stack_project)
+        status = render.main(["prop", "--out", str(out)])
+    if status == 2:
+        (line,) = stderr.getvalue().splitlines()
+        assert line.startswith("error: msa:") and "Traceback" not in line, line
+        assert not out.exists()
+        return
+    assert status == 0, stderr.getvalue()
+    for obj in yaml.safe_load_all((out / "kubernetes.yaml").read_text()):
+        if obj not in validated:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+
+
+_runs = itertools.count()

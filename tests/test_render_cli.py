@@ -177,3 +177,16 @@ def test_values_reach_the_program_as_the_cli_passes_them(tmp_path):
 def test_a_duplicate_nested_key_is_refused_with_its_line(tmp_path):
     with pytest.raises(StackFileError, match=r"^Pulumi\.t\.yaml:4:5: duplicate key 'host' \(first at line 3\)"):
         _read(tmp_path, "config:\n  msa:harbor:\n    host: a.example\n    host: b.example\n")
+
+
+def test_render_runs_from_outside_the_venv_by_re_running_itself_in_it(tmp_path):
+    """README: `python3 render.py dev` works with the system Python; it re-runs itself with ./venv/bin/python."""
+    system_python = Path(sys.base_prefix) / "bin" / "python3"
+    if subprocess.run([system_python, "-c", "import pulumi"], capture_output=True).returncode == 0:
+        pytest.skip("the system Python has pulumi itself; nothing to re-run")
+    # The refusal comes from the program's own checks, so the venv's interpreter ran it (quick: nothing renders).
+    (tmp_path / "notes.txt").write_text("mine")
+    result = subprocess.run([system_python, str(ROOT / "render.py"), "dev", "--out", str(tmp_path)], cwd=tmp_path,
+                            capture_output=True, text=True)
+    _refused(result, f"error: --out {tmp_path}: is a folder render.py did not write")
+    assert (tmp_path / "notes.txt").read_text() == "mine"

@@ -8,19 +8,20 @@ import shutil
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
 import init_stack
 import render
-from components.stackfile import ciphertext_problem, secure_values, stack_file_problems
+from components.stackfile import ciphertext_problem, load_document, secure_values, stack_file_problems
 from conftest import ROOT, TEST_PASSWORD, TEST_SSH_KEY, TEST_UI_PASSWORD, config_error
 
 
 def _cli_view(stack: str) -> dict:
     """The stack file as the CLI reads it: the whole YAML document (config plus encryption lines)."""
-    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    return load_document(ROOT / f"Pulumi.{stack}.yaml")
 
 
 def _v1(plaintext_size: int = 8) -> str:
@@ -65,7 +66,7 @@ def test_nested_secure_values_are_checked_with_their_path():
 
 def test_render_refuses_an_undecryptable_value_and_names_the_key(tmp_path):
     project = tmp_path / "p"
-    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns("venv", "rendered", ".git", "__pycache__"))
+    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns("venv", "rendered", ".git", "__pycache__", ".*cache*", ".ci"))
     stack_file = project / "Pulumi.dev.yaml"
     stack_file.write_text(stack_file.read_text().replace("config:\n", "config:\n  msa:harborPassword:\n    secure: v1:placeholder\n", 1))
     with pytest.raises(render.StackFileError, match=r"^Pulumi.dev.yaml: msa:harborPassword: secure value is not v1"):
@@ -125,6 +126,26 @@ def edit(stack, change):
 if args[:2] == ["stack", "init"]:
     open(os.path.join(state, args[2]), "w").close()
     edit(args[2], lambda d: d.update(encryptionsalt="v1:" + base64.b64encode(os.urandom(8)).decode() + ":v1:x:y"))
+    sys.exit(0)
+def walk(doc, path):
+    # msa:cluster.nodes[0].hostKey -> the parent container and the last key, as --path does.
+    head, _, rest = path.partition(".")
+    parts = [head] + [int(p) if p.isdigit() else p for p in rest.replace("[", ".").replace("]", "").split(".") if p]
+    node = doc["config"]
+    for part in parts[:-1]:
+        node = node[part]
+    return node, parts[-1]
+if args[:4] == ["config", "set", "--path", "--stack"]:
+    def put(d):
+        node, last = walk(d, args[5])
+        node[last] = args[6]
+    edit(args[4], put)
+    sys.exit(0)
+if args[:4] == ["config", "rm", "--path", "--stack"]:
+    def drop(d):
+        node, last = walk(d, args[5])
+        del node[last]
+    edit(args[4], drop)
     sys.exit(0)
 if args[:3] == ["config", "set", "--secret"]:
     stack, key = args[4], args[5]
@@ -219,3 +240,55 @@ def test_init_stack_without_the_ssh_key_stops_before_setting_it(fake_cli, tmp_pa
 def test_tasks_py_runs_init_stack():
     result = subprocess.run([sys.executable, "tasks.py", "init-stack", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0 and "--secrets-provider" in result.stdout
+
+
+def test_init_stack_reports_a_broken_stack_file_in_one_line(fake_cli, capsys):
+    project, key, calls = fake_cli
+    (project / "Pulumi.dev.yaml").write_text("config:\n  msa:namespace: a\n  msa:namespace: b\n")
+    assert init_stack.main(["dev", "--ssh-key", str(key)], project_dir=project) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Pulumi.dev.yaml:3:3: duplicate key 'msa:namespace'") and err.count("\n") == 1
+
+
+def _keyscan(bin_dir, keys: dict) -> None:
+    """A stand-in ssh-keyscan answering `ssh-keyscan -t ed25519 -p PORT HOST` from `keys`."""
+    lines = "\n".join(f'  "{host}") echo "{host} {key}" ;;' for host, key in keys.items())
+    path = bin_dir / "ssh-keyscan"
+    path.write_text(f"""#!/usr/bin/env bash
+echo "# $5:$4 SSH-2.0-OpenSSH_9.2" >&2
+case $5 in
+{lines}
+esac
+""")
+    path.chmod(0o755)
+
+
+def test_init_stack_records_the_confirmed_host_keys_and_drops_the_opt_out(fake_cli, monkeypatch, capsys):
+    import base64 as b64
+    import hashlib
+
+    project, key, calls = fake_cli
+    kind = b"ssh-ed25519"
+    host_key = "ssh-ed25519 " + b64.b64encode(len(kind).to_bytes(4, "big") + kind + (32).to_bytes(4, "big") + b"h" * 32).decode()
+    bin_dir = Path(os.environ["PATH"].split(":")[0])
+    _keyscan(bin_dir, {"172.10.40.174": host_key})
+    monkeypatch.setattr("builtins.input", lambda prompt: "y")
+
+    assert init_stack.main(["dev", "--ssh-key", str(key), "--host-keys"], project_dir=project) == 0
+
+    argv = [c["argv"] for c in calls()]
+    assert ["config", "set", "--path", "--stack", "dev", "msa:cluster.nodes[0].hostKey", host_key] in argv
+    assert argv[-1] == ["config", "rm", "--path", "--stack", "dev", "msa:cluster.skipHostKeyCheck"]
+    cluster = load_document(project / "Pulumi.dev.yaml")["config"]["msa:cluster"]
+    assert cluster["nodes"][0]["hostKey"] == host_key and "skipHostKeyCheck" not in cluster
+    expected = "SHA256:" + b64.b64encode(hashlib.sha256(b64.b64decode(host_key.split()[1])).digest()).decode().rstrip("=")
+    assert f"172.10.40.174:22 presents ssh-ed25519 {expected}" in capsys.readouterr().out
+
+
+def test_an_unconfirmed_host_key_is_not_stored(fake_cli, monkeypatch, capsys):
+    project, key, calls = fake_cli
+    _keyscan(Path(os.environ["PATH"].split(":")[0]), {"172.10.40.174": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGhoaGhoaGhoaGhoaGhoaGhoaGhoaGhoaGhoaGhoaGho"})
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    assert init_stack.main(["dev", "--ssh-key", str(key), "--host-keys"], project_dir=project) == 2
+    assert "host key of 172.10.40.174 not confirmed" in capsys.readouterr().err
+    assert not [c for c in calls() if c["argv"][:3] in (["config", "set", "--path"], ["config", "rm", "--path"])]
