@@ -1,7 +1,6 @@
 """Every configuration mistake stops the program before any resource exists, with one line naming the key."""
 
 import copy
-import shutil
 import subprocess
 import sys
 
@@ -9,7 +8,7 @@ import pytest
 
 from components import config
 from components.errors import ConfigError
-from conftest import ROOT, TEST_PASSWORD, config_error, run_stack, stack_values, to_config
+from conftest import ROOT, TEST_PASSWORD, config_error, copy_project, run_stack, stack_values, to_config
 
 
 def _set(path, value):
@@ -239,7 +238,7 @@ def _render(*args, cwd=ROOT):
 
 def test_render_of_invalid_config_exits_2_with_one_line_and_writes_nothing(tmp_path):
     project = tmp_path / "project"
-    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns("venv", ".venv", ".git", "rendered", "*cache*", "__pycache__"))
+    copy_project(project)
     stack = (project / "Pulumi.dev.yaml").read_text().replace("clusterIP: 10.104.193.23", "clusterIP: 10.200.0.5")
     (project / "Pulumi.dev.yaml").write_text(stack)
     out = tmp_path / "out"
