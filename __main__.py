@@ -23,6 +23,7 @@ from components.k8s import FORCE_APPLY
 from components.images import HarborImage, harbor_pull_secret, image_plan
 from components.kafka import KafkaCluster, KafkaNames, KafkaUi, ZooKeeper
 from components.network import network_policies, policy_plan
+from components.storage import StorageGuard, storage_settings
 from components.nodes import setup_nodes
 from components.spring import SpringService, SpringServiceArgs, config_repo_map
 from components.spring_settings import directory_for, spring_application_json, spring_settings
@@ -57,10 +58,12 @@ pull_secret = harbor_pull_secret(cfg.namespace, cfg.harbor, secrets, in_namespac
 
 # cp-kafka's start script gives up when ZooKeeper does not answer within its timeout, so the brokers
 # wait for the ensemble instead of crash-looping through back-off delays.
-zookeeper = ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), in_namespace)
+# A storage change existing volumes cannot follow is refused before either StatefulSet changes.
+storage_guard = StorageGuard("storage-guard", storage_settings(cfg.kafka))
+zookeeper = ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), (storage_guard,), in_namespace)
 kafka = KafkaCluster(
     "kafka", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.bootstrap),
-    brokers_wait_for=(zookeeper,), opts=in_namespace,
+    brokers_wait_for=(zookeeper,), storage_guard=(storage_guard,), opts=in_namespace,
 )
 kafka_ui = None
 if cfg.kafka.ui.enabled:

@@ -87,6 +87,8 @@ class Recorded:
     delete_before_replace: bool = False
     # customTimeouts (create/update/delete) as the engine would get them; empty when not set.
     custom_timeouts: dict = field(default_factory=dict)
+    # ignoreChanges as the engine would get them (property paths whose drift is ignored).
+    ignore_changes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -201,6 +203,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             recorded.parent = request.parent
             recorded.dependencies = list(request.dependencies)
             recorded.delete_before_replace = bool(request.deleteBeforeReplace)
+            recorded.ignore_changes = list(request.ignoreChanges)
             timeouts = request.customTimeouts
             recorded.custom_timeouts = {k: v for k, v in (("create", timeouts.create), ("update", timeouts.update), ("delete", timeouts.delete)) if v}
         return response

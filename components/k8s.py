@@ -220,6 +220,15 @@ def tcp_probe(port_number: int, period: int, failures: int, initial_delay: int =
     )
 
 
+def exec_probe(command: list[str], period: int, failures: int) -> k8s.core.v1.ProbeArgs:
+    return k8s.core.v1.ProbeArgs(
+        exec_=k8s.core.v1.ExecActionArgs(command=command),
+        period_seconds=period,
+        failure_threshold=failures,
+        timeout_seconds=5,
+    )
+
+
 def http_probe(path: str, port_number: int, period: int, failures: int) -> k8s.core.v1.ProbeArgs:
     return k8s.core.v1.ProbeArgs(
         http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port=port_number),

@@ -13,7 +13,11 @@ import pulumi_kubernetes as k8s
 
 from . import k8s as kx
 from .config import Kafka as KafkaConfig
-from .kafka_jobs import REASSIGN_TIMEOUT_SECONDS, drain_env, drain_script, rebalance_env, rebalance_script
+from .kafka_jobs import (
+    REASSIGN_TIMEOUT_SECONDS, drain_env, drain_script, kafka_ready_script, rebalance_env, rebalance_script, zookeeper_member_env,
+    zookeeper_ready_script, zookeeper_shrink_env, zookeeper_shrink_script, zookeeper_start_script,
+)
+from .storage import claim_names
 from .kafka_settings import (  # noqa: F401  (re-exported: callers import the names from here too)
     KAFKA_PORT, ZOOKEEPER_CLIENT_PORT, ZOOKEEPER_ELECTION_PORT, ZOOKEEPER_PEER_PORT, KafkaNames, broker_properties,
     kafka_env, kafka_env_name, min_insync_replicas, property_from_env_name, replication_factor,
@@ -26,8 +30,6 @@ CP_USER = 1000
 
 # broker.id from the StatefulSet ordinal (kafka-2 -> 2), then cp-kafka's own entrypoint.
 KAFKA_START = 'export KAFKA_BROKER_ID="${HOSTNAME##*-}" && exec /etc/confluent/docker/run'
-# ZooKeeper ids start at 1. "$$(( " is the kubelet's escape for a literal "$((" in a command.
-ZOOKEEPER_START = 'ORDINAL="${HOSTNAME##*-}" && export ZOOKEEPER_SERVER_ID=$$((ORDINAL + 1)) && exec /etc/confluent/docker/run'
 
 
 def _pod_security() -> k8s.core.v1.PodSecurityContextArgs:
@@ -56,7 +58,11 @@ TOOLS_WRITE = "the Kafka tools' start script (kafka-run-class) creates its log f
 def _cp_stateful_set(name: str, namespace: str, component: str, replicas: int, headless: str,
                      container: k8s.core.v1.ContainerArgs, claim: k8s.core.v1.PersistentVolumeClaimArgs,
                      termination_grace: int, opts: pulumi.ResourceOptions) -> k8s.apps.v1.StatefulSet:
-    """A cp-* StatefulSet: one container as appuser, per-pod DNS through `headless`, data on a claim."""
+    """A cp-* StatefulSet: one container as appuser, per-pod DNS through `headless`, data on a claim.
+
+    Drift on volumeClaimTemplates is ignored: pulumi-kubernetes would replace the whole StatefulSet
+    (every pod down at once) and existing PVCs would keep their size anyway; `grow_claims` grows them.
+    """
     return k8s.apps.v1.StatefulSet(
         name,
         metadata=kx.metadata(name, namespace, component, annotations=cp_checkov_skips(str(container.image), ENTRYPOINT_WRITES)),
@@ -77,14 +83,36 @@ def _cp_stateful_set(name: str, namespace: str, component: str, replicas: int, h
             ),
             volume_claim_templates=[claim],
         ),
-        opts=opts,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=["spec.volumeClaimTemplates"])),
     )
+
+
+def grow_claims(statefulset: k8s.apps.v1.StatefulSet, name: str, namespace: str, replicas: int, size: str,
+                opts: pulumi.ResourceOptions) -> list[k8s.core.v1.PersistentVolumeClaimPatch]:
+    """Set each existing claim's requested size through the API (server-side apply), after the StatefulSet
+    created them. Needs a StorageClass with allowVolumeExpansion to grow; the same size is a no-op."""
+    return [
+        k8s.core.v1.PersistentVolumeClaimPatch(
+            claim,
+            metadata=k8s.meta.v1.ObjectMetaPatchArgs(
+                name=claim, namespace=namespace,
+                # The StatefulSet controller created the claim and owns the field: take it over.
+                annotations={"pulumi.com/patchForce": "true"},
+            ),
+            spec=k8s.core.v1.PersistentVolumeClaimSpecPatchArgs(
+                resources=k8s.core.v1.VolumeResourceRequirementsPatchArgs(requests={"storage": size}),
+            ),
+            opts=kx.waiting_for(opts, (statefulset,)),
+        )
+        for claim in claim_names(name, replicas)
+    ]
 
 
 class ZooKeeper(pulumi.ComponentResource):
     """A ZooKeeper StatefulSet (1 node, or an ensemble of 3 or 5) with headless and client Services."""
 
-    def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, client_ip: str, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, client_ip: str,
+                 storage_guard: tuple[pulumi.Resource, ...] = (), opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("msa:kafka:ZooKeeper", name, {"replicas": cfg.zookeeper_replicas, "image": cfg.zookeeper_image}, opts)
         child = kx.child_options(self, opts)
         ns, component = names.namespace, "zookeeper"
@@ -104,19 +132,21 @@ class ZooKeeper(pulumi.ComponentResource):
             "ZOOKEEPER_AUTOPURGE_PURGE_INTERVAL": "24",
             "KAFKA_HEAP_OPTS": f"-Xms{cfg.zookeeper_heap} -Xmx{cfg.zookeeper_heap}",
         }
-        if cfg.zookeeper_replicas > 1:
-            env["ZOOKEEPER_SERVERS"] = names.zookeeper_servers(cfg.zookeeper_replicas)
-            # Each member binds its quorum ports on all addresses, not only its own (not yet resolvable) name.
-            env["ZOOKEEPER_QUORUM_LISTEN_ON_ALL_IPS"] = "true"
+        # Each member binds its quorum ports on all addresses, not only its own (not yet resolvable) name.
+        env["ZOOKEEPER_QUORUM_LISTEN_ON_ALL_IPS"] = "true"
+        env.update(zookeeper_member_env(names))
         container = k8s.core.v1.ContainerArgs(
             name="zookeeper",
             image=cfg.zookeeper_image,
             image_pull_policy=kx.PULL_POLICY,
-            command=["bash", "-c", ZOOKEEPER_START],
+            # Our start script instead of cp's `run`: membership by dynamic reconfiguration (zookeeper-start.sh).
+            command=["bash", "-c", zookeeper_start_script()],
             env=kx.env(env),
             ports=[k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.port) for p in ports],
-            readiness_probe=kx.tcp_probe(ZOOKEEPER_CLIENT_PORT, period=10, failures=3),
-            liveness_probe=kx.tcp_probe(ZOOKEEPER_CLIENT_PORT, period=10, failures=6, initial_delay=30),
+            # A joining member waits for the ensemble and syncs first: a generous start budget.
+            startup_probe=kx.tcp_probe(ZOOKEEPER_CLIENT_PORT, period=5, failures=120),
+            readiness_probe=kx.exec_probe(["bash", "-c", zookeeper_ready_script()], period=10, failures=3),
+            liveness_probe=kx.tcp_probe(ZOOKEEPER_CLIENT_PORT, period=10, failures=6),
             resources=kx.resources(cfg.zookeeper_resources),
             security_context=_container_security(),
             volume_mounts=[
@@ -124,10 +154,18 @@ class ZooKeeper(pulumi.ComponentResource):
                 k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/zookeeper/log", sub_path="log"),
             ],
         )
+        # Members that go away leave the ensemble first, one at a time (a no-op unless it shrinks).
+        self.shrink = kx.script_job(
+            names.zookeeper_shrink, ns, ADMIN_COMPONENT, cfg.image, zookeeper_shrink_script(),
+            zookeeper_shrink_env(cfg.zookeeper_replicas, names), kx.waiting_for(child, (self.client, self.headless)),
+            timeout_seconds=300, security_context=_pod_security(), annotations=cp_checkov_skips(cfg.image, TOOLS_WRITE),
+        )
         self.stateful_set = _cp_stateful_set(
             names.zookeeper, ns, component, cfg.zookeeper_replicas, names.zookeeper_headless, container,
-            kx.data_claim("data", cfg.storage_class, cfg.zookeeper_storage_size), termination_grace=30, opts=child,
+            kx.data_claim("data", cfg.storage_class, cfg.zookeeper_storage_size), termination_grace=30,
+            opts=kx.waiting_for(child, (self.shrink, *storage_guard)),
         )
+        self.claims = grow_claims(self.stateful_set, names.zookeeper, ns, cfg.zookeeper_replicas, cfg.zookeeper_storage_size, child)
         if cfg.zookeeper_replicas >= 3:
             self.disruption_budget = kx.pod_disruption_budget(names.zookeeper, ns, component, names.zookeeper, child)
         self.register_outputs({})
@@ -138,7 +176,8 @@ class KafkaCluster(pulumi.ComponentResource):
     bootstrap Service with a fixed address for clients."""
 
     def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, bootstrap_ip: str,
-                 brokers_wait_for: tuple[pulumi.Resource, ...] = (), opts: Optional[pulumi.ResourceOptions] = None):
+                 brokers_wait_for: tuple[pulumi.Resource, ...] = (), storage_guard: tuple[pulumi.Resource, ...] = (),
+                 opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("msa:kafka:KafkaCluster", name, {"brokers": cfg.brokers, "image": cfg.image}, opts)
         child = kx.child_options(self, opts)
         ns, component = names.namespace, "kafka"
@@ -158,7 +197,10 @@ class KafkaCluster(pulumi.ComponentResource):
             ports=[k8s.core.v1.ContainerPortArgs(name="kafka", container_port=KAFKA_PORT)],
             # Log recovery after an unclean stop can take minutes: a generous start budget.
             startup_probe=kx.tcp_probe(KAFKA_PORT, period=5, failures=60),
-            readiness_probe=kx.tcp_probe(KAFKA_PORT, period=10, failures=3),
+            # Ready = registered and in the ISR of every partition it holds: a roll moves to the next pod
+            # only then (the port opens long before the replicas have caught up).
+            # -S: no site module, a third less start-up time for a probe that needs only the standard library.
+            readiness_probe=kx.exec_probe(["python3", "-S", "-c", kafka_ready_script()], period=10, failures=3),
             liveness_probe=kx.tcp_probe(KAFKA_PORT, period=10, failures=6),
             resources=kx.resources(cfg.resources),
             security_context=_container_security(),
@@ -174,8 +216,9 @@ class KafkaCluster(pulumi.ComponentResource):
         self.stateful_set = _cp_stateful_set(
             names.kafka, ns, component, cfg.brokers, names.kafka_headless, container,
             kx.data_claim("data", cfg.storage_class, cfg.storage_size), termination_grace=60,
-            opts=kx.waiting_for(child, (*brokers_wait_for, self.drain)),
+            opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard)),
         )
+        self.claims = grow_claims(self.stateful_set, names.kafka, ns, cfg.brokers, cfg.storage_size, child)
         self.rebalance = kx.script_job(
             names.rebalance, ns, ADMIN_COMPONENT, cfg.image, rebalance_script(),
             rebalance_env(cfg.brokers, cfg.overrides, names), kx.waiting_for(child, (self.stateful_set,)),

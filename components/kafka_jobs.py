@@ -48,6 +48,7 @@ def rebalance_script() -> str:
 def _common_env(brokers: int, names: KafkaNames) -> dict[str, str]:
     return {
         "BOOTSTRAP_SERVERS": names.bootstrap_servers,
+        # The client Service: it reaches whichever members are ready, whatever the ensemble size.
         "ZOOKEEPER_CONNECT": names.zookeeper_connect,
         "TARGET_BROKERS": str(brokers),
         "TIMEOUT_SECONDS": str(REASSIGN_TIMEOUT_SECONDS),
@@ -67,3 +68,32 @@ def rebalance_env(brokers: int, overrides, names: KafkaNames) -> dict[str, str]:
         "DEFAULT_RF": props["default.replication.factor"],
         "WANTED_MIN_ISR": pairs(INTERNAL_MIN_ISR),
     }
+
+
+def kafka_ready_script() -> str:
+    """The brokers' readiness probe (python3 -c): registered and in sync, one Metadata request, no JVM."""
+    return (SCRIPTS / "kafka_ready.py").read_text()
+
+
+# --- ZooKeeper ----------------------------------------------------------------------------------------
+
+def zookeeper_start_script() -> str:
+    return (SCRIPTS / "zookeeper-start.sh").read_text()
+
+
+def zookeeper_ready_script() -> str:
+    return (SCRIPTS / "zookeeper-ready.sh").read_text()
+
+
+def zookeeper_shrink_script() -> str:
+    return (SCRIPTS / "zookeeper-shrink.sh").read_text()
+
+
+def zookeeper_member_env(names: KafkaNames) -> dict[str, str]:
+    """What the start and readiness scripts need besides cp-zookeeper's ZOOKEEPER_* settings. The same
+    for every ensemble size: a new size restarts no member."""
+    return {"ZK_SELF_TEMPLATE": names.zookeeper_self_template, "ZK_ENSEMBLE_CONNECT": names.zookeeper_connect}
+
+
+def zookeeper_shrink_env(members: int, names: KafkaNames) -> dict[str, str]:
+    return {"ZK_ENSEMBLE_CONNECT": names.zookeeper_connect, "TARGET_MEMBERS": str(members)}

@@ -32,7 +32,29 @@ def min_insync_replicas(brokers: int) -> int:
     return 1 if brokers <= 2 else 2
 
 
-def broker_properties(brokers: int, overrides: Mapping[str, Union[bool, int, float, str]]) -> dict[str, str]:
+# Confluent Server (cp-server) creates topics of its own (`_confluent-license`, `_confluent-metrics`,
+# `_confluent-balancer-*`, audit log, cluster-link metadata) with replication factor 3 by default;
+# cp-all-in-one's single-broker compose sets the first three to 1. The Jobs treat `_confluent*` topics
+# like any other topic (drain lowers, rebalance raises to default.replication.factor).
+CONFLUENT_SERVER_RF_KEYS = (
+    "confluent.license.topic.replication.factor",
+    "confluent.balancer.topic.replication.factor",
+    "confluent.metrics.reporter.topic.replicas",
+    "confluent.security.event.logger.exporter.kafka.topic.replicas",
+    "confluent.cluster.link.metadata.topic.replication.factor",
+)
+
+
+def is_confluent_server(image: str) -> bool:
+    """cp-server (Confluent Server) rather than the community cp-kafka: its repository's last path part."""
+    repository = image.split("@", 1)[0]
+    if ":" in repository.rsplit("/", 1)[-1]:
+        repository = repository.rsplit(":", 1)[0]
+    return repository.rsplit("/", 1)[-1] == "cp-server"
+
+
+def broker_properties(brokers: int, overrides: Mapping[str, Union[bool, int, float, str]],
+                      confluent_server: bool = False) -> dict[str, str]:
     """Effective cluster-wide broker properties: derived from the broker count, then overrides."""
     rf = str(replication_factor(brokers))
     isr = str(min_insync_replicas(brokers))
@@ -43,6 +65,8 @@ def broker_properties(brokers: int, overrides: Mapping[str, Union[bool, int, flo
         "transaction.state.log.min.isr": isr,
         "min.insync.replicas": isr,
     }
+    if confluent_server:
+        props.update({key: rf for key in CONFLUENT_SERVER_RF_KEYS})
     for key, value in overrides.items():
         props[key] = _property_text(value)
     return dict(sorted(props.items()))
@@ -81,6 +105,7 @@ class KafkaNames:
     # Day-two Jobs around a broker-count change (kafka_jobs.py).
     drain: str = "kafka-drain"
     rebalance: str = "kafka-rebalance"
+    zookeeper_shrink: str = "zookeeper-shrink"
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -102,18 +127,25 @@ class KafkaNames:
         # Each broker advertises its own pod DNS name: clients resolve it through the headless Service.
         return f"PLAINTEXT://{pod_name}.{self.kafka_headless}.{self.namespace}.svc.{self.cluster_domain}:{KAFKA_PORT}"
 
-    def zookeeper_servers(self, replicas: int) -> str:
-        return ";".join(
-            f"{self.zookeeper}-{i}.{self.zookeeper_headless}.{self.namespace}.svc.{self.cluster_domain}"
-            f":{ZOOKEEPER_PEER_PORT}:{ZOOKEEPER_ELECTION_PORT}"
-            for i in range(replicas)
-        )
+    def zookeeper_member_host(self, ordinal: str) -> str:
+        return f"{self.zookeeper}-{ordinal}.{self.zookeeper_headless}.{self.namespace}.svc.{self.cluster_domain}"
+
+    @property
+    def zookeeper_self_template(self) -> str:
+        """A member's own server address as ZooKeeper's dynamic config writes it (host:peer:election;client);
+        the start script puts the pod's ordinal in place of `{ordinal}`."""
+        return f"{self.zookeeper_member_host('{ordinal}')}:{ZOOKEEPER_PEER_PORT}:{ZOOKEEPER_ELECTION_PORT};{ZOOKEEPER_CLIENT_PORT}"
+
+    def zookeeper_members_connect(self, replicas: int) -> str:
+        """Every member's client address: a broker's ZooKeeper client fails over between them by itself,
+        without depending on the client Service's view of which members are ready."""
+        return ",".join(f"{self.zookeeper_member_host(str(i))}:{ZOOKEEPER_CLIENT_PORT}" for i in range(replicas))
 
 
 def kafka_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
     """Every KAFKA_* variable of a broker pod except the per-pod ones set by the start command."""
     env = {
-        "KAFKA_ZOOKEEPER_CONNECT": names.zookeeper_connect,
+        "KAFKA_ZOOKEEPER_CONNECT": names.zookeeper_members_connect(cfg.zookeeper_replicas),
         "KAFKA_LISTENERS": f"PLAINTEXT://0.0.0.0:{KAFKA_PORT}",
         # $(POD_NAME) is expanded by the kubelet from the env var declared before this one.
         "KAFKA_ADVERTISED_LISTENERS": names.broker_advertised_listener("$(POD_NAME)"),
@@ -121,6 +153,6 @@ def kafka_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
         "KAFKA_LOG_DIRS": "/var/lib/kafka/data/logs",
         "KAFKA_HEAP_OPTS": f"-Xms{cfg.heap} -Xmx{cfg.heap}",
     }
-    for prop, value in broker_properties(cfg.brokers, cfg.overrides).items():
+    for prop, value in broker_properties(cfg.brokers, cfg.overrides, is_confluent_server(cfg.image)).items():
         env[kafka_env_name(prop)] = value
     return env

@@ -2,7 +2,6 @@
 
 import base64
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import yaml
 
 import render
 from components.images import context_hash, digest_from_output, relay_local_script, relay_push_script
-from conftest import ROOT, TEST_PASSWORD, by_name, run_stack
+from conftest import ROOT, TEST_PASSWORD, by_name, copy_project, run_stack
 
 FAKE_DIGEST = "sha256:" + "ab" * 32
 
@@ -209,7 +208,7 @@ esac
 def _checkout(folder: Path) -> Path:
     """The project as a fresh clone at `folder`, with a service's build context next to it."""
     project = folder / "msa"
-    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns("venv", "rendered", ".git", "__pycache__", ".*cache*", ".ci"))
+    copy_project(project)
     context = folder / "user-service"
     context.mkdir()
     (context / "Dockerfile").write_text("FROM eclipse-temurin:17-jre\nCOPY app.jar /app.jar\n")

@@ -81,17 +81,36 @@ def test_no_service_is_named_kafka_and_service_links_are_off(prod):
         assert workload["spec"]["template"]["spec"]["enableServiceLinks"] is False, workload["metadata"]["name"]
 
 
-def test_zookeeper_ensemble_of_three_lists_every_member(prod):
-    zk = by_name(prod, "StatefulSet", "zookeeper")
-    env = env_of(zk)
-    assert zk["spec"]["replicas"] == 3
-    assert env["ZOOKEEPER_SERVERS"].split(";") == [
-        f"zookeeper-{i}.zookeeper-headless.msa.svc.cluster.local:2888:3888" for i in range(3)
+def test_kafka_lists_every_zookeeper_member(prod):
+    env = env_of(by_name(prod, "StatefulSet", "kafka"))
+    assert env["KAFKA_ZOOKEEPER_CONNECT"].split(",") == [
+        f"zookeeper-{i}.zookeeper-headless.msa.svc.cluster.local:2181" for i in range(3)
     ]
 
 
-def test_single_zookeeper_has_no_ensemble(dev):
-    assert "ZOOKEEPER_SERVERS" not in env_of(by_name(dev, "StatefulSet", "zookeeper"))
+def test_zookeeper_membership_is_not_in_the_pod_template(dev, prod):
+    """Membership changes by dynamic reconfiguration; a new ensemble size restarts no member."""
+    zk_dev, zk_prod = by_name(dev, "StatefulSet", "zookeeper"), by_name(prod, "StatefulSet", "zookeeper")
+    assert zk_prod["spec"]["replicas"] == 3 and zk_dev["spec"]["replicas"] == 1
+    assert "ZOOKEEPER_SERVERS" not in env_of(zk_prod)
+    assert env_of(zk_prod)["ZK_SELF_TEMPLATE"] == "zookeeper-{ordinal}.zookeeper-headless.msa.svc.cluster.local:2888:3888;2181"
+    assert zk_dev["spec"]["template"] == zk_prod["spec"]["template"]
+
+
+def test_zookeeper_shrink_job_runs_before_the_ensemble_changes(prod):
+    zk = next(r for r in prod.resources if r.type == "kubernetes:apps/v1:StatefulSet" and r.name == "zookeeper")
+    shrink = next(r for r in prod.resources if r.type == "kubernetes:batch/v1:Job" and r.name == "zookeeper-shrink")
+    assert shrink.urn in zk.dependencies
+    job = by_name(prod, "Job", "zookeeper-shrink")
+    env = {e["name"]: e["value"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["TARGET_MEMBERS"] == "3"
+
+
+def test_zookeeper_is_ready_only_as_a_voting_member_in_a_quorum(prod):
+    (container,) = by_name(prod, "StatefulSet", "zookeeper")["spec"]["template"]["spec"]["containers"]
+    probe = container["readinessProbe"]["exec"]["command"]
+    assert probe[:2] == ["bash", "-c"] and "srvr" in probe[2] and "leader|follower" in probe[2]
+    assert "java" not in probe[2] and "zookeeper-shell" not in probe[2]
 
 
 def test_disruption_budget_only_with_three_or_more(dev, prod):
@@ -143,3 +162,49 @@ def test_kafka_ui_can_be_switched_off():
 def test_brokers_wait_for_zookeeper(dev):
     kafka = next(r for r in dev.resources if r.type == "kubernetes:apps/v1:StatefulSet" and r.name == "kafka")
     assert any(d.endswith("$kubernetes:apps/v1:StatefulSet::zookeeper") for d in kafka.dependencies)
+
+
+def test_broker_readiness_is_registered_and_in_sync_without_a_jvm(prod):
+    (container,) = by_name(prod, "StatefulSet", "kafka")["spec"]["template"]["spec"]["containers"]
+    probe = container["readinessProbe"]["exec"]["command"]
+    assert probe[:3] == ["python3", "-S", "-c"]
+    assert "struct.pack" in probe[3] and "java" not in probe[3]
+    assert container["startupProbe"]["tcpSocket"]["port"] == 9092
+
+
+def test_readiness_parser_reads_a_metadata_v0_response():
+    import struct
+
+    from components.kafka_jobs import kafka_ready_script
+
+    namespace: dict = {}
+    exec(compile(kafka_ready_script(), "kafka_ready.py", "exec"), namespace)
+    s = lambda text: struct.pack(">h", len(text)) + text.encode()  # noqa: E731
+    ints = lambda values: struct.pack(">i", len(values)) + b"".join(struct.pack(">i", v) for v in values)  # noqa: E731
+    response = (struct.pack(">i", 1) + struct.pack(">i", 2)
+                + struct.pack(">i", 0) + s("kafka-0") + struct.pack(">i", 9092)
+                + struct.pack(">i", 1) + s("kafka-1") + struct.pack(">i", 9092)
+                + struct.pack(">i", 1) + struct.pack(">h", 0) + s("orders")
+                + struct.pack(">i", 1) + struct.pack(">hii", 0, 0, 0) + ints([0, 1]) + ints([0]))
+    brokers, partitions = namespace["parse"](response)
+    assert brokers == [0, 1]
+    assert partitions == [("orders", 0, [0, 1], [0])]
+
+
+@pytest.mark.parametrize("image, expected", [
+    ("confluentinc/cp-server:7.9.1", True), ("registry.local:5000/confluentinc/cp-server@sha256:" + "a" * 64, True),
+    ("confluentinc/cp-kafka:7.9.1", False), ("registry.local:5000/cp-server-like:1", False),
+])
+def test_confluent_server_is_recognised_by_its_repository(image, expected):
+    from components.kafka_settings import is_confluent_server
+
+    assert is_confluent_server(image) is expected
+
+
+def test_confluent_server_topics_follow_the_broker_count():
+    result = run_stack("dev", lambda v: v["msa:kafka"].update(image="confluentinc/cp-server:7.9.1"))
+    props = _broker_props_from_pod(result)
+    assert props["confluent.license.topic.replication.factor"] == "1"
+    assert props["confluent.metrics.reporter.topic.replicas"] == "1"
+    assert props["confluent.balancer.topic.replication.factor"] == "1"
+    assert "confluent.license.topic.replication.factor" not in _broker_props_from_pod(run_stack("dev"))

@@ -16,7 +16,7 @@ import yaml
 import init_stack
 import render
 from components.stackfile import ciphertext_problem, load_document, secure_values, stack_file_problems
-from conftest import ROOT, TEST_PASSWORD, TEST_SSH_KEY, TEST_UI_PASSWORD, config_error
+from conftest import ROOT, TEST_PASSWORD, TEST_SSH_KEY, TEST_UI_PASSWORD, config_error, copy_project
 
 
 def _cli_view(stack: str) -> dict:
@@ -66,7 +66,7 @@ def test_nested_secure_values_are_checked_with_their_path():
 
 def test_render_refuses_an_undecryptable_value_and_names_the_key(tmp_path):
     project = tmp_path / "p"
-    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns("venv", "rendered", ".git", "__pycache__", ".*cache*", ".ci"))
+    copy_project(project)
     stack_file = project / "Pulumi.dev.yaml"
     stack_file.write_text(stack_file.read_text().replace("config:\n", "config:\n  msa:harborPassword:\n    secure: v1:placeholder\n", 1))
     with pytest.raises(render.StackFileError, match=r"^Pulumi.dev.yaml: msa:harborPassword: secure value is not v1"):

@@ -263,9 +263,24 @@ def zookeeper_mode(port: int) -> Optional[str]:
 
 # --- ZooKeeper ------------------------------------------------------------------------------------------
 
+# Stand-in for cp-zookeeper's /etc/confluent/docker/configure: the same env -> properties + myid.
+CONFIGURE_STANDIN = """\
+#!/usr/bin/env python3
+import os, sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from integration.kafka_cluster import write_properties, zookeeper_properties_from_env
+data = Path(os.environ["ZK_DATA"]); log = data.parent / "log"
+data.mkdir(parents=True, exist_ok=True); log.mkdir(parents=True, exist_ok=True)
+write_properties(Path(os.environ["ZK_BASE_PROPS"]), zookeeper_properties_from_env(os.environ, data, log))
+if os.environ.get("ZOOKEEPER_SERVER_ID"):
+    (data / "myid").write_text(os.environ["ZOOKEEPER_SERVER_ID"] + "\\n")
+"""
+
+
 @dataclass
 class ZooKeeperMember:
-    server_id: int
+    ordinal: int
     client_port: int
     peer_port: int
     election_port: int
@@ -274,12 +289,21 @@ class ZooKeeperMember:
     server: Optional[Server] = None
 
     @property
-    def peer_address(self) -> str:
-        return f"127.0.0.1:{self.peer_port}:{self.election_port}"
+    def server_id(self) -> int:
+        return self.ordinal + 1
+
+    @property
+    def self_address(self) -> str:
+        """ZK_SELF_TEMPLATE on loopback: host:peer:election;clientPort."""
+        return f"127.0.0.1:{self.peer_port}:{self.election_port};{self.client_port}"
 
     @property
     def connect(self) -> str:
         return f"127.0.0.1:{self.client_port}"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
 
     @property
     def mode(self) -> Optional[str]:
@@ -287,58 +311,98 @@ class ZooKeeperMember:
 
 
 class ZooKeeperEnsemble:
-    """1, 3 or 5 members configured from the ZooKeeper StatefulSet's env (cp-zookeeper's template)."""
+    """Members started the way the ZooKeeper StatefulSet starts them: its rendered start script and
+    env, with loopback ports and folders in place of pod names and volumes. Membership changes go
+    through the same scripts the pods and the zookeeper-shrink Job run."""
 
-    def __init__(self, root: Path, tools: ToolBox, pod_env: Mapping[str, str], size: int):
+    def __init__(self, root: Path, tools: ToolBox, statefulset: Mapping):
         self.root = root
         self.tools = tools
-        self.pod_env = dict(pod_env)
-        self.members = [
-            ZooKeeperMember(i + 1, free_port(), free_port(), free_port(), free_port(), root / f"zookeeper-{i}")
-            for i in range(size)
-        ]
+        (container,) = statefulset["spec"]["template"]["spec"]["containers"]
+        assert container["command"][:2] == ["bash", "-c"]
+        self.start_script = container["command"][2]
+        self.ready_script = container["readinessProbe"]["exec"]["command"][2]
+        self.pod_env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+        self.configure = root / "cp-zookeeper-configure"
+        root.mkdir(parents=True, exist_ok=True)
+        self.configure.write_text(CONFIGURE_STANDIN.format(tests=str(REPO / "tests")))
+        self.configure.chmod(0o755)
+        self.members: dict[int, ZooKeeperMember] = {}
 
     @property
     def connect(self) -> str:
-        return ",".join(m.connect for m in self.members)
+        return ",".join(m.connect for m in self.members.values())
 
-    def member_env(self, member: ZooKeeperMember) -> dict[str, str]:
+    def member_env(self, member: ZooKeeperMember, ensemble_connect: str) -> dict[str, str]:
         env = dict(self.pod_env)
-        env["ZOOKEEPER_SERVER_ID"] = str(member.server_id)      # ZOOKEEPER_START: pod ordinal + 1
-        env["ZOOKEEPER_CLIENT_PORT"] = str(member.client_port)
-        env["ZOOKEEPER_ADMIN_SERVER_ADDRESS"] = "127.0.0.1"
-        env["ZOOKEEPER_ADMIN_SERVER_PORT"] = str(member.admin_port)
-        if "ZOOKEEPER_SERVERS" in env:  # the pod DNS names become loopback ports, one member per entry
-            env["ZOOKEEPER_SERVERS"] = ";".join(m.peer_address for m in self.members)
+        env.update({
+            "HOSTNAME": f"zookeeper-{member.ordinal}",
+            "ZK_SELF_TEMPLATE": member.self_address,          # the pod's DNS name -> loopback ports
+            "ZK_ENSEMBLE_CONNECT": ensemble_connect,          # the client Service -> the ready members
+            "ZK_DATA": str(member.data),
+            "ZK_CONFIGURE": str(self.configure),
+            "ZK_BASE_PROPS": str(member.root / "zookeeper.properties"),
+            "ZOOKEEPER_CLIENT_PORT": str(member.client_port),
+            "ZOOKEEPER_ADMIN_SERVER_ADDRESS": "127.0.0.1",
+            "ZOOKEEPER_ADMIN_SERVER_PORT": str(member.admin_port),
+            "KAFKA_HEAP_OPTS": SERVER_HEAP,
+        })
         return env
 
-    def start(self) -> "ZooKeeperEnsemble":
-        for member in self.members:
-            data, log = member.root / "data", member.root / "log"
-            data.mkdir(parents=True, exist_ok=True)
-            log.mkdir(parents=True, exist_ok=True)
-            env = self.member_env(member)
-            (data / "myid").write_text(f"{member.server_id}\n")   # configure: myid.template
-            props = write_properties(member.root / "zookeeper.properties", zookeeper_properties_from_env(env, data, log))
-            member.server = Server(f"zookeeper-{member.server_id - 1}", ["zookeeper-server-start", str(props)], member.root,
-                                   self.tools.env(KAFKA_HEAP_OPTS=SERVER_HEAP))
-            member.server.start()
-        self.wait_serving()
+    def new_member(self, ordinal: int) -> ZooKeeperMember:
+        member = ZooKeeperMember(ordinal, free_port(), free_port(), free_port(), free_port(), self.root / f"zookeeper-{ordinal}")
+        member.root.mkdir(parents=True, exist_ok=True)
+        self.members[ordinal] = member
+        return member
+
+    def start_member(self, ordinal: int) -> ZooKeeperMember:
+        """Start (or restart) a pod: the rendered start script, asking the ready members to join."""
+        member = self.members.get(ordinal) or self.new_member(ordinal)
+        ready = [m.connect for m in self.members.values() if m.ordinal != ordinal and m.server and m.server.running and self.ready(m)]
+        env = self.tools.env(**self.member_env(member, ",".join(ready) or "127.0.0.1:1"))
+        member.server = Server(f"zookeeper-{ordinal}", ["bash", "-c", self.start_script], member.root, env)
+        member.server.start()
+        return member
+
+    def ready(self, member: ZooKeeperMember) -> bool:
+        """The pod's readiness probe, run as the kubelet would."""
+        env = self.member_env(member, "")
+        result = subprocess.run(["bash", "-c", self.ready_script], env=self.tools.env(**env), capture_output=True, timeout=15)
+        return result.returncode == 0
+
+    def wait_ready(self, ordinals=None, timeout: float = START_TIMEOUT) -> None:
+        ordinals = list(self.members) if ordinals is None else list(ordinals)
+
+        def all_ready() -> bool:
+            for ordinal in ordinals:
+                server = self.members[ordinal].server
+                if not server.running:
+                    raise AssertionError(f"{server.name} exited:\n{server.log_tail()}")
+            return all(self.ready(self.members[o]) for o in ordinals)
+        wait_for(all_ready, timeout, f"ZooKeeper members {ordinals} to be ready")
+
+    def scale_up(self, size: int) -> None:
+        """StatefulSet with podManagementPolicy Parallel: every new pod starts at once."""
+        new = [o for o in range(size) if o not in self.members]
+        for ordinal in new:
+            self.start_member(ordinal)
+        self.wait_ready(range(size), timeout=START_TIMEOUT + 30 * len(new))
+
+    def start(self, size: int) -> "ZooKeeperEnsemble":
+        self.start_member(0)
+        self.wait_ready([0])
+        self.scale_up(size)
         return self
 
-    def wait_serving(self, timeout: float = START_TIMEOUT) -> None:
-        def serving() -> bool:
-            for member in self.members:
-                if member.server and not member.server.running:
-                    raise AssertionError(f"{member.server.name} exited:\n{member.server.log_tail()}")
-            return all(m.mode in ("leader", "follower", "standalone", "observer") for m in self.members)
-        wait_for(serving, timeout, "every ZooKeeper member to serve")
+    def remove_member(self, ordinal: int) -> None:
+        """A StatefulSet scale-down: the pod stops; its volume stays behind."""
+        self.members.pop(ordinal).server.stop()
 
     def leaders(self) -> list[int]:
-        return [m.server_id for m in self.members if m.mode in ("leader", "standalone")]
+        return [m.server_id for m in self.members.values() if m.server and m.server.running and m.mode == "leader"]
 
     def stop(self) -> None:
-        for member in self.members:
+        for member in self.members.values():
             if member.server:
                 member.server.stop()
 
@@ -489,6 +553,13 @@ def run_job_script(job: Mapping, tools: ToolBox, substitute: Mapping[str, str], 
 
 # --- pytest fixtures --------------------------------------------------------------------------------------
 
+def rendered_workload(stack: str, workload: str, edit=None) -> dict:
+    """A StatefulSet as the stack renders it (mock runtime)."""
+    from conftest import by_name, run_stack
+
+    return by_name(run_stack(stack, edit), "StatefulSet", workload)
+
+
 def rendered_pod_env(stack: str, workload: str, edit=None) -> dict[str, str]:
     """The literal env of a StatefulSet's container as the stack renders it (mock runtime)."""
     from conftest import by_name, env_of, run_stack
@@ -516,10 +587,9 @@ class KafkaWorld:
         self._started: list = []
 
     def zookeeper(self, size: int = 1, stack: str = "dev", edit=None) -> ZooKeeperEnsemble:
-        env = rendered_pod_env(stack, "zookeeper", edit)
-        ensemble = ZooKeeperEnsemble(self.root / f"zk{len(self._started)}", self.tools, env, size)
+        ensemble = ZooKeeperEnsemble(self.root / f"zk{len(self._started)}", self.tools, rendered_workload(stack, "zookeeper", edit))
         self._started.append(ensemble)
-        return ensemble.start()
+        return ensemble.start(size)
 
     def start(self, brokers: int, zookeepers: int = 1, stack: str = "prod", edit=None) -> KafkaCluster:
         """A cluster of `brokers` configured as `stack` renders it (with `edit` applied to its config)."""

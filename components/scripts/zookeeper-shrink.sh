@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Before the ZooKeeper StatefulSet shrinks to TARGET_MEMBERS: remove the members that go away from
+# the ensemble, one at a time, with dynamic reconfiguration (the remaining members keep a quorum).
+# Inputs: ZK_ENSEMBLE_CONNECT, TARGET_MEMBERS.
+set -euo pipefail
+fail() { echo "zookeeper-shrink: $*" >&2; { echo "zookeeper-shrink: $*" >/dev/termination-log; } 2>/dev/null || true; exit 1; }
+log() { echo "zookeeper-shrink: $*"; }
+# Whether any address of a connect string (host:port,...) accepts a connection: a Service without
+# ready endpoints refuses at once, while zookeeper-shell would keep retrying.
+reachable() {
+  local address
+  for address in ${1//,/ }; do
+    timeout 3 bash -c "exec 3<>/dev/tcp/${address%:*}/${address##*:}" 2>/dev/null && return 0
+  done
+  return 1
+}
+config() { reachable "$ZK_ENSEMBLE_CONNECT" || return 0; timeout 60 zookeeper-shell "$ZK_ENSEMBLE_CONNECT" config 2>/dev/null | grep -E '^server\.[0-9]+=' || true; }
+
+current=$(config)
+if [ -z "$current" ]; then
+  log "no ZooKeeper ensemble answers at $ZK_ENSEMBLE_CONNECT (first deploy): nothing to remove"
+  exit 0
+fi
+for id in $(sed -n 's/^server\.\([0-9]*\)=.*/\1/p' <<<"$current" | sort -rn); do
+  [ "$id" -gt "$TARGET_MEMBERS" ] || continue
+  log "removing member $id"
+  out=$(timeout 60 zookeeper-shell "$ZK_ENSEMBLE_CONNECT" reconfig -remove "$id" 2>&1 || true)
+  grep -q "Committed new configuration" <<<"$out" ||
+    fail "reconfig -remove $id failed: $(grep -v '^\s*$' <<<"$out" | tail -n 1)"
+done
+log "ensemble: $(config | tr '\n' ' ')"

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# A ZooKeeper member's start (cp-zookeeper image), reconfig-capable from the first member on.
+#
+# Membership lives in a dynamic config file on the member's own volume (ZooKeeper rewrites it on
+# every `reconfig`), never in the pod's env, so a new ensemble size does not restart anyone and new,
+# empty members can never elect a leader among themselves:
+# - a member that has a dynamic file restarts with it;
+# - otherwise it asks the running ensemble for its config and joins it: it
+#   syncs from the current leader as a non-voting follower, then `reconfig -add`s itself. Its own
+#   file lists the committed members plus itself at weight 0, so every quorum it sees is a majority
+#   of the old members;
+# - only member 1 (ordinal 0) may start alone, and only when no ensemble answers: the first deploy,
+#   or the move from the old standalone server (its data stays where it was).
+# Inputs: HOSTNAME (<name>-<ordinal>), ZK_SELF_TEMPLATE (host:peer:election;clientPort, "{ordinal}"
+# replaced), ZK_ENSEMBLE_CONNECT (the client Service); cp-zookeeper's ZOOKEEPER_* settings.
+set -euo pipefail
+ZK_DATA=${ZK_DATA:-/var/lib/zookeeper/data}
+ZK_CONFIGURE=${ZK_CONFIGURE:-/etc/confluent/docker/configure}
+ZK_BASE_PROPS=${ZK_BASE_PROPS:-/etc/kafka/zookeeper.properties}
+ZK_JOIN_TIMEOUT=${ZK_JOIN_TIMEOUT:-600}
+ORDINAL=${HOSTNAME##*-}
+export ZOOKEEPER_SERVER_ID=$((ORDINAL + 1))
+MYID=$ZOOKEEPER_SERVER_ID
+SELF=${ZK_SELF_TEMPLATE//\{ordinal\}/$ORDINAL}
+PARTICIPANT="server.$MYID=${SELF%%;*}:participant;${SELF#*;}"
+STATIC=$ZK_DATA/zoo.cfg
+log() { echo "zookeeper-start: member $MYID: $*" >&2; }
+
+# cp-zookeeper's own configure: ZOOKEEPER_* -> $ZK_BASE_PROPS, myid, log4j (ZOOKEEPER_SERVERS is never set).
+"$ZK_CONFIGURE"
+
+write_static() {
+  { grep -v -E '^(server\.|dynamicConfigFile|standaloneEnabled|reconfigEnabled|skipACL)' "$ZK_BASE_PROPS" || true
+    echo "standaloneEnabled=false"
+    echo "reconfigEnabled=true"
+    # reconfig needs ACL rights on /zookeeper/config; the stack's clients use no ACLs.
+    echo "skipACL=yes"
+    echo "dynamicConfigFile=$1"
+  } >"$STATIC.tmp"
+  mv "$STATIC.tmp" "$STATIC"
+}
+
+# Whether any address of a connect string (host:port,...) accepts a connection: a Service without
+# ready endpoints refuses at once, while zookeeper-shell would keep retrying.
+reachable() {
+  local address
+  for address in ${1//,/ }; do
+    timeout 3 bash -c "exec 3<>/dev/tcp/${address%:*}/${address##*:}" 2>/dev/null && return 0
+  done
+  return 1
+}
+
+# The ensemble's committed config (server.N=... lines and version=...), or nothing.
+ensemble_config() {
+  reachable "$ZK_ENSEMBLE_CONNECT" || return 0
+  timeout 30 zookeeper-shell "$ZK_ENSEMBLE_CONNECT" config 2>/dev/null | grep -E '^(server\.[0-9]+=|version=)' || true
+}
+
+join=""
+dynamic=$(sed -n 's/^dynamicConfigFile=//p' "$STATIC" 2>/dev/null | tail -n 1 || true)
+if [ -n "$dynamic" ] && [ -f "$dynamic" ]; then
+  log "restarting with $(basename "$dynamic")"
+else
+  deadline=$(( $(date +%s) + ZK_JOIN_TIMEOUT ))
+  while :; do
+    config=$(ensemble_config)
+    if grep -q '^server\.' <<<"$config"; then
+      version=$(sed -n 's/^version=//p' <<<"$config")
+      servers=$(grep '^server\.' <<<"$config")
+      if ! grep -q "^server\.$MYID=" <<<"$servers"; then
+        # The committed members plus this one at weight 0 (a hierarchical quorum of one group): any
+        # quorum of this view is a majority of the old members, so a joiner can only follow the current
+        # leader, never elect one with other joiners. Once synced as a (non-voting) follower it is
+        # added for real. (As an observer it would really observe, and observers do not count for the
+        # new configuration's quorum; as a plain participant it could not join a one-member ensemble.)
+        ids=$(sed -n 's/^server\.\([0-9]*\)=.*:participant.*/\1/p' <<<"$servers" | tr '\n' ':')
+        servers="$servers"$'\n'"$PARTICIPANT"$'\n'"group.1=$ids$MYID"
+        for id in ${ids//:/ }; do servers="$servers"$'\n'"weight.$id=1"; done
+        servers="$servers"$'\n'"weight.$MYID=0"
+        join=yes
+      fi
+      log "joining the running ensemble (config version ${version:-0})"
+      break
+    fi
+    if [ "$ORDINAL" = 0 ]; then
+      version=0
+      servers=$PARTICIPANT
+      log "no ensemble answers: starting as its first member$( [ -d "$ZK_DATA/version-2" ] && echo ', keeping the data already here')"
+      break
+    fi
+    [ "$(date +%s)" -lt "$deadline" ] || { log "no ensemble answered at $ZK_ENSEMBLE_CONNECT within ${ZK_JOIN_TIMEOUT}s"; exit 1; }
+    sleep 3
+  done
+  dynamic="$STATIC.dynamic.${version:-0}"
+  echo "$servers" >"$dynamic"
+fi
+write_static "$dynamic"
+
+if [ -n "$join" ]; then
+  # Once synced from the leader, become a voting member. ZooKeeper applies one reconfig at a time.
+  (
+    for _ in $(seq 1 200); do
+      sleep 3
+      mode=$( (exec 3<>"/dev/tcp/127.0.0.1/${SELF##*;}" && printf srvr >&3 && cat <&3) 2>/dev/null | sed -n 's/^Mode: //p' || true)
+      case "$mode" in follower) ;; *) continue ;; esac
+      if timeout 60 zookeeper-shell "$ZK_ENSEMBLE_CONNECT" reconfig -add "$PARTICIPANT" 2>&1 | grep -q "Committed new configuration"; then
+        log "added to the ensemble as a participant"
+        exit 0
+      fi
+    done
+    log "could not add itself to the ensemble"
+  ) &
+fi
+exec zookeeper-server-start "$STATIC"
