@@ -369,7 +369,7 @@ class Service(_Model):
     startup_seconds: int = Field(180, ge=10, le=1800)
     """Seconds a JVM may take from start to a passing liveness check before the kubelet restarts it."""
     java_opts: Text = "-XX:MaxRAMPercentage=75.0 -XX:+ExitOnOutOfMemoryError"
-    """JAVA_TOOL_OPTIONS; an explicit -Xmx must fit resources.memoryLimit with headroom."""
+    """JAVA_TOOL_OPTIONS; -Xmx must fit resources.memoryLimit with 25 % headroom, -XX:MaxRAMPercentage at most 75."""
 
     @property
     def kafka_transactional(self) -> bool:
@@ -389,6 +389,10 @@ class Service(_Model):
             problem = _heap_problem(jvm_size_bytes(xmx[-1]), f"-Xmx{xmx[-1]}", self.resources, "resources")
             if problem:
                 raise KeyProblem("javaOpts", problem)
+        percent = re.findall(r"(?:^|\s)-XX:MaxRAMPercentage=([0-9.]+)(?=\s|$)", self.java_opts)
+        if percent and not xmx and Decimal(percent[-1]) > 100 * (1 - JVM_HEADROOM):
+            raise KeyProblem("javaOpts", f"-XX:MaxRAMPercentage={percent[-1]} leaves the JVM no room beyond the heap (metaspace, threads, "
+                                         f"buffers) before the container's memory limit; use at most {100 * (1 - JVM_HEADROOM):.0f}")
         return self
 
 

@@ -57,7 +57,7 @@ def _form(annotation: Any, field: Optional[FieldInfo] = None) -> str:
     metadata = list(field.metadata) if field else []
     forms = [m for m in metadata if isinstance(m, Form)]
     if forms:
-        return forms[0].name
+        return forms[-1].name  # the outermost: Annotated[Text, Form("a key of msa:services")] names it best
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         base, *extra = typing.get_args(annotation)

@@ -136,6 +136,8 @@ RULES += [
      "msa:kafka.heap: 2g does not fit its container: kafka.resources.memoryLimit is 1536Mi and the JVM needs about 25 % beyond the heap; use at most 1152m"),
     ("ZooKeeper heap without headroom", _set("kafka.zookeeperHeap", "768m"), "msa:kafka.zookeeperHeap: 768m does not fit its container"),
     ("service -Xmx larger than its container", _set("services.user-service.javaOpts", "-Xmx2g"), "msa:services.user-service.javaOpts: -Xmx2g does not fit its container"),
+    ("service heap share without headroom", _set("services.user-service.javaOpts", "-XX:MaxRAMPercentage=95.0"),
+     "msa:services.user-service.javaOpts: -XX:MaxRAMPercentage=95.0 leaves the JVM no room beyond the heap"),
     ("the same node twice", _set("cluster.nodes", [{"host": "n1"}, {"host": "N1"}]), "msa:cluster.nodes[1].host: N1 is listed twice"),
     ("two routes with one path", _set("services.apigateway-service.routes", [{"path": "/u/**", "service": "user-service"}, {"path": "/u/**", "service": "store-service"}]),
      "msa:services.apigateway-service.routes[1].path: /u/** is already the path of routes[0]"),
