@@ -22,6 +22,7 @@ from components.errors import ConfigError
 from components.k8s import FORCE_APPLY
 from components.images import HarborImage, harbor_pull_secret, image_plan
 from components.kafka import KafkaCluster, KafkaNames, KafkaUi, ZooKeeper
+from components.network import network_policies, policy_plan
 from components.storage import StorageGuard, storage_settings
 from components.nodes import setup_nodes
 from components.spring import SpringService, SpringServiceArgs, config_repo_map
@@ -47,6 +48,8 @@ for warning in [*addresses.warnings, *config.host_key_warnings(cfg), *adoption_w
 
 namespace = k8s.core.v1.Namespace("namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=cfg.namespace, annotations=FORCE_APPLY))
 in_namespace = pulumi.ResourceOptions(depends_on=[namespace])
+# Deny every ingress, then admit exactly the flows the system uses (needs an enforcing CNI).
+network_policies(cfg.namespace, policy_plan(cfg, kafka_names, addresses.node_ports), in_namespace)
 
 # Nodes first: a pod that pulls from Harbor before its node trusts Harbor sits in ImagePullBackOff.
 nodes = setup_nodes(cfg.cluster, cfg.harbor, secrets)
@@ -64,7 +67,8 @@ kafka = KafkaCluster(
 )
 kafka_ui = None
 if cfg.kafka.ui.enabled:
-    kafka_ui = KafkaUi("kafka-ui", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.ui), addresses.node_ports.get(kafka_names.ui), in_namespace)
+    kafka_ui = KafkaUi("kafka-ui", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.ui), addresses.node_ports.get(kafka_names.ui),
+                       secrets.kafka_ui_password, in_namespace)
 
 # The Spring services do not wait for each other: Eureka clients retry registration and config
 # clients import `optional:configserver:`, so all five roll out in parallel. They do wait for the
@@ -84,6 +88,7 @@ for name, svc in cfg.services.items():
         node_port=addresses.node_ports.get(name),
         settings_json=spring_application_json(spring_settings(name, svc, cfg, cluster_ip, directory)),
         image=harbor_images[name].ref,
+        image_pinned=images[name].pinned,
         pull_secret=pull_secret.metadata.name if pull_secret else None,
         config_map=config_map if name == config_service else None,
         pods_wait_for=pods_wait_for,

@@ -11,7 +11,7 @@ Drives the real `pulumi` CLI, in this order:
      awskms://alias/msa-dev?region=eu-central-1 encrypts with that key.
   3. `pulumi config set --secret --stack STACK msa:harborPassword` and `... msa:sshPrivateKey`, each
      value on stdin (never on a command line: shell history and `ps` would keep it). The password comes
-     from MSA_HARBOR_PASSWORD or a prompt, the key from --ssh-key (default ~/.ssh/id_ed25519).
+     from MSA_HARBOR_PASSWORD (MSA_KAFKA_UI_PASSWORD) or a prompt, the key from --ssh-key (default ~/.ssh/id_ed25519).
   4. With --host-keys: `ssh-keyscan` of every node, bastion and relay host without a host key; each
      key's fingerprint is shown to compare with the host's console (confirm, or --yes), then
      `pulumi config set --path ... hostKey` and `pulumi config rm --path msa:cluster.skipHostKeyCheck`.
@@ -74,6 +74,9 @@ def needed_secrets(stack_file: dict) -> list[str]:
         needed.append("harborPassword")
     if cluster.get("nodes") or harbor.get("push") == "relay":
         needed.append("sshPrivateKey")
+    ui = (config.get("msa:kafka") or {}).get("ui") or {}
+    if ui.get("enabled", True) and ui.get("login", True):
+        needed.append("kafkaUiPassword")
     return needed
 
 
@@ -82,13 +85,14 @@ def secret_value(key: str, ssh_key: Path) -> str:
         if not ssh_key.is_file():
             raise InitError(f"no SSH private key at {ssh_key}; pass the key the nodes accept with --ssh-key FILE")
         return ssh_key.read_text()
-    password = os.environ.get("MSA_HARBOR_PASSWORD")
+    what, variable = {"kafkaUiPassword": ("kafka-ui password", "MSA_KAFKA_UI_PASSWORD")}.get(key, ("Harbor password", "MSA_HARBOR_PASSWORD"))
+    password = os.environ.get(variable)
     if password is None:
-        password = getpass.getpass("Harbor password (msa:harborPassword): ")
+        password = getpass.getpass(f"{what} (msa:{key}): ")
         if getpass.getpass("again: ") != password:
             raise InitError("the two passwords differ")
     if not password:
-        raise InitError("the Harbor password is empty")
+        raise InitError(f"the {what} is empty")
     return password
 
 

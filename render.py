@@ -68,7 +68,7 @@ SECRET_PLACEHOLDER = "[secret]"
 # Stands in for a digest only a real push can know; images.yaml says so.
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
 AUTONAMED = "pulumi.com/autonamed"
-KIND_ORDER = ["Namespace", "ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Secret", "Service", "StatefulSet", "Deployment",
+KIND_ORDER = ["Namespace", "NetworkPolicy", "ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Secret", "Service", "StatefulSet", "Deployment",
               "PodDisruptionBudget"]
 # After everything else: the verification Job checks what the objects above bring up.
 LAST_KINDS = ["Job"]

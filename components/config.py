@@ -26,7 +26,7 @@ from pydantic.alias_generators import to_camel
 
 from .errors import ConfigError
 from .forms import (
-    DNS_LABEL, IMAGE_PATH, IMAGE_TAG, AbsolutePath, GatewayPath, DnsLabel, DnsSubdomain, Form, Host, ImagePath, ImageReference, ImageTag,
+    DNS_LABEL, IMAGE_PATH, IMAGE_TAG, AbsolutePath, GatewayPath, DnsLabel, DnsSubdomain, Form, Host, ImageDigest, ImagePath, ImageReference, ImageTag,
     JvmSize, KafkaPropertyValue, Port, PortRange, Quantity, RegistryHost, Folder, ServiceName, Size, StorageClassName,
     SshHostKey, Text, UserName,
     jvm_size_bytes, kind_of, quantity_value, shown,
@@ -43,7 +43,7 @@ __all__ = [
 PROJECT = "msa"
 
 # Keys that hold secrets: read with get_secret, never part of the typed model's plain data.
-SECRET_KEYS = ("harborPassword", "sshPrivateKey")
+SECRET_KEYS = ("harborPassword", "sshPrivateKey", "kafkaUiPassword")
 
 # Config namespaces a stack file may use besides msa: the engine's own and the providers the program
 # creates resources with. Anything else is a typo of `msa:` (or a key no one reads).
@@ -87,6 +87,10 @@ def _exact_int(value: Any) -> Any:
 
 
 NodePort = Annotated[int, Form("port in cluster.nodePortRange")]
+# A numeric, non-root uid: the kubelet can only enforce runAsNonRoot on a number.
+Uid = Annotated[int, Field(ge=1, le=2147483647), Form("uid 1-2147483647")]
+# Pod Security "restricted" and checkov (CKV_K8S_40) want uids above the host's range.
+DEFAULT_UID = 10001
 Cidr = Annotated[ipaddress.IPv4Network, BeforeValidator(_ipv4_network), Form("IPv4 CIDR")]
 Ipv4 = Annotated[ipaddress.IPv4Address, BeforeValidator(_ipv4_address), Form("IPv4 address")]
 
@@ -212,9 +216,24 @@ class KafkaUi(_Model):
     enabled: bool = True
     """Deploy kafbat kafka-ui."""
     node_port: Optional[NodePort] = 30089
-    """NodePort of kafka-ui; null = ClusterIP only."""
-    image: ImageReference = "ghcr.io/kafbat/kafka-ui:v1.5.0"
-    """kafka-ui image."""
+    """NodePort of kafka-ui; null = ClusterIP only (reach it with `kubectl port-forward`)."""
+    image: ImageReference = "ghcr.io/kafbat/kafka-ui:v1.5.0@sha256:7cda86a33344160309fdb65146332e4da65db81a945614f2fe32e210803f6fd1"
+    """kafka-ui image, by digest (the tag is for humans)."""
+    login: bool = True
+    """Login form (`AUTH_TYPE=LOGIN_FORM`) for `username` with the secret msa:kafkaUiPassword."""
+    username: Text = "admin"
+    """kafka-ui login name."""
+    read_only: bool = False
+    """Browse only: no topic creation or deletion, no messages produced."""
+    run_as_user: Uid = DEFAULT_UID
+    """Numeric uid kafka-ui runs as (its image's user `kafkaui` is not numeric)."""
+
+    @model_validator(mode="after")
+    def _not_open(self) -> "KafkaUi":
+        if self.enabled and not self.login and not self.read_only:
+            raise KeyProblem("login", "false with readOnly: false leaves an admin console that anyone who reaches it can use to delete topics; "
+                             "keep login: true (and set msa:kafkaUiPassword) or set readOnly: true")
+        return self
 
 
 class Resources(_Model):
@@ -323,6 +342,10 @@ class Service(_Model):
     """Repository inside `<harbor.host>/<harbor.project>/`."""
     tag: ImageTag
     """Image tag, quoted; `latest` is refused."""
+    digest: Optional[ImageDigest] = None
+    """Prebuilt image (no `context`): its manifest digest; deployed as `image:tag@digest`, the one integrity check over plain HTTP."""
+    run_as_user: Uid = DEFAULT_UID
+    """Numeric uid the container runs as (non-root, read-only root filesystem, writable /tmp); the image's files must be readable by it."""
     port: Port
     """The app's HTTP port; also the Service port."""
     node_port: Optional[NodePort] = None
@@ -346,7 +369,7 @@ class Service(_Model):
     startup_seconds: int = Field(180, ge=10, le=1800)
     """Seconds a JVM may take from start to a passing liveness check before the kubelet restarts it."""
     java_opts: Text = "-XX:MaxRAMPercentage=75.0 -XX:+ExitOnOutOfMemoryError"
-    """JAVA_TOOL_OPTIONS; an explicit -Xmx must fit resources.memoryLimit with headroom."""
+    """JAVA_TOOL_OPTIONS; -Xmx must fit resources.memoryLimit with 25 % headroom, -XX:MaxRAMPercentage at most 75."""
 
     @property
     def kafka_transactional(self) -> bool:
@@ -359,11 +382,17 @@ class Service(_Model):
             if route.path in paths:
                 raise KeyProblem(f"routes[{i}].path", f"{route.path} is already the path of routes[{paths[route.path]}]; give each route its own path")
             paths[route.path] = i
+        if self.digest is not None and self.context is not None:
+            raise KeyProblem("digest", "is for prebuilt images: a built image (context) is deployed by the digest its push returns; remove digest")
         xmx = re.findall(r"(?:^|\s)-Xmx([0-9]+[kKmMgG]?)(?=\s|$)", self.java_opts)
         if xmx:
             problem = _heap_problem(jvm_size_bytes(xmx[-1]), f"-Xmx{xmx[-1]}", self.resources, "resources")
             if problem:
                 raise KeyProblem("javaOpts", problem)
+        percent = re.findall(r"(?:^|\s)-XX:MaxRAMPercentage=([0-9.]+)(?=\s|$)", self.java_opts)
+        if percent and not xmx and Decimal(percent[-1]) > 100 * (1 - JVM_HEADROOM):
+            raise KeyProblem("javaOpts", f"-XX:MaxRAMPercentage={percent[-1]} leaves the JVM no room beyond the heap (metaspace, threads, "
+                                         f"buffers) before the container's memory limit; use at most {100 * (1 - JVM_HEADROOM):.0f}")
         return self
 
 
@@ -417,9 +446,10 @@ class StackConfig(_Model):
 class Secrets:
     """Secret config values, kept as Pulumi secret Outputs; `None` where not set."""
 
-    def __init__(self, harbor_password: Any = None, ssh_private_key: Any = None):
+    def __init__(self, harbor_password: Any = None, ssh_private_key: Any = None, kafka_ui_password: Any = None):
         self.harbor_password = harbor_password
         self.ssh_private_key = ssh_private_key
+        self.kafka_ui_password = kafka_ui_password
 
 
 # --- raw values -> model ------------------------------------------------------------------------
@@ -578,12 +608,14 @@ def reserved_names() -> tuple[str, ...]:
     import dataclasses
 
     from .images import PULL_SECRET
+    from .kafka import UI_AUTH_SUFFIX
     from .kafka_settings import KafkaNames
+    from .network import DEFAULT_DENY
     from .spring_settings import CONFIG_REPO_MAP
     from .verification import NAME as VERIFY
 
-    kafka = [f.default for f in dataclasses.fields(KafkaNames) if isinstance(f.default, str)]
-    return tuple(sorted({*kafka, PULL_SECRET, CONFIG_REPO_MAP, VERIFY}))
+    kafka = {f.name: f.default for f in dataclasses.fields(KafkaNames) if isinstance(f.default, str)}
+    return tuple(sorted({*kafka.values(), kafka["ui"] + UI_AUTH_SUFFIX, PULL_SECRET, CONFIG_REPO_MAP, VERIFY, DEFAULT_DENY}))
 
 
 def _check_services(cfg: StackConfig, project_dir: Path) -> None:
@@ -769,6 +801,9 @@ def check_secrets_present(cfg: StackConfig, keys: Iterable[str], stack: str) -> 
         raise ConfigError("harborPassword", f"harbor.username is {cfg.harbor.username!r} but no password is set; run: {set_secret_command('harborPassword', stack)} (it prompts for the password)")
     if cfg.harbor.push == "relay" and f"{PROJECT}:sshPrivateKey" not in keys:
         raise ConfigError("sshPrivateKey", f"push: relay copies images over SSH but no key is set; run: {set_secret_command('sshPrivateKey', stack)}")
+    if cfg.kafka.ui.enabled and cfg.kafka.ui.login and f"{PROJECT}:kafkaUiPassword" not in keys:
+        raise ConfigError("kafkaUiPassword", f"kafka-ui asks for a login (kafka.ui.login) but no password is set; run: {set_secret_command('kafkaUiPassword', stack)} "
+                          "(or set kafka.ui.readOnly: true and login: false)")
     if cfg.cluster.nodes and f"{PROJECT}:sshPrivateKey" not in keys:
         raise ConfigError("sshPrivateKey", f"cluster.nodes are set up over SSH but no key is set; run: {set_secret_command('sshPrivateKey', stack)}")
 
@@ -801,5 +836,6 @@ def load(project_dir: Path) -> tuple[StackConfig, Secrets]:
     secrets = Secrets(
         harbor_password=conf.get_secret("harborPassword"),
         ssh_private_key=conf.get_secret("sshPrivateKey"),
+        kafka_ui_password=conf.get_secret("kafkaUiPassword"),
     )
     return cfg, secrets

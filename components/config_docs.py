@@ -31,6 +31,7 @@ END = "<!-- end config-table -->"
 SECRET_ROWS = {
     "harborPassword": "Harbor password, set with `pulumi config set --secret msa:harborPassword`.",
     "sshPrivateKey": "SSH key for `cluster.nodes` and `push: relay`: `pulumi config set --secret msa:sshPrivateKey < ~/.ssh/id_ed25519`.",
+    "kafkaUiPassword": "kafka-ui login password (`kafka.ui.login`), set with `pulumi config set --secret msa:kafkaUiPassword`.",
 }
 
 
@@ -56,7 +57,7 @@ def _form(annotation: Any, field: Optional[FieldInfo] = None) -> str:
     metadata = list(field.metadata) if field else []
     forms = [m for m in metadata if isinstance(m, Form)]
     if forms:
-        return forms[0].name
+        return forms[-1].name  # the outermost: Annotated[Text, Form("a key of msa:services")] names it best
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         base, *extra = typing.get_args(annotation)

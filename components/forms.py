@@ -243,6 +243,12 @@ def _image_reference(text: str) -> str:
     return text
 
 
+def _image_digest(text: str) -> str:
+    if not re.fullmatch(r"sha256:[0-9a-f]{64}", text):
+        raise ValueError(f"{text!r} is not an image digest; use sha256:<64 lower-case hex digits> as `docker buildx imagetools inspect` or Harbor shows it")
+    return text
+
+
 def _image_path(text: str) -> str:
     if not IMAGE_PATH.fullmatch(text):
         raise ValueError(f"{text!r} is not an image name; use lower-case letters, digits and - . _ / (e.g. usersservice)")
@@ -337,6 +343,7 @@ AbsolutePath = Annotated[str, BeforeValidator(_text), AfterValidator(_absolute_p
 Folder = Annotated[str, BeforeValidator(_text), AfterValidator(_folder), Form("folder (relative to the project)")]
 ImageReference = Annotated[str, BeforeValidator(_text), AfterValidator(_image_reference), Form("image reference")]
 ImagePath = Annotated[str, BeforeValidator(_text), AfterValidator(_image_path), Form("repository path")]
+ImageDigest = Annotated[str, BeforeValidator(_text), AfterValidator(_image_digest), Form("sha256:<hex> digest")]
 ImageTag = Annotated[str, BeforeValidator(_tag_text), AfterValidator(_image_tag), Form("image tag (quoted)")]
 SshHostKey = Annotated[str, BeforeValidator(_text), AfterValidator(_ssh_host_key), Form("SSH host key (ssh-keyscan line)")]
 JvmSize = Annotated[str, BeforeValidator(_text), AfterValidator(_jvm_size), Form("JVM size (512m, 1g)")]

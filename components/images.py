@@ -49,10 +49,23 @@ class ImagePlan:
     build_args: dict[str, str] = field(default_factory=dict)
     # The folder `pulumi up` runs in (the project): builds name their paths relative to it.
     project_dir: Optional[Path] = None
+    # A prebuilt image's manifest digest (msa:services.<name>.digest).
+    digest: Optional[str] = None
 
     @property
     def target(self) -> str:
         return f"{self.repository}:{self.tag}"
+
+    @property
+    def prebuilt_ref(self) -> str:
+        """What Deployments pull when the stack does not build: `repo:tag@digest` when the digest is
+        configured (the tag stays for humans; the runtime pulls by digest), else `repo:tag`."""
+        return f"{self.target}@{self.digest}" if self.digest else self.target
+
+    @property
+    def pinned(self) -> bool:
+        """Deployed by digest: built and pushed by the stack, or prebuilt with a configured digest."""
+        return self.context is not None or self.digest is not None
 
     def build_path(self, path: Path) -> str:
         """`path` as the build sees it: relative to the project folder, so the same commit checked out
@@ -79,6 +92,7 @@ def image_plan(name: str, svc: Service, harbor: Harbor, platform: str, project_d
         dockerfile=(context / (svc.dockerfile or "Dockerfile")) if context else None,
         build_args=dict(svc.build_args),
         project_dir=project_dir.resolve(),
+        digest=svc.digest,
     )
 
 
@@ -144,7 +158,8 @@ def relay_local_script(plan: ImagePlan, harbor: Harbor) -> str:
 
 class HarborImage(pulumi.ComponentResource):
     """One service image in Harbor. `ref` is what Deployments pull: `repo@sha256:...` when the stack
-    pushed the image (a new build changes it, so the Deployment rolls out by itself), else `repo:tag`."""
+    pushed the image (a new build changes it, so the Deployment rolls out by itself), else
+    `repo:tag@sha256:...` with a configured digest, else `repo:tag`."""
 
     ref: pulumi.Output[str]
 
@@ -191,7 +206,7 @@ class HarborImage(pulumi.ComponentResource):
             )
             self.ref = push.stdout.apply(lambda out: f"{plan.repository}@{digest_from_output(out)}")
         else:
-            self.ref = pulumi.Output.from_input(plan.target)
+            self.ref = pulumi.Output.from_input(plan.prebuilt_ref)
         self.register_outputs({"ref": self.ref})
 
 

@@ -42,6 +42,8 @@ class SpringServiceArgs:
     node_port: Optional[int]
     settings_json: str
     image: pulumi.Input[str]
+    # Deployed by digest (built by the stack, or a configured digest); else by tag (checkov exceptions).
+    image_pinned: bool = False
     # The pull Secret's generated name (images.harbor_pull_secret).
     pull_secret: Optional[pulumi.Input[str]] = None
     # The config server's files, mounted at CONFIG_REPO_MOUNT (its pods wait for the ConfigMap).
@@ -66,7 +68,8 @@ class SpringService(pulumi.ComponentResource):
         if '"$(POD_IP)"' in args.settings_json:
             env.append(kx.field_env(POD_IP, "status.podIP"))
         env += kx.env({"SPRING_APPLICATION_JSON": args.settings_json, "JAVA_TOOL_OPTIONS": svc.java_opts})
-        volumes, mounts, pods_wait_for = [], [], list(args.pods_wait_for)
+        # Read-only root filesystem: the JVM writes only /tmp.
+        volumes, mounts, pods_wait_for = [kx.TMP_VOLUME], [kx.TMP_MOUNT], list(args.pods_wait_for)
         if args.config_map is not None:
             # The ConfigMap's generated name: new files are a new ConfigMap and a rollout (config_repo_map).
             volumes.append(k8s.core.v1.VolumeArgs(name="config-repo", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=args.config_map.metadata.name)))
@@ -75,7 +78,7 @@ class SpringService(pulumi.ComponentResource):
         container = k8s.core.v1.ContainerArgs(
             name=args.name,
             image=args.image,
-            image_pull_policy="IfNotPresent",
+            image_pull_policy=kx.PULL_POLICY,
             ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=svc.port)],
             env=env,
             startup_probe=kx.http_probe("/actuator/health/liveness", svc.port, period=5, failures=startup_failure_threshold(svc.startup_seconds)),
@@ -85,12 +88,14 @@ class SpringService(pulumi.ComponentResource):
             # Endpoints drop the pod before SIGTERM reaches the JVM, and Eureka gets a moment to deregister.
             lifecycle=k8s.core.v1.LifecycleArgs(pre_stop=k8s.core.v1.LifecycleHandlerArgs(
                 exec_=k8s.core.v1.ExecActionArgs(command=["sleep", "5"]))),
-            security_context=k8s.core.v1.SecurityContextArgs(allow_privilege_escalation=False),
-            volume_mounts=mounts or None,
+            security_context=kx.restricted_container_security(read_only_root=True),
+            volume_mounts=mounts,
         )
+        # The checks a tag-only image fails on purpose; a digest in the config removes the exceptions.
+        skips = {} if args.image_pinned else kx.tag_only_skips(f"the prebuilt {args.name} image", f"msa:services.{args.name}.digest")
         self.deployment = k8s.apps.v1.Deployment(
             args.name,
-            metadata=kx.metadata(args.name, args.namespace, component),
+            metadata=kx.metadata(args.name, args.namespace, component, annotations=kx.checkov_skips(skips)),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=svc.replicas,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kx.selector_labels(args.name)),
@@ -102,8 +107,9 @@ class SpringService(pulumi.ComponentResource):
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=kx.labels(args.name, component)),
                     spec=kx.pod_spec(
+                        security_context=kx.restricted_pod_security(svc.run_as_user),
                         containers=[container],
-                        volumes=volumes or None,
+                        volumes=volumes,
                         termination_grace_period_seconds=45,
                         image_pull_secrets=[k8s.core.v1.LocalObjectReferenceArgs(name=args.pull_secret)] if args.pull_secret else None,
                     ),

@@ -1,6 +1,7 @@
 """Helpers to run the real program (__main__.py) under Pulumi's mock runtime with an edited stack config."""
 
 import copy
+import shutil
 import sys
 from pathlib import Path
 from typing import Callable, Optional
@@ -23,7 +24,19 @@ import render  # noqa: E402
 from components.stackfile import config_text  # noqa: E402
 
 TEST_PASSWORD = "hunter2-harbor-Pa55"
+TEST_UI_PASSWORD = "kafka-ui-Pa55-w0rd"
 TEST_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ntest-key-material-QmFzZTY0\n-----END OPENSSH PRIVATE KEY-----"
+
+
+# What a copy of the project for a command-line test leaves out: environments, outputs, caches and
+# build trees (tests/jvm/**/target holds Spring Boot jars after .ci/run).
+NOT_COPIED = ("venv", ".venv", ".git", "rendered", "__pycache__", "*cache*", ".hypothesis", ".ci", "target")
+
+
+def copy_project(dest: Path) -> Path:
+    """A copy of the project to run render.py and friends in, so a test can never touch the real one."""
+    shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(*NOT_COPIED))
+    return dest
 
 
 def stack_values(stack: str) -> dict:
@@ -33,7 +46,8 @@ def stack_values(stack: str) -> dict:
 def to_config(values: dict, secrets: Optional[dict] = None) -> tuple[dict, list]:
     """Stack-file values -> (Pulumi config texts, secret keys), as `pulumi up` would see them after
     `python3 tasks.py init-stack`: the test secrets set (a `None` in `secrets` leaves one unset)."""
-    secrets = {"msa:harborPassword": TEST_PASSWORD, "msa:sshPrivateKey": TEST_SSH_KEY, **(secrets or {})}
+    secrets = {"msa:harborPassword": TEST_PASSWORD, "msa:sshPrivateKey": TEST_SSH_KEY, "msa:kafkaUiPassword": TEST_UI_PASSWORD,
+               **(secrets or {})}
     config, secret_keys = {"msa:namespace": "msa", "msa:configRepo": "config-repo"}, []
     for key, value in values.items():
         if not (isinstance(value, dict) and set(value) == {"secure"}):

@@ -1,13 +1,12 @@
 """Server-side apply: who owns a field, and how ConfigMap/Secret changes reach the pods."""
 
-import shutil
 
 import pytest
 import yaml
 
 import render
 from components.k8s import FORCE_APPLY
-from conftest import ROOT, by_name, objects, to_config
+from conftest import by_name, copy_project, objects, to_config
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -53,7 +52,7 @@ def test_consumers_reference_the_generated_names(dev):
 
 def _render_with_config_repo(tmp_path, files: dict[str, str]):
     project = tmp_path / "msa"
-    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns("venv", "rendered", ".git", "__pycache__", ".*cache*", ".ci"))
+    copy_project(project)
     for name, text in files.items():
         (project / "config-repo" / name).write_text(text)
     config, secret_keys = to_config(yaml.safe_load((project / "Pulumi.dev.yaml").read_text())["config"])

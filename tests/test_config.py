@@ -1,7 +1,6 @@
 """Every configuration mistake stops the program before any resource exists, with one line naming the key."""
 
 import copy
-import shutil
 import subprocess
 import sys
 
@@ -9,7 +8,7 @@ import pytest
 
 from components import config
 from components.errors import ConfigError
-from conftest import ROOT, TEST_PASSWORD, config_error, run_stack, stack_values, to_config
+from conftest import ROOT, TEST_PASSWORD, config_error, copy_project, run_stack, stack_values, to_config
 
 
 def _set(path, value):
@@ -137,6 +136,8 @@ RULES += [
      "msa:kafka.heap: 2g does not fit its container: kafka.resources.memoryLimit is 1536Mi and the JVM needs about 25 % beyond the heap; use at most 1152m"),
     ("ZooKeeper heap without headroom", _set("kafka.zookeeperHeap", "768m"), "msa:kafka.zookeeperHeap: 768m does not fit its container"),
     ("service -Xmx larger than its container", _set("services.user-service.javaOpts", "-Xmx2g"), "msa:services.user-service.javaOpts: -Xmx2g does not fit its container"),
+    ("service heap share without headroom", _set("services.user-service.javaOpts", "-XX:MaxRAMPercentage=95.0"),
+     "msa:services.user-service.javaOpts: -XX:MaxRAMPercentage=95.0 leaves the JVM no room beyond the heap"),
     ("the same node twice", _set("cluster.nodes", [{"host": "n1"}, {"host": "N1"}]), "msa:cluster.nodes[1].host: N1 is listed twice"),
     ("two routes with one path", _set("services.apigateway-service.routes", [{"path": "/u/**", "service": "user-service"}, {"path": "/u/**", "service": "store-service"}]),
      "msa:services.apigateway-service.routes[1].path: /u/** is already the path of routes[0]"),
@@ -239,7 +240,7 @@ def _render(*args, cwd=ROOT):
 
 def test_render_of_invalid_config_exits_2_with_one_line_and_writes_nothing(tmp_path):
     project = tmp_path / "project"
-    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns("venv", ".venv", ".git", "rendered", "*cache*", "__pycache__"))
+    copy_project(project)
     stack = (project / "Pulumi.dev.yaml").read_text().replace("clusterIP: 10.104.193.23", "clusterIP: 10.200.0.5")
     (project / "Pulumi.dev.yaml").write_text(stack)
     out = tmp_path / "out"

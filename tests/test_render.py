@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import render
-from conftest import ROOT, TEST_PASSWORD, objects, run_stack
+from conftest import ROOT, TEST_PASSWORD, TEST_UI_PASSWORD, objects, run_stack
 
 KUBERNETES_VERSION = "1.30.0"
 
@@ -69,7 +69,7 @@ def test_render_writes_every_object_the_program_registers(tmp_path, dev):
 def test_secure_values_become_placeholders():
     config, secret_keys = render.load_stack_config(ROOT, "dev")
     assert config["msa:harborPassword"] == render.SECRET_PLACEHOLDER
-    assert sorted(secret_keys) == ["msa:harborPassword", "msa:sshPrivateKey"]
+    assert sorted(secret_keys) == ["msa:harborPassword", "msa:kafkaUiPassword", "msa:sshPrivateKey"]
 
 
 def _everything_rendered(result) -> str:
@@ -80,10 +80,13 @@ def _everything_rendered(result) -> str:
 def test_secrets_never_appear_in_rendered_files():
     result = run_stack("dev")  # the test secrets are real values here, not placeholders
     text = _everything_rendered(result)
-    assert TEST_PASSWORD not in text
+    assert TEST_PASSWORD not in text and TEST_UI_PASSWORD not in text
     assert "test-key-material" not in text
-    (secret,) = objects(result, "Secret")
-    assert secret["stringData"] == {".dockerconfigjson": render.SECRET_PLACEHOLDER}
+    pull, ui = sorted(objects(result, "Secret"), key=lambda o: o["metadata"]["labels"]["app.kubernetes.io/name"])
+    assert pull["stringData"] == {".dockerconfigjson": render.SECRET_PLACEHOLDER}
+    # kafka-ui's login (a Spring config tree: one file per property) is secret as a whole.
+    assert ui["metadata"]["labels"]["app.kubernetes.io/name"] == "kafka-ui-auth"
+    assert ui["stringData"] == {"spring.security.user.name": render.SECRET_PLACEHOLDER, "spring.security.user.password": render.SECRET_PLACEHOLDER}
 
 
 def _is_secret_wrapped(value) -> bool:
@@ -92,8 +95,9 @@ def _is_secret_wrapped(value) -> bool:
 
 def test_pull_secret_and_ssh_key_are_pulumi_secrets():
     result = run_stack("dev")
-    (pull,) = [r for r in result.resources if r.type == "kubernetes:core/v1:Secret"]
-    assert _is_secret_wrapped(pull.inputs["stringData"])
+    pull, ui = sorted((r for r in result.resources if r.type == "kubernetes:core/v1:Secret"), key=lambda r: r.name)
+    assert _is_secret_wrapped(pull.inputs["stringData"]) and _is_secret_wrapped(ui.inputs["stringData"])
+    assert TEST_UI_PASSWORD in str(ui.inputs["stringData"]["value"])
     assert TEST_PASSWORD in str(pull.inputs["stringData"]["value"])  # the real value, only inside the secret
     (node,) = [r for r in result.resources if r.type == "command:remote:Command"]
     assert _is_secret_wrapped(node.inputs["connection"])

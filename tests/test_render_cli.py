@@ -15,13 +15,13 @@ import pytest
 
 import render
 from components.stackfile import StackFileError, read_stack_config
-from conftest import ROOT
+from conftest import ROOT, copy_project
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     copy = tmp_path_factory.mktemp("cli") / "project"
-    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns("venv", ".venv", ".git", "rendered", "*cache*", "__pycache__", ".hypothesis"))
+    copy_project(copy)
     return copy
 
 
@@ -152,7 +152,7 @@ def test_a_key_without_the_msa_namespace_is_refused_on_the_command_line(project,
 
 def test_project_file_problems_are_blamed_on_pulumi_yaml(tmp_path):
     project = tmp_path / "project"
-    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns("venv", ".venv", ".git", "rendered", "*cache*", "__pycache__", ".hypothesis"))
+    copy_project(project)
     (project / "Pulumi.yaml").write_text("name: msa\nconfig: [namespace]\n")
     _refused(_cli(project, "dev", "--out", str(tmp_path / "out")), "error: Pulumi.yaml: config: expected a mapping of key declarations, got a list")
     (project / "Pulumi.yaml").unlink()

@@ -109,10 +109,10 @@ def test_config_server_serves_the_config_repo_folder(dev):
     assert settings["profiles"]["active"] == "native"
     location = settings["cloud"]["config"]["server"]["native"]["searchLocations"]
     pod = by_name(dev, "Deployment", "config-service")["spec"]["template"]["spec"]
-    (mount,) = pod["containers"][0]["volumeMounts"]
+    (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "config-repo"]
     assert location == f"file:{mount['mountPath']}/"
     assert "subPath" not in mount  # edits propagate only to whole-directory mounts
-    (volume,) = pod["volumes"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "config-repo"]
     config_map = by_name(dev, "ConfigMap", volume["configMap"]["name"])
     assert "application.yml" in config_map["data"]
 

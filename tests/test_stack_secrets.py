@@ -16,7 +16,7 @@ import yaml
 import init_stack
 import render
 from components.stackfile import ciphertext_problem, load_document, secure_values, stack_file_problems
-from conftest import ROOT, TEST_PASSWORD, TEST_SSH_KEY, config_error
+from conftest import ROOT, TEST_PASSWORD, TEST_SSH_KEY, TEST_UI_PASSWORD, config_error, copy_project
 
 
 def _cli_view(stack: str) -> dict:
@@ -66,7 +66,7 @@ def test_nested_secure_values_are_checked_with_their_path():
 
 def test_render_refuses_an_undecryptable_value_and_names_the_key(tmp_path):
     project = tmp_path / "p"
-    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns("venv", "rendered", ".git", "__pycache__", ".*cache*", ".ci"))
+    copy_project(project)
     stack_file = project / "Pulumi.dev.yaml"
     stack_file.write_text(stack_file.read_text().replace("config:\n", "config:\n  msa:harborPassword:\n    secure: v1:placeholder\n", 1))
     with pytest.raises(render.StackFileError, match=r"^Pulumi.dev.yaml: msa:harborPassword: secure value is not v1"):
@@ -75,8 +75,8 @@ def test_render_refuses_an_undecryptable_value_and_names_the_key(tmp_path):
 
 def test_a_fresh_clone_renders_its_unset_secrets_as_placeholders():
     config, secret_keys = render.load_stack_config(ROOT, "dev")
-    assert config["msa:harborPassword"] == config["msa:sshPrivateKey"] == render.SECRET_PLACEHOLDER
-    assert sorted(secret_keys) == ["msa:harborPassword", "msa:sshPrivateKey"]
+    assert config["msa:harborPassword"] == config["msa:sshPrivateKey"] == config["msa:kafkaUiPassword"] == render.SECRET_PLACEHOLDER
+    assert sorted(secret_keys) == ["msa:harborPassword", "msa:kafkaUiPassword", "msa:sshPrivateKey"]
 
 
 def test_missing_harbor_password_names_the_exact_command():
@@ -176,6 +176,7 @@ def fake_cli(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_PULUMI_STATE", str(state))
     monkeypatch.setenv("FAKE_PULUMI_LOGGED_IN", "1")
     monkeypatch.setenv("MSA_HARBOR_PASSWORD", TEST_PASSWORD)
+    monkeypatch.setenv("MSA_KAFKA_UI_PASSWORD", TEST_UI_PASSWORD)
 
     def calls():
         return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
@@ -193,10 +194,11 @@ def test_init_stack_creates_the_stack_and_sends_secrets_only_on_stdin(fake_cli, 
         ["stack", "init", "dev", "--secrets-provider", "passphrase"],
         ["config", "set", "--secret", "--stack", "dev", "msa:harborPassword"],
         ["config", "set", "--secret", "--stack", "dev", "msa:sshPrivateKey"],
+        ["config", "set", "--secret", "--stack", "dev", "msa:kafkaUiPassword"],
     ]
     stdin = {c["argv"][-1]: c["stdin"] for c in calls() if c["argv"][0] == "config"}
-    assert stdin == {"msa:harborPassword": TEST_PASSWORD, "msa:sshPrivateKey": TEST_SSH_KEY + "\n"}
-    assert not any(TEST_PASSWORD in arg or "test-key-material" in arg for c in calls() for arg in c["argv"])
+    assert stdin == {"msa:harborPassword": TEST_PASSWORD, "msa:sshPrivateKey": TEST_SSH_KEY + "\n", "msa:kafkaUiPassword": TEST_UI_PASSWORD}
+    assert not any(p in arg for p in (TEST_PASSWORD, TEST_UI_PASSWORD, "test-key-material") for c in calls() for arg in c["argv"])
     written = yaml.safe_load((project / "Pulumi.dev.yaml").read_text())
     assert stack_file_problems(written) == [] and "encryptionsalt" in written
     out = capsys.readouterr().out
@@ -211,7 +213,7 @@ def test_init_stack_with_a_kms_key_and_an_existing_stack(fake_cli, tmp_path):
     (tmp_path / "calls.jsonl").unlink()
     # Second run: the stack exists, so it is selected and only the secrets are set again.
     assert init_stack.main(["dev", "--ssh-key", str(key)], project_dir=project) == 0
-    assert [c["argv"][:2] for c in calls()] == [["whoami"], ["stack", "select"], ["config", "set"], ["config", "set"]]
+    assert [c["argv"][:2] for c in calls()] == [["whoami"], ["stack", "select"], *[["config", "set"]] * 3]
 
 
 def test_init_stack_with_pulumi_clouds_default_key_passes_no_provider(fake_cli):
