@@ -51,7 +51,9 @@ def import_id(metadata: dict) -> str:
 def importable(reg: Registration) -> bool:
     meta = reg.metadata or {}
     autonamed = (meta.get("annotations") or {}).get(AUTONAMED) == "true"
-    return reg.custom and reg.type.startswith("kubernetes:") and bool(meta.get("name")) and not autonamed
+    # A *Patch resource (the PVC growth) changes fields of an object it does not own: nothing to import.
+    patch = reg.type.endswith("Patch")
+    return reg.custom and reg.type.startswith("kubernetes:") and bool(meta.get("name")) and not autonamed and not patch
 
 
 def import_document(registrations: Iterable[Registration]) -> dict:

@@ -55,8 +55,9 @@ def _common_env(brokers: int, names: KafkaNames) -> dict[str, str]:
     }
 
 
-def drain_env(brokers: int, names: KafkaNames) -> dict[str, str]:
-    return _common_env(brokers, names)
+def drain_env(brokers: int, overrides, names: KafkaNames) -> dict[str, str]:
+    # The min ISR the brokers will run after the change, bridged by the drain until they restart.
+    return {**_common_env(brokers, names), "TARGET_MIN_ISR": broker_properties(brokers, overrides)["min.insync.replicas"]}
 
 
 def rebalance_env(brokers: int, overrides, names: KafkaNames) -> dict[str, str]:

@@ -147,6 +147,9 @@ def test_drain_job_carries_the_target_broker_count_and_nothing_else_changes_it(p
     other_heap = run_stack("prod", lambda v: v["msa:kafka"].update(heap="640m"))
     assert _job_env(by_name(prod, "Job", "kafka-drain"))["TARGET_BROKERS"] == "3"
     assert _job_env(by_name(one, "Job", "kafka-drain"))["TARGET_BROKERS"] == "1"
+    # The min ISR the brokers will run afterwards, bridged by the drain until they restart.
+    assert _job_env(by_name(one, "Job", "kafka-drain"))["TARGET_MIN_ISR"] == "1"
+    assert _job_env(by_name(prod, "Job", "kafka-drain"))["TARGET_MIN_ISR"] == "2"
     # Pulumi replaces (re-runs) a Job exactly when its spec changes.
     assert by_name(prod, "Job", "kafka-drain")["spec"] != by_name(one, "Job", "kafka-drain")["spec"]
     assert by_name(prod, "Job", "kafka-drain")["spec"] == by_name(other_heap, "Job", "kafka-drain")["spec"]

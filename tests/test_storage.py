@@ -66,3 +66,12 @@ def test_the_guard_provider_refuses_through_check():
     result = StorageGuardProvider().check({**OLD, "__provider": "…"}, {**OLD, "kafka.zookeeperStorageSize": "1Gi"})
     assert [f.property for f in result.failures] == ["kafka.zookeeperStorageSize"]
     assert StorageGuardProvider().check({}, OLD).failures == []
+
+
+def test_claim_patches_are_not_in_the_import_document(prod):
+    import render
+
+    from conftest import ROOT
+
+    document = render.output_files(prod, ROOT)["import.json"][0]
+    assert "PersistentVolumeClaimPatch" not in document and "data-kafka-0" not in document

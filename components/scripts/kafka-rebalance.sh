@@ -17,6 +17,14 @@ errors=$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["errors"]; 
 [ -z "$errors" ] || fail "cannot rebalance: $errors"
 reassign
 apply_configs configsAfter
+# The brokers run the new static min.insync.replicas now: drop the drain's temporary cluster-wide value.
+if tool kafka-configs --bootstrap-server "$BOOTSTRAP_SERVERS" --entity-type brokers --entity-default --describe 2>/dev/null |
+    grep -q '^ *min\.insync\.replicas='; then
+  log "removing the cluster-wide min.insync.replicas the drain set"
+  tool kafka-configs --bootstrap-server "$BOOTSTRAP_SERVERS" --entity-type brokers --entity-default \
+    --alter --delete-config min.insync.replicas >/dev/null 2>"$WORK/configs.err" ||
+    fail "could not remove the cluster-wide min.insync.replicas: $(tail -n 1 "$WORK/configs.err")"
+fi
 # Leaders follow the new preferred replicas now instead of at the next auto rebalance (5 min).
 tool kafka-leader-election --bootstrap-server "$BOOTSTRAP_SERVERS" --election-type PREFERRED --all-topic-partitions >/dev/null 2>&1 || true
 log "done: replication and leadership spread over brokers 0..$((TARGET_BROKERS - 1))"
