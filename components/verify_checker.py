@@ -156,7 +156,7 @@ def _eureka_client(client: dict, instances: list, mode: str) -> Result:
         else:
             where_ok = host == address
         if not where_ok:
-            hint = " (a pod host name: other services cannot resolve it; the gateway answers 500)" if _looks_like_pod_name(host, name) else ""
+            hint = " (a pod host name: other services cannot resolve it; the gateway answers 500)" if _looks_like_pod_name(host) else ""
             problems.append(f"instance {ident} registered as {host}:{inst_port}, expected {want} (msa:spring.registration {mode}){hint}")
         elif inst_port != port:
             problems.append(f"instance {ident} registered port {inst_port}, expected {port}")
@@ -168,7 +168,7 @@ def _eureka_client(client: dict, instances: list, mode: str) -> Result:
     return passed("eureka", name, f"UP at {want} ({count} instance{'s' if count != 1 else ''})")
 
 
-def _looks_like_pod_name(host: str, service: str) -> bool:
+def _looks_like_pod_name(host: str) -> bool:
     # Deployment pods are named <deployment>-<replicaset hash>-<5 chars>; no dots, not an address.
     return bool(host) and "." not in host and not IPV4.match(host)
 
