@@ -201,6 +201,9 @@ class SpringApp:
     log_path: Path
     process: Optional[subprocess.Popen] = None
     args: list[str] = field(default_factory=list)
+    # System properties: below SPRING_APPLICATION_JSON and config-repo imports' own keys, so they only
+    # add what neither sets (a test's diagnostics, e.g. an extra actuator endpoint).
+    properties: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -211,6 +214,7 @@ class SpringApp:
         env = {**base, **self.env}
         env.pop("JAVA_TOOL_OPTIONS", None)   # heap flags for a container limit; small fixed heaps here
         cmd = ["java", *JVM_OPTS, f"-Djdk.net.hosts.file={hosts_file}", f"-Dserver.address={self.address}",
+               *(f"-D{k}={v}" for k, v in self.properties.items()),
                "-Dspring.main.banner-mode=off", "-jar", str(jar_path(self.app)), *self.args]
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -285,8 +289,9 @@ class SpringSystem:
     def role(self, service: str) -> str:
         return self.stack.deployment(service)["metadata"]["labels"]["app.kubernetes.io/component"]
 
-    def start(self, service: str, replica: int = 0, app: Optional[str] = None) -> SpringApp:
-        """Start (without waiting) replica `replica` of `service`, run from jar `app` (default: by role)."""
+    def start(self, service: str, replica: int = 0, app: Optional[str] = None, properties: Optional[dict[str, str]] = None) -> SpringApp:
+        """Start (without waiting) replica `replica` of `service`, run from jar `app` (default: by role),
+        with extra system `properties` (diagnostics only: see SpringApp.properties)."""
         app = app or ROLE_JAR.get(self.role(service), "client")
         key = (service, app, replica)
         if key in self.apps and self.apps[key].running():
@@ -298,7 +303,7 @@ class SpringSystem:
         spring_app = SpringApp(
             service=service, app=app, pod_name=pod_name, address=address, port=self.stack.ports[service],
             env=pod_env(self.stack.deployment(service), pod_name, address),
-            log_path=self.workdir / f"{pod_name}.log",
+            log_path=self.workdir / f"{pod_name}.log", properties=dict(properties or {}),
         )
         if app == "config-server":
             # The ConfigMap volume: the same files, in a folder here instead of the pod's mount path.
@@ -307,9 +312,9 @@ class SpringSystem:
         self.apps[key] = spring_app
         return spring_app
 
-    def app(self, service: str, replica: int = 0, app: Optional[str] = None) -> SpringApp:
+    def app(self, service: str, replica: int = 0, app: Optional[str] = None, properties: Optional[dict[str, str]] = None) -> SpringApp:
         """Replica `replica` of `service`, started if needed and ready (its readiness probe passes)."""
-        spring_app = self.start(service, replica, app)
+        spring_app = self.start(service, replica, app, properties)
         spring_app.wait_ready()
         return spring_app
 

@@ -13,7 +13,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from integration.spring_apps import wait_until
+from integration.spring_apps import spring_system_for, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -23,6 +23,12 @@ CLIENT = "user-service"
 @pytest.fixture
 def spring(spring_system):
     return spring_system
+
+
+def shared_services(spring) -> None:
+    """Discovery and config server, started together (the client's config import waits for the latter)."""
+    for app in [spring.start("discovery-service"), spring.start("config-service")]:
+        app.wait_ready()
 
 
 def echo(app, path: str = "/echo") -> dict:
@@ -52,6 +58,7 @@ def test_a_client_that_starts_before_the_config_server_still_gets_its_config(spr
 
 
 def test_config_repo_exposes_the_refresh_endpoint(spring):
+    shared_services(spring)
     client = spring.app(CLIENT)
     status, body = client.get("/actuator")
     assert status == 200 and '"refresh"' in body, body
@@ -66,7 +73,7 @@ def _post(url: str) -> int:
 
 
 def test_eureka_lists_the_client_under_its_service_address_and_port(spring):
-    spring.app("discovery-service")
+    shared_services(spring)
     client = spring.app(CLIENT)
     (instance,) = [i for i in spring.wait_registered(CLIENT) if i["instanceId"] == f"{CLIENT}:{client.pod_name}"]
     address = spring.stack.cluster_ips[CLIENT]
@@ -85,12 +92,19 @@ def test_the_eureka_server_is_not_its_own_peer(spring):
     assert replicas["registered-replicas"] == "" and replicas["unavailable-replicas"] == "", replicas
 
 
-@pytest.mark.parametrize("gateway", ["gateway-4.1", "gateway-4.3"])
-def test_a_gateway_route_reaches_the_client(spring, gateway):
-    spring.app("discovery-service")
+# Diagnostics only: config-repo exposes health,info,refresh; a system property adds configprops
+# (and its values) below everything the stack and config-repo set.
+CONFIGPROPS = {"management.endpoints.web.exposure.include": "health,configprops",
+               "management.endpoint.configprops.show-values": "always"}
+
+
+@pytest.mark.parametrize("gateway, prefix", [("gateway-4.1", "spring.cloud.gateway.httpclient"),
+                                             ("gateway-4.3", "spring.cloud.gateway.server.webflux.httpclient")])
+def test_a_gateway_route_reaches_the_client_and_its_pool_is_bounded(spring, gateway, prefix):
+    shared_services(spring)
     client = spring.app(CLIENT)
     spring.wait_registered(CLIENT)
-    gw = spring.app("apigateway-service", app=gateway)
+    gw = spring.app("apigateway-service", app=gateway, properties=CONFIGPROPS)
 
     def through_gateway():
         status, body = gw.get("/user-service/echo")
@@ -98,11 +112,17 @@ def test_a_gateway_route_reaches_the_client(spring, gateway):
 
     echoed = wait_until(through_gateway, 90, f"{gateway} to route /user-service/echo")
     assert echoed == echo(client)
+    # The line's own key set is the one bound: 4.1 reads spring.cloud.gateway.*, 4.3 .server.webflux.*.
+    beans = json.loads(gw.get("/actuator/configprops")[1])["contexts"]
+    bound = [b for ctx in beans.values() for b in ctx["beans"].values() if b["prefix"] == prefix]
+    assert bound, f"no {prefix} bean in {gateway}"
+    pool = bound[0]["properties"]["pool"]
+    assert (pool["maxIdleTime"], pool["maxLifeTime"]) == ("PT10S", "PT1M"), pool
     spring.stop(gw)   # the next line listens on the same address
 
 
 def test_two_replicas_register_with_distinct_instance_ids(spring):
-    spring.app("discovery-service")
+    shared_services(spring)
     first = spring.app(CLIENT)
     second = spring.app(CLIENT, replica=1)
     instances = spring.wait_registered(CLIENT, count=2)
@@ -110,3 +130,18 @@ def test_two_replicas_register_with_distinct_instance_ids(spring):
     assert ids == {f"{CLIENT}:{first.pod_name}", f"{CLIENT}:{second.pod_name}"}
     assert {(i["ipAddr"], i["port"]["$"]) for i in instances} == {(spring.stack.cluster_ips[CLIENT], spring.stack.ports[CLIENT])}
     assert echo(second)["instanceId"] == f"{CLIENT}:{second.pod_name}"
+
+
+@pytest.fixture(scope="module")
+def impatient(tmp_path_factory):
+    """The dev stack with user-service's startupSeconds at 10: its config retry gives up after ~13 s."""
+    yield from spring_system_for(tmp_path_factory, edit=lambda v: v["msa:services"][CLIENT].update(startupSeconds=10))
+
+
+def test_a_client_whose_config_server_never_answers_exits_instead_of_running_without_config(impatient):
+    client = impatient.start(CLIENT)   # no config server at all
+    client.process.wait(120)
+    assert client.process.returncode != 0
+    log = client.log_path.read_text()
+    assert "Could not locate PropertySource and the fail fast property is set" in log, client.log_tail()
+    assert log.count("Fetching config from server at") == impatient.stack.settings(CLIENT)["spring"]["cloud"]["config"]["retry"]["maxAttempts"]
