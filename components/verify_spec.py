@@ -85,8 +85,10 @@ def verification_spec(cfg: StackConfig, addresses: AddressPlan, names: KafkaName
         "settleSeconds": cfg.verify.settle_seconds,
         "registration": cfg.spring.registration,
         "discovery": {"name": discovery, "url": url(discovery), "nodePort": addresses.node_ports.get(discovery)},
+        # The config server is reached by its URL (spring.cloud.config.uri), never through Eureka: it
+        # need not register, but if it does, it must register correctly like everyone else.
         "eurekaClients": [
-            {"name": name, "address": eureka_address(name, cfg, addresses, names), "port": svc.port}
+            {"name": name, "address": eureka_address(name, cfg, addresses, names), "port": svc.port, "required": svc.role != "config"}
             for name, svc in cfg.services.items() if svc.role != "discovery" and svc.replicas > 0
         ],
         "config": {

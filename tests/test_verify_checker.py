@@ -86,6 +86,16 @@ def test_eureka_reports_a_client_that_never_registered():
     assert line.status == vc.FAIL and line.subject == "user-service" and line.detail.startswith("not registered")
 
 
+def test_eureka_does_not_require_the_config_server_but_checks_it_when_registered():
+    spec = {**SPEC, "eurekaClients": [{"name": "config-service", "address": "10.96.0.25", "port": 8888, "required": False}]}
+    empty = {"applications": {"application": []}}
+    (line,) = vc.eureka_checks(spec, answers({APPS: (200, empty)}))
+    assert line.status == vc.PASS and "need not be" in line.detail
+    wrong = {"applications": {"application": [{"name": "CONFIG-SERVICE", "instance": [instance("config-service-7d9f-abcde", port=8888)]}]}}
+    (line,) = vc.eureka_checks(spec, answers({APPS: (200, wrong)}))
+    assert line.status == vc.FAIL and "pod host name" in line.detail
+
+
 def test_eureka_service_dns_mode_expects_the_service_name():
     spec = {**SPEC, "registration": "serviceDns", "eurekaClients": [{"name": "user-service", "address": "user-service.msa.svc.cluster.local", "port": 46279}]}
     ok = instance("user-service.msa.svc.cluster.local", ip="10.244.1.7")
@@ -99,7 +109,7 @@ def test_the_probe_path_matches_the_route_predicate():
 
 
 GW = "http://10.96.0.192:8000/user-service/actuator/health"
-GW_UP = {"http://10.96.0.192:8000/actuator/health": (200, '{"status":"UP"}')}
+GW_UP = {"http://10.96.0.192:8000/actuator/health/liveness": (200, '{"status":"UP"}')}
 TARGET = "http://10.104.193.23:46279/user-service/actuator/health"
 
 
@@ -147,7 +157,7 @@ def test_config_source_names_of_older_servers_count_too():
 
 
 def test_a_404_from_something_that_is_not_a_running_gateway_proves_nothing():
-    (line,) = vc.gateway_checks(SPEC, answers({GW: (404, "{}"), TARGET: (404, "{}"), "http://10.96.0.192:8000/actuator/health": (404, "")}))
+    (line,) = vc.gateway_checks(SPEC, answers({GW: (404, "{}"), TARGET: (404, "{}"), "http://10.96.0.192:8000/actuator/health/liveness": (404, "")}))
     assert line.status == vc.FAIL and line.subject == "apigateway-service" and "is this the gateway?" in line.detail
 
 

@@ -591,8 +591,9 @@ class KafkaWorld:
         self._started.append(ensemble)
         return ensemble.start(size)
 
-    def start(self, brokers: int, zookeepers: int = 1, stack: str = "prod", edit=None) -> KafkaCluster:
-        """A cluster of `brokers` configured as `stack` renders it (with `edit` applied to its config)."""
+    def start(self, brokers: int, zookeepers: int = 1, stack: str = "prod", edit=None, env_edit=None) -> KafkaCluster:
+        """A cluster of `brokers` configured as `stack` renders it (with `edit` applied to its config).
+        `env_edit(env)` changes the rendered broker env in place: a fault no valid config renders."""
         def set_count(values):
             values.setdefault("msa:kafka", {})
             values["msa:kafka"]["brokers"] = brokers
@@ -600,8 +601,10 @@ class KafkaWorld:
             if edit:
                 edit(values)
         ensemble = self.zookeeper(zookeepers, stack, set_count)
-        cluster = KafkaCluster(self.root / f"kafka{len(self._started)}", self.tools,
-                               rendered_pod_env(stack, "kafka", set_count), ensemble)
+        env = rendered_pod_env(stack, "kafka", set_count)
+        if env_edit:
+            env_edit(env)
+        cluster = KafkaCluster(self.root / f"kafka{len(self._started)}", self.tools, env, ensemble)
         self._started.append(cluster)
         return cluster.start(brokers)
 

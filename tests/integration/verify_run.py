@@ -1,0 +1,36 @@
+"""Runs the verification checker the way the Job runs it, for the integration tests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from components.verify_spec import CHECKER
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def line(self, check: str, subject: str) -> str:
+        (found,) = [ln for ln in self.out.splitlines() if ln[6:].startswith(f"{check:<8} {subject} ") or ln[6:] == f"{check:<8} {subject}"]
+        return found
+
+    def status(self, check: str, subject: str) -> str:
+        return self.line(check, subject)[:4]
+
+
+def run_checker(spec: dict, tmp_path: Path, only: str, env=None, extra=()) -> Run:
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    (tmp_path / "termination-log").write_text("")     # the kubelet's /dev/termination-log
+    done = subprocess.run([sys.executable, str(CHECKER), "--spec", str(spec_file), "--only", only,
+                           "--termination-log", str(tmp_path / "termination-log"), *extra],
+                          capture_output=True, text=True, env=env, timeout=600)
+    print(done.stdout)      # the table, shown with the test's output
+    return Run(done.returncode, done.stdout, done.stderr)
