@@ -72,6 +72,9 @@ def _cp_stateful_set(name: str, namespace: str, component: str, replicas: int, h
             # All members start together: a ZooKeeper ensemble needs its peers to elect a leader, and
             # brokers gain nothing from waiting for each other.
             pod_management_policy="Parallel",
+            # Parallel affects scaling only: an update still replaces one pod at a time, the next one
+            # only after the previous one is Ready (in sync / a voting member: see the probes).
+            update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kx.selector_labels(name)),
             template=k8s.core.v1.PodTemplateSpecArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(labels=kx.labels(name, component)),

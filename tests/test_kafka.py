@@ -208,3 +208,10 @@ def test_confluent_server_topics_follow_the_broker_count():
     assert props["confluent.metrics.reporter.topic.replicas"] == "1"
     assert props["confluent.balancer.topic.replication.factor"] == "1"
     assert "confluent.license.topic.replication.factor" not in _broker_props_from_pod(run_stack("dev"))
+
+
+@pytest.mark.parametrize("workload", ["kafka", "zookeeper"])
+def test_updates_roll_one_pod_at_a_time(prod, workload):
+    spec = by_name(prod, "StatefulSet", workload)["spec"]
+    assert spec["updateStrategy"] == {"type": "RollingUpdate"}     # no maxUnavailable: one pod at a time
+    assert "readinessProbe" in spec["template"]["spec"]["containers"][0]
