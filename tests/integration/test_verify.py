@@ -26,13 +26,16 @@ def rendered_spec(stack: str, edit=None) -> dict:
     return json.loads(by_name(run_stack(stack, edit), "ConfigMap", "verify")["data"]["spec.json"])
 
 
-def short_kafka_timeouts(values):
-    # A fault shows within 20 s instead of the stack's 60 s (msa:verify.kafkaTimeoutSeconds).
-    values["msa:verify"] = {"kafkaTimeoutSeconds": 20}
+def short_timeouts(settle_seconds: int):
+    # A fault shows within 20 s instead of the stack's 60 s (msa:verify.kafkaTimeoutSeconds), and a
+    # fault test repeats its failing checks for seconds, not the stack's 180 s (msa:verify.settleSeconds).
+    def edit(values):
+        values["msa:verify"] = {"kafkaTimeoutSeconds": 20, "settleSeconds": settle_seconds}
+    return edit
 
 
-def kafka_spec(stack: str, cluster) -> dict:
-    spec = rendered_spec(stack, short_kafka_timeouts)
+def kafka_spec(stack: str, cluster, settle_seconds: int = 180) -> dict:
+    spec = rendered_spec(stack, short_timeouts(settle_seconds))
     spec["kafka"]["bootstrap"] = cluster.bootstrap_servers
     return spec
 
@@ -70,7 +73,7 @@ def test_one_broker_left_at_kafkas_defaults_fails_with_the_original_error(kafka_
         for name in REPLICATION_ENV:
             env.pop(name)
     cluster = kafka_world.start(brokers=1, zookeepers=1, stack="dev", env_edit=kafka_defaults)
-    run = run_checker(kafka_spec("dev", cluster), tmp_path, "kafka", env=kafka_world.tools.env())
+    run = run_checker(kafka_spec("dev", cluster, settle_seconds=15), tmp_path, "kafka", env=kafka_world.tools.env())
     assert run.code == 1
     brokers = run.line("kafka", "brokers")
     assert brokers.startswith("FAIL")
@@ -82,7 +85,7 @@ def test_one_broker_left_at_kafkas_defaults_fails_with_the_original_error(kafka_
 
 
 def test_a_three_broker_spec_on_one_broker_names_the_missing_brokers(dev_kafka, kafka_tools, tmp_path):
-    run = run_checker(kafka_spec("prod", dev_kafka), tmp_path, "kafka", env=kafka_tools.env())
+    run = run_checker(kafka_spec("prod", dev_kafka, settle_seconds=15), tmp_path, "kafka", env=kafka_tools.env())
     assert run.code == 1
     assert "1 live broker(s) [0], expected 3 (msa:kafka.brokers)" in run.line("kafka", "brokers")
     assert run.line("kafka", "topic").startswith("FAIL") and "RF 3" in run.line("kafka", "topic")
