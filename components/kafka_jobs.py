@@ -78,8 +78,14 @@ def kafka_ready_script() -> str:
 
 # --- ZooKeeper ----------------------------------------------------------------------------------------
 
+def _zookeeper_script(body: str) -> str:
+    """The body (after its shebang line) with zookeeper-lib.sh's functions before it."""
+    shebang, rest = (SCRIPTS / body).read_text().split("\n", 1)
+    return f"{shebang}\n" + (SCRIPTS / "zookeeper-lib.sh").read_text() + "\n" + rest
+
+
 def zookeeper_start_script() -> str:
-    return (SCRIPTS / "zookeeper-start.sh").read_text()
+    return _zookeeper_script("zookeeper-start.sh")
 
 
 def zookeeper_ready_script() -> str:
@@ -87,7 +93,7 @@ def zookeeper_ready_script() -> str:
 
 
 def zookeeper_shrink_script() -> str:
-    return (SCRIPTS / "zookeeper-shrink.sh").read_text()
+    return _zookeeper_script("zookeeper-shrink.sh")
 
 
 def zookeeper_member_env(names: KafkaNames) -> dict[str, str]:

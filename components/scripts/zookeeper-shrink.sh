@@ -5,15 +5,6 @@
 set -euo pipefail
 fail() { echo "zookeeper-shrink: $*" >&2; { echo "zookeeper-shrink: $*" >/dev/termination-log; } 2>/dev/null || true; exit 1; }
 log() { echo "zookeeper-shrink: $*"; }
-# Whether any address of a connect string (host:port,...) accepts a connection: a Service without
-# ready endpoints refuses at once, while zookeeper-shell would keep retrying.
-reachable() {
-  local address
-  for address in ${1//,/ }; do
-    timeout 3 bash -c "exec 3<>/dev/tcp/${address%:*}/${address##*:}" 2>/dev/null && return 0
-  done
-  return 1
-}
 config() { reachable "$ZK_ENSEMBLE_CONNECT" || return 0; timeout 60 zookeeper-shell "$ZK_ENSEMBLE_CONNECT" config 2>/dev/null | grep -E '^server\.[0-9]+=' || true; }
 
 current=$(config)

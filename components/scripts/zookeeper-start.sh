@@ -40,16 +40,6 @@ write_static() {
   mv "$STATIC.tmp" "$STATIC"
 }
 
-# Whether any address of a connect string (host:port,...) accepts a connection: a Service without
-# ready endpoints refuses at once, while zookeeper-shell would keep retrying.
-reachable() {
-  local address
-  for address in ${1//,/ }; do
-    timeout 3 bash -c "exec 3<>/dev/tcp/${address%:*}/${address##*:}" 2>/dev/null && return 0
-  done
-  return 1
-}
-
 # The ensemble's committed config (server.N=... lines and version=...), or nothing.
 ensemble_config() {
   reachable "$ZK_ENSEMBLE_CONNECT" || return 0
