@@ -35,7 +35,7 @@ from typing import Mapping, Optional
 
 import pytest
 
-from integration.harness import REPO, free_port, wait_for
+from integration.harness import REPO, free_port, skip_or_fail, wait_for
 
 LIB = REPO / "tests" / "jvm" / "kafka" / "target" / "lib"
 # Small heaps: several servers and tool JVMs share a 2-core test machine with other test runs.
@@ -55,10 +55,7 @@ def require_jars() -> Path:
     if not shutil.which("java"):
         missing.append("java (openjdk-17-jdk-headless)")
     if missing:
-        message = "missing for the integration test: " + ", ".join(missing) + " (.ci/run installs them)"
-        if os.environ.get("MSA_REQUIRE_INTEGRATION") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail("missing for the integration test: " + ", ".join(missing) + " (.ci/run installs them)")
     return LIB
 
 

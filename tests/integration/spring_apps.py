@@ -37,6 +37,7 @@ from typing import Callable, Optional
 import pytest
 
 from conftest import env_of, objects, run_stack
+from integration.harness import skip_or_fail
 
 REPO = Path(__file__).resolve().parents[2]
 JVM_DIR = REPO / "tests" / "jvm"
@@ -68,11 +69,8 @@ def require_spring_apps(*apps: str) -> None:
     missing = [] if shutil.which("java") else ["java (a JDK 17)"]
     missing += [str(jar_path(a).relative_to(REPO)) for a in (apps or JARS) if not jar_path(a).is_file()]
     if missing:
-        message = ("missing for the Spring integration test: " + ", ".join(missing)
-                   + " (build with: mvn -B -q -f tests/jvm/pom.xml package -DskipTests; .ci/run does)")
-        if os.environ.get("MSA_REQUIRE_INTEGRATION") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail("missing for the Spring integration test: " + ", ".join(missing)
+                     + " (build with: mvn -B -q -f tests/jvm/pom.xml package -DskipTests; .ci/run does)")
 
 
 def free_port(address: str) -> int:
