@@ -43,8 +43,8 @@ def main() -> None:
           f"{'no-op preview s':>16} {'cluster start s':>16}")
     for name in args.stacks.split(","):
         with tempfile.TemporaryDirectory(prefix="engine-bench-") as tmp:
-            render_s, _ = timed(lambda: subprocess.run([sys.executable, "render.py", name, "--out", f"{tmp}/rendered"],
-                                                       cwd=ROOT, check=True, capture_output=True))
+            command = [sys.executable, "render.py", name, "--out", f"{tmp}/rendered"]
+            render_s, _ = timed(lambda: subprocess.run(command, cwd=ROOT, check=True, capture_output=True))  # noqa: B023
             with ControlPlane(Path(tmp) / "k8s") as control_plane:
                 stack = EngineStack(Path(tmp) / "stack", name, control_plane)
                 preview_s, _ = timed(stack.preview)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+import pulumi
 import yaml
 from pulumi import automation as auto
 
@@ -132,6 +133,8 @@ class EngineStack:
             "PULUMI_SKIP_UPDATE_CHECK": "1",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         }
+        # pulumi.ResourceTransform functions registered before the program runs (e.g. skipAwait on one Job).
+        self.transforms: list = []
         self.stack = auto.create_or_select_stack(
             stack_name=name, project_name="msa", program=self._program,
             opts=auto.LocalWorkspaceOptions(work_dir=str(self.project), pulumi_home=str(self.home), env_vars=self.env,
@@ -144,10 +147,12 @@ class EngineStack:
 
     def _program(self) -> None:
         """The copy's __main__.py, as `pulumi up` would run it: its own folder first on sys.path and its
-        own `components` package (not the one the test process imported from the repository)."""
-        for module in [m for m in sys.modules if m == "components" or m.startswith("components.")]:
+        own `msa` package (not the one the test process imported from the repository)."""
+        for module in [m for m in sys.modules if m == "msa" or m.startswith("msa.")]:
             del sys.modules[module]
         sys.path.insert(0, str(self.project))
+        for transform in self.transforms:
+            pulumi.runtime.register_resource_transform(transform)
         try:
             runpy.run_path(str(self.project / "__main__.py"), run_name="__main__")
         finally:
