@@ -100,6 +100,8 @@ build_kube() {
   ld="${ld%.*}"   # gitMinor is the minor number alone
   for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
     [ -x "$KUBE_DIR.tmp/$c" ] && continue
+    # Each command imports modules the others do not (kcm: the CSI spec): their go.sum entries first.
+    go get "k8s.io/kubernetes/cmd/$c@v$K8S_VERSION"
     go build -trimpath -ldflags "$ld" -o "$KUBE_DIR.tmp/$c" "k8s.io/kubernetes/cmd/$c"
   done
   mv "$KUBE_DIR.tmp" "$KUBE_DIR"

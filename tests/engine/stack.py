@@ -76,6 +76,9 @@ def dynamic_provider_shim(bin_dir: Path) -> Path:
     return bin_dir
 
 
+REPLACE_OPS = {"replace", "create-replacement", "delete-replaced", "discard-replaced", "import-replacement"}
+
+
 @dataclass
 class Run:
     """What one engine operation did: the summary counts by op, the resource steps, and the text output."""
@@ -87,12 +90,29 @@ class Run:
     events: list = field(default_factory=list)
 
     def changed(self) -> dict[str, str]:
-        """{resource name: op} of every step that is not `same` (the stack itself left out)."""
-        return {s["name"]: s["op"] for s in self.steps if s["op"] not in ("same", "read") and s["type"] != "pulumi:pulumi:Stack"}
+        """{"<Type>/<name>": op} of every resource with a step that is not `same` (the stack left out), e.g.
+        {"Deployment/user-service": "update", "Job/kafka-drain": "replace"}. A replacement's steps
+        (create-replacement, replace, delete-replaced) count as one "replace"."""
+        ops: dict[str, set] = {}
+        for s in self.steps:
+            if s["type"] != "pulumi:pulumi:Stack":
+                ops.setdefault(f"{s['type'].rsplit(':', 1)[-1]}/{s['name']}", set()).add(s["op"])
+        result = {}
+        for key, seen in ops.items():
+            seen -= {"same", "read"}
+            if seen & REPLACE_OPS:
+                result[key] = "replace"
+            elif seen:
+                (result[key],) = seen
+        return result
 
     def step(self, name: str, type_suffix: str = "") -> dict:
-        (found,) = [s for s in self.steps if s["name"] == name and s["type"].endswith(type_suffix)]
-        return found
+        """The step of one resource (of a replacement: the `replace` step, which carries the diff)."""
+        found = [s for s in self.steps if s["name"] == name and s["type"].endswith(type_suffix)]
+        if len(found) > 1:
+            found = [s for s in found if s["op"] == "replace"]
+        (step,) = found
+        return step
 
 
 def _steps(events: list) -> list[dict]:

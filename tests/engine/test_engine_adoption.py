@@ -102,7 +102,8 @@ def test_adoption_by_import_file(engine_stack, control_plane):
     preview = stack.preview()
     replaced = {name for name, op in preview.changed().items() if "replace" in op}
     assert not replaced, replaced
-    assert preview.changed()["user-service"] in ("update", "create")
+    assert preview.changed()["Service/user-service"] == "update", preview.changed()
+    assert preview.changed()["Deployment/user-service"] == "create", preview.changed()
     stack.up()
     assert_taken_over(stack, control_plane, kept)
 

@@ -38,7 +38,7 @@ def test_dev_up_from_empty_then_no_op_then_one_edit(engine_stack, control_plane)
     # One edit: the preview shows exactly that diff.
     stack.edit(lambda c: c["msa:services"]["user-service"].update(replicas=2))
     preview = stack.preview()
-    assert preview.changed() == {"user-service": "update"}, preview.changed()
+    assert preview.changed() == {"Deployment/user-service": "update"}, preview.changed()
     step = preview.step("user-service", "Deployment")
     assert step["diffs"] == ["spec"], step
     assert set(step["detailed"]) == {"spec.replicas"}, step["detailed"]

@@ -45,14 +45,14 @@ def test_a_job_that_never_ran_runs_again_on_the_next_up(engine_stack, control_pl
 
     # The next preview plans to run it again, and nothing else.
     preview = stack.preview()
-    assert preview.changed() == {"verify": "replace"}, preview.changed()
+    assert preview.changed() == {"Job/verify": "replace"}, preview.changed()
     assert '.metadata.annotations["pulumi.com/replaceUnready"]' in preview.step("verify", "Job")["keys"]
 
     # The next (awaited) `up` replaces it and waits for the new run.
     control_plane.kubectl("uncordon", NODE)
     stack.transforms.clear()
     run = stack.up()
-    assert run.changed().get("verify") == "replace", run.changed()
+    assert run.changed().get("Job/verify") == "replace", run.changed()
     done = control_plane.get("job", "verify")
     assert done["metadata"]["uid"] != stuck["metadata"]["uid"] and done["status"].get("succeeded") == 1
     # A completed Job is ready: left alone from now on.
