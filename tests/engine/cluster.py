@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -93,6 +94,8 @@ class ControlPlane:
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-cluster-ip-range={SERVICE_CIDR}", "--service-node-port-range=30000-32767",
             "--profiling=false", "--enable-priority-and-fairness=false",
+            # etcd 3.4 cannot serve streaming watch lists (no RequestWatchProgress): clients fall back to list+watch.
+            "--feature-gates=WatchList=false",
         ])
         self._write_kubeconfig()
         self._wait(lambda: self._get_raw("/readyz") == "ok", 90, "kube-apiserver /readyz")
@@ -111,7 +114,7 @@ class ControlPlane:
         # Debian's etcd 3.4 lacks RequestWatchProgress: kwok's streaming-list pod watch would fail
         # ("required storage feature RequestWatchProgress is disabled") and every pod stay Pending.
         self._spawn("kwok", [
-            "kwok", kubeconfig, f"--config={os.environ['MSA_KWOK_STAGES']}", "--manage-all-nodes=true",
+            "kwok", kubeconfig, f"--config={self._fast_stages()}", "--manage-all-nodes=true",
             f"--cidr={POD_CIDR}", "--node-ip=127.0.0.1", f"--server-address=127.0.0.1:{free_port()}",
         ], env={"KUBE_FEATURE_WatchListClient": "false"})
         self.apply(self._node_and_storage())
@@ -128,7 +131,7 @@ class ControlPlane:
                 proc.terminate()
         for proc in self._procs.values():
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
@@ -223,6 +226,20 @@ class ControlPlane:
                 return
             time.sleep(0.3)
         raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+    def _fast_stages(self) -> Path:
+        """kwok's pod stages wait 1 s + up to 5 s of jitter each (create, ready, complete): a minute per
+        Job on a busy machine. The tests need the order, not the pace: 100 ms + up to 200 ms. The node's
+        heartbeat keeps its pace."""
+        text = Path(os.environ["MSA_KWOK_STAGES"]).read_text()
+        docs = text.split("\n---\n")
+        fast = [d if "name: node-heartbeat" in d else
+                re.sub(r"jitterDurationMilliseconds: \d+", "jitterDurationMilliseconds: 200",
+                       re.sub(r"durationMilliseconds: \d+", "durationMilliseconds: 100", d))
+                for d in docs]
+        path = self.root / "kwok-stages.yaml"
+        path.write_text("\n---\n".join(fast))
+        return path
 
     def _node_ready(self) -> bool:
         node = self.get("node", NODE, namespace=None)

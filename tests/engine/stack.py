@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import copy
 import fcntl
-import json
+import gzip
 import os
 import runpy
 import shutil
@@ -214,8 +214,15 @@ class EngineStack:
         return [o for o in yaml.safe_load_all((self.render() / "kubernetes.yaml").read_text()) if o]
 
     def state_text(self) -> str:
-        """The exported deployment (what the backend stores), as text."""
-        return json.dumps(self.stack.export_stack().deployment)
+        """Every file the backend stores (the stack's checkpoint, its backups and history), as text: what a
+        reader of the state bucket sees. (The Automation API's export_stack() decrypts: `--show-secrets`.)"""
+        files = sorted(p for p in self.state.rglob("*") if p.is_file())
+        assert any(p.name == f"{self.name}.json" for p in files), files
+        texts = []
+        for path in files:
+            data = path.read_bytes()
+            texts.append((gzip.decompress(data) if path.suffix == ".gz" else data).decode(errors="replace"))
+        return "\n".join(texts)
 
     def resources(self) -> list[dict]:
         return self.stack.export_stack().deployment["resources"]
