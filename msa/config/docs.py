@@ -21,7 +21,8 @@ from annotated_types import Ge, Le
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from .model import SECRET_KEYS, StackConfig, _model_in, _wire_name
+from .model import SECRET_KEYS, StackConfig
+from .problems import model_in, wire_name
 from .forms import Form
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -71,10 +72,10 @@ def _form(annotation: Any, field: Optional[FieldInfo] = None) -> str:
         return " | ".join(f"`{v}`" for v in typing.get_args(annotation))
     if origin is list:
         (item,) = typing.get_args(annotation)
-        return "list of objects" if _model_in(item) else f"list of {_form(item)}"
+        return "list of objects" if model_in(item) else f"list of {_form(item)}"
     if origin is dict:
         _, value = typing.get_args(annotation)
-        return "map of objects" if _model_in(value) else f"map of {_form(value)}"
+        return "map of objects" if model_in(value) else f"map of {_form(value)}"
     if annotation is bool:
         return "true/false"
     if annotation is int:
@@ -93,7 +94,7 @@ def _form(annotation: Any, field: Optional[FieldInfo] = None) -> str:
 def rows(model: type[BaseModel] = StackConfig, prefix: str = "", defaults: Any = None) -> Iterator[tuple[str, str, str, str]]:
     """(key, default, form, meaning) for every key below `model`, depth first, in model order."""
     for name, field in model.model_fields.items():
-        key = prefix + _wire_name(name, field)
+        key = prefix + wire_name(name, field)
         annotation = field.annotation
         if field.is_required():
             default = "required"
@@ -102,17 +103,17 @@ def rows(model: type[BaseModel] = StackConfig, prefix: str = "", defaults: Any =
         else:
             default = _default(field.get_default(call_default_factory=True))
         origin = typing.get_origin(annotation)
-        if origin is list and _model_in(typing.get_args(annotation)[0]):
+        if origin is list and model_in(typing.get_args(annotation)[0]):
             yield key + "[]", default, "list of objects", field.description or ""
-            yield from rows(_model_in(typing.get_args(annotation)[0]), key + "[].", None)
-        elif origin is dict and _model_in(typing.get_args(annotation)[1]):
+            yield from rows(model_in(typing.get_args(annotation)[0]), key + "[].", None)
+        elif origin is dict and model_in(typing.get_args(annotation)[1]):
             yield key + ".<name>", default, "map of objects", field.description or ""
-            yield from rows(_model_in(typing.get_args(annotation)[1]), key + ".<name>.", None)
-        elif _model_in(annotation):
+            yield from rows(model_in(typing.get_args(annotation)[1]), key + ".<name>.", None)
+        elif model_in(annotation):
             value = getattr(defaults, name) if defaults is not None else field.get_default(call_default_factory=True)
             form = next((m.name for m in field.metadata if isinstance(m, Form)), "object")
             yield key, default or ("none" if value is None else ""), form, field.description or ""
-            yield from rows(_model_in(annotation), key + ".", value if isinstance(value, BaseModel) else None)
+            yield from rows(model_in(annotation), key + ".", value if isinstance(value, BaseModel) else None)
         else:
             yield key, default, _form(annotation, field), field.description or ""
 

@@ -19,7 +19,7 @@ def test_every_key_of_the_model_has_a_row():
     assert "kafka.ui.image" in keys and "cluster.clusterDomain" in keys and "kafka.resources.memoryLimit" in keys
     assert "services.<name>.routes[].stripPrefix" in keys and "cluster.nodes[].bastion.port" in keys
     top = {key.split(".")[0] for key in keys}
-    assert top == {config_docs._wire_name(n, f) for n, f in StackConfig.model_fields.items()}
+    assert top == {config_docs.wire_name(n, f) for n, f in StackConfig.model_fields.items()}
 
 
 def test_a_row_shows_the_default_of_the_object_that_holds_it():
