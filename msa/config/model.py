@@ -119,6 +119,13 @@ class Cluster(StrictModel):
         return f"linux/{self.node_arch}"
 
 
+class MirrorImage(StrictModel):
+    archive: Optional[Folder] = None
+    """Copy from this `docker save` tarball or OCI layout folder (relative to the project) instead of the source registry."""
+    digest: Optional[ImageDigest] = None
+    """`push: none`: the digest of the image already in `<host>/<mirrorProject>/<name>` (the stack copies nothing)."""
+
+
 class Harbor(StrictModel):
     host: RegistryHost
     """Registry `host[:port]` exactly as in image names."""
@@ -142,6 +149,16 @@ class Harbor(StrictModel):
     """`push: relay`: docker where the relay host has it, else the daemonless skopeo."""
     relay_host_key: Optional[SshHostKey] = None
     """`push: relay`: the relay host's SSH host key (`ssh-keyscan -t ed25519 <relayHost>`), checked by ssh/scp; required unless `cluster.skipHostKeyCheck`."""
+    mirror: Literal["copy", "proxy-cache", "off"] = "copy"
+    """Third-party images (cp-kafka, cp-zookeeper, kafka-ui): `copy` them into `mirrorProject` during `pulumi up` (through `push`), pull them through Harbor's `proxy-cache` projects (`proxyProjects`), or `off` (pulled from their own registries)."""
+    mirror_project: ImagePath = "mirror"
+    """`mirror: copy`: Harbor project the third-party images are copied into (create it in Harbor first)."""
+    mirror_platforms: Literal["node", "all"] = "node"
+    """`mirror: copy`: copy only `linux/<cluster.nodeArch>`, or `all` platforms as a multi-arch index."""
+    proxy_projects: dict[RegistryHost, ImagePath] = {"docker.io": "dockerhub-proxy", "ghcr.io": "ghcr-proxy"}
+    """`mirror: proxy-cache`: the Harbor proxy-cache project of each upstream registry (see "Images")."""
+    mirror_images: dict[Annotated[str, Form("mirrored image name")], MirrorImage] = {}
+    """Per mirrored image (`cp-kafka`, `cp-zookeeper`, `kafka-ui`): `{archive}` to copy from a local file for air-gapped sites, `{digest}` with `push: none`."""
 
 
 class KafkaUi(StrictModel):

@@ -105,7 +105,7 @@ def test_pull_secret_and_ssh_key_are_pulumi_secrets():
 
 def test_no_secret_in_stack_exports():
     result = run_stack("dev")
-    assert set(result.exports) == {"namespace", "clusterIPs", "nodePorts", "kafkaBootstrapServers", "images"}
+    assert set(result.exports) == {"namespace", "clusterIPs", "nodePorts", "kafkaBootstrapServers", "images", "mirroredImages"}
     assert result.exports["clusterIPs"]["user-service"] == "10.104.193.23"
     everything = str(result.exports) + str(result.outputs)
     assert TEST_PASSWORD not in everything and "test-key-material" not in everything
