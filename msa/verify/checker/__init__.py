@@ -8,7 +8,7 @@ Nothing here imports the stack's code; everything it expects comes from the JSON
 (msa/verify/spec.py renders it from the validated stack config). Its modules import each other
 relatively only, so the package runs under any name: `msa.verify.checker` here, `checker` in the Job.
 
-Checks (README: "Verification"):
+Checks (docs/verification.md):
   eureka   every Eureka client is registered, UP, under its Service's address and port
   gateway  every route answers through the gateway with no 5xx, and like its target when reachable
   config   the config server serves /<name>/default with the config-repo files for <name>
