@@ -5,7 +5,7 @@ The graph is computed from the source with `ast` (nothing is imported): every `i
 `from ... import` of the package `msa` and of the entry points counts, wherever it stands (module
 level, inside a function, under TYPE_CHECKING), because a lazy import is still a dependency.
 
-    venv/bin/python tests/test_layout.py     # prints the numbers (modules, floors, imports, cycles)
+    venv/bin/python tests/test_layout.py     # prints the numbers (modules, floors, imports, cycles) and the floors
 """
 
 from __future__ import annotations
@@ -366,4 +366,8 @@ if __name__ == "__main__":
     root, package = (Path(sys.argv[1]), sys.argv[2]) if len(sys.argv) > 2 else (ROOT, PACKAGE)
     PACKAGE = package
     found = collect(root, package)
-    print(summary(found, build_graph(found)))
+    graph = build_graph(found)
+    print(summary(found, graph))
+    if not find_cycles(graph):
+        for level, names in sorted((lvl, sorted(n for n, f in floors(graph).items() if f == lvl)) for lvl in set(floors(graph).values())):
+            print(f"floor {level:>2}: {' '.join(names)}")
