@@ -23,7 +23,7 @@ from msa.config import plan
 from msa.errors import ConfigError
 from msa.images.harbor import HarborImage, harbor_pull_secret, image_plan
 from msa.images.mirror import MirroredImage
-from msa.images.mirror_plan import mirror_plans
+from msa.mirror_plan import mirror_plans
 from msa.k8s import FORCE_APPLY
 from msa.kafka.cluster import KafkaCluster, KafkaImages, KafkaUi, ZooKeeper
 from msa.kafka.storage import StorageGuard, storage_settings

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..images.mirror_plan import MirrorProblem, mirror_plans
+from ..mirror_plan import MirrorProblem, mirror_plans
 from ..names import KafkaNames, reserved_names
 from .kafka_properties import broker_properties
 from .model import Kafka, StackConfig

@@ -4,7 +4,7 @@ Pulumi hands a program its configuration as text (objects as JSON). `parse_stack
 turns that into a frozen `StackConfig`, or raises `ConfigError` naming the exact key.
 
 The model below IS the configuration reference: every key is one typed field with a docstring, and
-the README's configuration table is generated from it (`python3 tasks.py docs`). To add a key: add
+the configuration reference (docs/configuration.md) is generated from it (`python3 tasks.py docs`). To add a key: add
 the field with its type (a form from forms.py where one fits) and a docstring, put a rule that spans
 several keys in a `model_validator` of the object that holds them (raise `KeyProblem` to blame one
 key; checks.py holds the rules that need more than the model), then run `python3 tasks.py docs`.
@@ -24,8 +24,7 @@ from .fields import DEFAULT_UID, Cidr, Ipv4, KeyProblem, NodePort, StrictModel, 
 from .forms import (
     AbsolutePath, GatewayPath, DnsLabel, DnsSubdomain, Form, Host, ImageDigest, ImagePath, ImageReference, ImageTag,
     JvmSize, KafkaPropertyValue, Port, PortRange, Quantity, RegistryHost, Folder, ServiceName, Size, StorageClassName,
-    SshHostKey, Text, UserName,
-    jvm_size_bytes, quantity_value, shown,
+    SshHostKey, Text, UserName, jvm_size_bytes, quantity_value, shown,
 )
 
 PROJECT = "msa"
@@ -138,7 +137,7 @@ class Harbor(StrictModel):
     username: Optional[Text] = None
     """Harbor user; the password is the secret `msa:harborPassword`."""
     push: Literal["direct", "relay", "none"] = "direct"
-    """How built images reach Harbor (see "Images")."""
+    """How built images reach Harbor (see [Images and nodes](images-and-nodes.md))."""
     relay_host: Optional[Host] = None
     """`push: relay`: the host that pushes to Harbor."""
     relay_user: UserName = "root"
@@ -158,7 +157,7 @@ class Harbor(StrictModel):
     proxy_projects: dict[RegistryHost, ImagePath] = {"docker.io": "dockerhub-proxy", "ghcr.io": "ghcr-proxy"}
     """`mirror: proxy-cache`: the Harbor proxy-cache project of each upstream registry (see "Images")."""
     mirror_images: dict[Annotated[str, Form("mirrored image name")], MirrorImage] = {}
-    """Per mirrored image (`cp-kafka`, `cp-zookeeper`, `kafka-ui`): `{archive}` to copy from a local file for air-gapped sites, `{digest}` with `push: none`."""
+    """Per mirrored image (`cp-kafka`, `cp-zookeeper`, `kafka-ui`): `{archive}` for air-gapped sites, `{digest}` with `push: none`."""
 
 
 class KafkaUi(StrictModel):
@@ -300,7 +299,7 @@ class Service(StrictModel):
     node_port: Optional[NodePort] = None
     """Expose on this NodePort; none = ClusterIP only."""
     cluster_ip: Optional[Ipv4] = Field(None, alias="clusterIP")
-    """Fixed ClusterIP; none = derived from the name (see "Addresses")."""
+    """Fixed ClusterIP; none = derived from the name (see [Addresses](#addresses))."""
     replicas: int = Field(1, ge=0, le=50)
     """Pods of the Deployment."""
     kafka: Annotated[Optional[KafkaClient], BeforeValidator(_kafka_client), Form("true/false or object")] = None
@@ -347,7 +346,7 @@ class Service(StrictModel):
 
 class Spring(StrictModel):
     registration: Literal["clusterIP", "serviceDns", "podIP"] = "clusterIP"
-    """What each Eureka client registers as its address (see "Eureka registration modes")."""
+    """What each Eureka client registers as its address (see [Eureka registration modes](spring.md#registration))."""
     self_preservation: bool = False
     """Eureka self-preservation (off: evict dead instances in a small cluster)."""
     eviction_interval_ms: int = Field(10000, ge=1000, le=600000)
@@ -363,7 +362,7 @@ class Spring(StrictModel):
 
 class Verify(StrictModel):
     enabled: bool = True
-    """Run the verification Job at the end of every `pulumi up` that changed something (see "Verification")."""
+    """Run the verification Job at the end of every `pulumi up` that changed something (see [Verification](verification.md))."""
     settle_seconds: int = Field(180, ge=0, le=1800)
     """How long failing checks are repeated while clients register and gateways refresh their registry."""
     kafka_timeout_seconds: int = Field(60, ge=5, le=600)

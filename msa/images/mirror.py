@@ -23,7 +23,7 @@ import pulumi_command as command
 from .. import k8s as kx
 from ..config import Harbor, Secrets
 from .harbor import SCRIPTS, digest_from_output, relay_params, relay_ssh_functions
-from .mirror_plan import MirrorPlan
+from ..mirror_plan import MirrorPlan
 
 
 def mirror_image_script() -> str:

@@ -9,7 +9,7 @@ import yaml
 
 import render
 from conftest import ROOT, TEST_PASSWORD, TEST_SSH_KEY, by_name, config_error, run_stack
-from msa.images.mirror_plan import SourceImage, parse_image
+from msa.mirror_plan import SourceImage, parse_image
 
 FAKE_DIGEST = "sha256:" + "cd" * 32
 DIGEST = "sha256:" + "ef" * 32

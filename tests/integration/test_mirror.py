@@ -23,7 +23,7 @@ from integration.harness import (
 from msa.config import Cluster, Harbor, StackConfig
 from msa.images.harbor import digest_from_output
 from msa.images.mirror import mirror_script
-from msa.images.mirror_plan import mirror_plans
+from msa.mirror_plan import mirror_plans
 from msa.nodes.containerd import node_script
 
 pytestmark = pytest.mark.integration

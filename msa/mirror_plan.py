@@ -11,7 +11,8 @@ Every image the cluster pulls should come from Harbor by digest. The stack's own
                `<harbor>/<proxyProject>/<path>@<digest resolved through the proxy>`;
 - off:         pulled from their own registry, as configured (by tag unless a digest is configured).
 
-The config layer validates with these functions too, so they import nothing of msa.config at run time.
+Ground floor beside addressing.py (not in images/, whose components import k8s, which imports config):
+the config layer validates with these functions too, so they import nothing of msa at run time.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Any, Optional
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..config.model import StackConfig
+# The typed config (msa.config.model.StackConfig / MirrorImage) arrives as a parameter: importing it,
+# even for type checking only, would put this module in a circle with the config layer that calls it.
+StackConfig = MirrorImage = Any
 
 DOCKER_HUB = "docker.io"
 # containers/image and containerd both read a first component with a dot or a port (or `localhost`)
@@ -80,7 +82,7 @@ class ThirdPartyImage:
     ref: str
 
 
-def third_party_images(cfg: "StackConfig") -> list[ThirdPartyImage]:
+def third_party_images(cfg: StackConfig) -> list[ThirdPartyImage]:
     images = [
         ThirdPartyImage("kafka", "kafka.image", cfg.kafka.image),
         ThirdPartyImage("zookeeper", "kafka.zookeeperImage", cfg.kafka.zookeeper_image),
@@ -166,7 +168,7 @@ class MirrorProblem(ValueError):
         super().__init__(problem)
 
 
-def mirror_plans(cfg: "StackConfig", project_dir: Path) -> dict[str, MirrorPlan]:
+def mirror_plans(cfg: StackConfig, project_dir: Path) -> dict[str, MirrorPlan]:
     """Role -> MirrorPlan for every third-party image, or MirrorProblem naming the key to fix."""
     harbor = cfg.harbor
     plans: dict[str, MirrorPlan] = {}
@@ -192,28 +194,7 @@ def mirror_plans(cfg: "StackConfig", project_dir: Path) -> dict[str, MirrorPlan]
             target = f"{harbor.host}/{project}/{src.path}:{src.target_tag}"
         else:
             target = image.ref
-        archive = digest = None
-        if settings is not None:
-            where = f"harbor.mirrorImages.{src.name}"
-            if settings.archive is not None:
-                if mode != "copy":
-                    raise MirrorProblem(f"{where}.archive", f"is only read with mirror: copy (mirror is {mode}); remove it or set msa:harbor.mirror: copy")
-                if harbor.push == "none":
-                    raise MirrorProblem(f"{where}.archive", "harbor.push is none, so nothing is copied; remove archive or choose push: direct or relay")
-                archive = (project_dir / settings.archive).resolve()
-                if not archive.exists():
-                    raise MirrorProblem(f"{where}.archive", f"{settings.archive!r} does not exist (relative to the project folder); "
-                                                            "point it at the `docker save` tarball or OCI layout folder of the image")
-                if archive_kind(archive) == "docker-archive" and not archive.is_file():
-                    raise MirrorProblem(f"{where}.archive", f"{settings.archive!r} is a folder without an oci-layout file; give a `docker save` tarball or an OCI layout folder")
-                if archive_kind(archive) == "docker-archive" and harbor.mirror_platforms == "all":
-                    raise MirrorProblem(f"{where}.archive", "a `docker save` tarball holds one platform, but msa:harbor.mirrorPlatforms is all; "
-                                                            "give an OCI layout with the index (skopeo copy --all docker://... oci:DIR:TAG) or set mirrorPlatforms: node")
-            if settings.digest is not None:
-                if not (mode == "copy" and harbor.push == "none"):
-                    raise MirrorProblem(f"{where}.digest", "is only for mirror: copy with harbor.push: none (the stack reads the digest back "
-                                                           "from Harbor after its own copy); remove it")
-                digest = settings.digest
+        archive, digest = _image_settings(src.name, settings, mode, harbor.push, harbor.mirror_platforms, project_dir)
         if mode == "copy" and harbor.push == "none" and digest is None:
             # Nothing is copied, so nothing can be read back: the team copied it and says which digest.
             raise MirrorProblem(f"harbor.mirrorImages.{src.name}.digest",
@@ -230,3 +211,31 @@ def mirror_plans(cfg: "StackConfig", project_dir: Path) -> dict[str, MirrorPlan]
         known = ", ".join(parse_image(i.ref).name for i in third_party_images(cfg))
         raise MirrorProblem(f"harbor.mirrorImages.{unknown[0]}", f"no third-party image of this stack is named {unknown[0]!r}; use one of: {known}")
     return plans
+
+
+def _image_settings(name: str, settings: Optional[MirrorImage], mode: str, push: str, platforms: str, project_dir: Path) -> tuple[Optional[Path], Optional[str]]:
+    """An image's msa:harbor.mirrorImages entry, checked against the mode: (archive, digest)."""
+    archive = digest = None
+    if settings is None:
+        return archive, digest
+    where = f"harbor.mirrorImages.{name}"
+    if settings.archive is not None:
+        if mode != "copy":
+            raise MirrorProblem(f"{where}.archive", f"is only read with mirror: copy (mirror is {mode}); remove it or set msa:harbor.mirror: copy")
+        if push == "none":
+            raise MirrorProblem(f"{where}.archive", "harbor.push is none, so nothing is copied; remove archive or choose push: direct or relay")
+        archive = (project_dir / settings.archive).resolve()
+        if not archive.exists():
+            raise MirrorProblem(f"{where}.archive", f"{settings.archive!r} does not exist (relative to the project folder); "
+                                                    "point it at the `docker save` tarball or OCI layout folder of the image")
+        if archive_kind(archive) == "docker-archive" and not archive.is_file():
+            raise MirrorProblem(f"{where}.archive", f"{settings.archive!r} is a folder without an oci-layout file; give a `docker save` tarball or an OCI layout folder")
+        if archive_kind(archive) == "docker-archive" and platforms == "all":
+            raise MirrorProblem(f"{where}.archive", "a `docker save` tarball holds one platform, but msa:harbor.mirrorPlatforms is all; "
+                                                    "give an OCI layout with the index (skopeo copy --all docker://... oci:DIR:TAG) or set mirrorPlatforms: node")
+    if settings.digest is not None:
+        if not (mode == "copy" and push == "none"):
+            raise MirrorProblem(f"{where}.digest", "is only for mirror: copy with harbor.push: none (the stack reads the digest back "
+                                                   "from Harbor after its own copy); remove it")
+        digest = settings.digest
+    return archive, digest
