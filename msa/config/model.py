@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BeforeValidator, Field, model_validator
 
+from .mirror import MirrorImage
 from .fields import DEFAULT_UID, Cidr, Ipv4, KeyProblem, NodePort, StrictModel, Uid, exact_int
 from .forms import (
     AbsolutePath, GatewayPath, DnsLabel, DnsSubdomain, Form, Host, ImageDigest, ImagePath, ImageReference, ImageTag,
@@ -119,13 +120,6 @@ class Cluster(StrictModel):
     @property
     def platform(self) -> str:
         return f"linux/{self.node_arch}"
-
-
-class MirrorImage(StrictModel):
-    archive: Optional[Folder] = None
-    """Copy from this `docker save` tarball or OCI layout folder (relative to the project) instead of the source registry."""
-    digest: Optional[ImageDigest] = None
-    """`push: none`: the digest of the image already in `<host>/<mirrorProject>/<name>` (the stack copies nothing)."""
 
 
 class Harbor(StrictModel):
