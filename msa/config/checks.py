@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..mirror_plan import MirrorProblem, mirror_plans
 from ..names import KafkaNames, reserved_names
 from .kafka_names import override_problem
 from .kafka_properties import broker_properties, is_confluent_server
@@ -19,6 +20,7 @@ def check_stack(cfg: StackConfig, project_dir: Path) -> None:
     _check_services(cfg, project_dir)
     _check_kafka_overrides(cfg.kafka)
     _check_harbor(cfg)
+    _check_mirror(cfg, project_dir)
     _check_addresses(cfg)
 
 
@@ -151,3 +153,11 @@ def _check_harbor(cfg: StackConfig) -> None:
 def _check_addresses(cfg: StackConfig) -> None:
     """Every Service gets a ClusterIP inside the CIDR and every NodePort fits (addressing.py's plan)."""
     address_plan(cfg, KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain))
+
+
+def _check_mirror(cfg: StackConfig, project_dir: Path) -> None:
+    """Every third-party image has a way into Harbor (mirror_plan.py decides it, and says what is wrong)."""
+    try:
+        mirror_plans(cfg, project_dir)
+    except MirrorProblem as problem:
+        raise ConfigError(problem.key, str(problem)) from None
