@@ -174,6 +174,9 @@ def test_render_shows_the_mirror_plan_and_unknown_digests(tmp_path):
      "msa:harbor.mirrorImages.cp-kafka.archive: is only read with mirror: copy (mirror is proxy-cache)"),
     (_harbor(mirrorPlatforms="all", mirrorImages={"cp-kafka": {"archive": "README.md"}}),
      "msa:harbor.mirrorImages.cp-kafka.archive: a `docker save` tarball holds one platform, but msa:harbor.mirrorPlatforms is all"),
+    (_harbor(proxyProjects={"docker.io/x": "p"}), "msa:harbor.proxyProjects.docker.io/x: 'docker.io/x' is not a registry host"),
+    (_harbor(proxyProjects={"docker.io": "Bad Project"}), "msa:harbor.proxyProjects.docker.io: 'Bad Project' is not an image name"),
+    (_harbor(mirrorImages={"cp-kafka": "x.tar"}), "msa:harbor.mirrorImages.cp-kafka: expected an object"),
     (lambda v: v["msa:kafka"].update(zookeeperImage="example.com/other/cp-kafka:1.0"),
      "msa:kafka.zookeeperImage: example.com/other/cp-kafka:1.0 would be copied to mirror/cp-kafka like confluentinc/cp-kafka:7.9.1"),
 ])
