@@ -90,7 +90,8 @@ def mirror_entries(result: RenderedStack, files: dict[str, tuple[str, int]]) -> 
         if i.get("push"):
             entry["push"] = i["push"]
         entry["deployedAs"] = MIRROR_DEPLOYED_AS[i["mode"]] if i.get("push") != "none" else "<target repository>@msa:harbor.mirrorImages.<name>.digest"
-        script = next((text for name, text in scripts.items() if name.startswith(f"{image.name}-")), None)
+        # The step is <component>-copy or <component>-resolve (mirror.py); mirror-kafka is a prefix of mirror-kafka-ui.
+        script = scripts.get(f"{image.name}-copy", scripts.get(f"{image.name}-resolve"))
         if script is not None:
             entry["script"] = f"images/mirror-{i['name']}.sh"
             files[entry["script"]] = (script, 0o755)

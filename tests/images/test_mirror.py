@@ -153,8 +153,10 @@ def test_render_shows_the_mirror_plan_and_unknown_digests(tmp_path):
         "deployedAs": "<target repository>@<digest read back from Harbor after the copy> (unknown until a real run)",
         "script": "images/mirror-cp-kafka.sh",
     }
-    script = (tmp_path / "out" / "images" / "mirror-cp-kafka.sh").read_text()
-    assert script.startswith("#!/usr/bin/env bash") and "skopeo" in script
+    for name, entry in plan.items():
+        script = (tmp_path / "out" / entry["script"]).read_text()
+        # Each image's own script (mirror-kafka's step name is a prefix of mirror-kafka-ui's).
+        assert script.startswith(f"#!/usr/bin/env bash\n# msa mirror of {name} ") and "skopeo" in script
     everything = "".join(p.read_text() for p in (tmp_path / "out").rglob("*") if p.is_file())
     assert TEST_PASSWORD not in everything
 
