@@ -5,7 +5,7 @@
     images.yaml         per image: context, platform, target reference, push mode; mirror: the third-party
                         images' plan (source, target, platform, mode; digests unknown until a real run)
     images/*.sh         in relay mode: the local build/copy script and the relay host's push script;
-                        images/mirror-<name>.sh: the copy (or proxy-cache lookup) of each third-party image
+                        images/mirror-<workload>.sh: the copy (or proxy-cache lookup) of each third-party image
     import.json         `pulumi import --file` document adopting every (named) Kubernetes object
 """
 
@@ -93,7 +93,9 @@ def mirror_entries(result: RenderedStack, files: dict[str, tuple[str, int]]) -> 
         # The step is <component>-copy or <component>-resolve (mirror.py); mirror-kafka is a prefix of mirror-kafka-ui.
         script = scripts.get(f"{image.name}-copy", scripts.get(f"{image.name}-resolve"))
         if script is not None:
-            entry["script"] = f"images/mirror-{i['name']}.sh"
+            # Named by the workload (mirror-kafka, mirror-zookeeper, mirror-kafka-ui): short and fixed,
+            # whatever the image's name (a repository name may be longer than a file name can be).
+            entry["script"] = f"images/{image.name}.sh"
             files[entry["script"]] = (script, 0o755)
         entries.append(entry)
     return entries

@@ -151,7 +151,7 @@ def test_render_shows_the_mirror_plan_and_unknown_digests(tmp_path):
         "name": "cp-kafka", "key": "msa:kafka.image", "source": "confluentinc/cp-kafka:7.9.1", "mode": "copy",
         "target": "msa.harbor.com/mirror/cp-kafka:7.9.1", "platform": "linux/amd64", "push": "direct",
         "deployedAs": "<target repository>@<digest read back from Harbor after the copy> (unknown until a real run)",
-        "script": "images/mirror-cp-kafka.sh",
+        "script": "images/mirror-kafka.sh",
     }
     for name, entry in plan.items():
         script = (tmp_path / "out" / entry["script"]).read_text()
@@ -179,6 +179,8 @@ def test_render_shows_the_mirror_plan_and_unknown_digests(tmp_path):
     (_harbor(proxyProjects={"docker.io/x": "p"}), "msa:harbor.proxyProjects.docker.io/x: 'docker.io/x' is not a registry host"),
     (_harbor(proxyProjects={"docker.io": "Bad Project"}), "msa:harbor.proxyProjects.docker.io: 'Bad Project' is not an image name"),
     (_harbor(mirrorImages={"cp-kafka": "x.tar"}), "msa:harbor.mirrorImages.cp-kafka: expected an object"),
+    (lambda v: v["msa:kafka"].update(image="x" * 240 + ":7.9.1"),
+     "msa:kafka.image: its copy would be named msa.harbor.com/mirror/xxx"),
     (lambda v: v["msa:kafka"].update(zookeeperImage="example.com/other/cp-kafka:1.0"),
      "msa:kafka.zookeeperImage: example.com/other/cp-kafka:1.0 would be copied to mirror/cp-kafka like confluentinc/cp-kafka:7.9.1"),
 ])
