@@ -325,6 +325,9 @@ class ZooKeeperEnsemble:
         self.configure.write_text(CONFIGURE_STANDIN.format(tests=str(REPO / "tests")))
         self.configure.chmod(0o755)
         self.members: dict[int, ZooKeeperMember] = {}
+        # Members the StatefulSet scaled away: their volumes (folders) and pod addresses (ports) stay,
+        # and a later scale-up brings the same ordinal back on them.
+        self.removed: dict[int, ZooKeeperMember] = {}
 
     @property
     def connect(self) -> str:
@@ -347,6 +350,9 @@ class ZooKeeperEnsemble:
         return env
 
     def new_member(self, ordinal: int) -> ZooKeeperMember:
+        if ordinal in self.removed:
+            member = self.members[ordinal] = self.removed.pop(ordinal)
+            return member
         member = ZooKeeperMember(ordinal, free_port(), free_port(), free_port(), free_port(), self.root / f"zookeeper-{ordinal}")
         member.root.mkdir(parents=True, exist_ok=True)
         self.members[ordinal] = member
@@ -392,14 +398,15 @@ class ZooKeeperEnsemble:
         return self
 
     def remove_member(self, ordinal: int) -> None:
-        """A StatefulSet scale-down: the pod stops; its volume stays behind."""
-        self.members.pop(ordinal).server.stop()
+        """A StatefulSet scale-down: the pod stops; its volume stays behind (and comes back with the ordinal)."""
+        member = self.removed[ordinal] = self.members.pop(ordinal)
+        member.server.stop()
 
     def leaders(self) -> list[int]:
         return [m.server_id for m in self.members.values() if m.server and m.server.running and m.mode == "leader"]
 
     def stop(self) -> None:
-        for member in self.members.values():
+        for member in [*self.members.values(), *self.removed.values()]:
             if member.server:
                 member.server.stop()
 
