@@ -55,6 +55,24 @@ for topic, cfg in json.load(open(sys.argv[1]))[sys.argv[2]].items():
   done <"$WORK/configs.txt"
 }
 
+# Moves already running (a drain or rebalance stopped mid-way, or an operator's own) block a new
+# `--execute` ("There is an existing partition assignment") and make `--describe` show replica sets
+# in flux: wait until they have finished, bounded by TIMEOUT_SECONDS, before planning.
+wait_for_running_moves() {
+  local running logged=""
+  while :; do
+    tool kafka-reassign-partitions --bootstrap-server "$BOOTSTRAP_SERVERS" --list >"$WORK/list.out" 2>&1 ||
+      fail "kafka-reassign-partitions --list failed: $(grep -v '^\s*$' "$WORK/list.out" | tail -n 1)"
+    running=$(grep -c ': replicas: ' "$WORK/list.out" || true)
+    [ "$running" != 0 ] || return 0
+    [ -n "$logged" ] || log "waiting for $running partition move(s) started earlier, e.g. $(grep -m1 ': replicas: ' "$WORK/list.out")"
+    logged=yes
+    [ "$(date +%s)" -lt "$DEADLINE" ] ||
+      fail "$running partition move(s) started earlier still running after ${TIMEOUT_SECONDS}s, e.g. $(grep -m1 ': replicas: ' "$WORK/list.out"); check the brokers' replication (throttles: kafka-configs --describe) and run again"
+    sleep 5
+  done
+}
+
 # reassign: execute the plan's reassignment and wait for it, bounded by TIMEOUT_SECONDS.
 reassign() {
   plan_field reassignment >"$WORK/reassignment.json"

@@ -8,6 +8,7 @@ fi
 live=$(registered_brokers)
 [ -n "$live" ] || fail "no broker is registered in ZooKeeper; start the brokers (or restore msa:kafka.brokers) and retry"
 log "registered brokers: $live; target: $TARGET_BROKERS"
+wait_for_running_moves
 describe_topics
 python3 "$MSA_PLANNER" drain "$TARGET_BROKERS" "$live" <"$WORK/describe.txt" >"$WORK/plan.json"
 errors=$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["errors"]; print(e[0] + (" (+%d more)" % (len(e)-1) if len(e) > 1 else "") if e else "")' "$WORK/plan.json")

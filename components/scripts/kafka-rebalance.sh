@@ -11,6 +11,7 @@ while :; do
   sleep 5
 done
 log "registered brokers: $live"
+wait_for_running_moves
 describe_topics
 python3 "$MSA_PLANNER" grow "$TARGET_BROKERS" "$live" "$WANTED_RF" "$DEFAULT_RF" "$WANTED_MIN_ISR" <"$WORK/describe.txt" >"$WORK/plan.json"
 errors=$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["errors"]; print(e[0] if e else "")' "$WORK/plan.json")
