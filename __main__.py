@@ -15,20 +15,22 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import config, plan
-from components import k8s as kx
-from components.adoption import UPSERT_KEY, adoption_warnings
-from components.errors import ConfigError
-from components.k8s import FORCE_APPLY
-from components.images import HarborImage, harbor_pull_secret, image_plan
-from components.kafka import KafkaCluster, KafkaNames, KafkaUi, ZooKeeper
-from components.network import network_policies, policy_plan
-from components.storage import StorageGuard, storage_settings
-from components.nodes import setup_nodes
-from components.spring import SpringService, SpringServiceArgs, config_repo_map
-from components.spring_settings import directory_for, spring_application_json, spring_settings
-from components.verification import Verification, VerificationArgs, verification_inputs
-from components.verify_spec import verification_spec
+from msa import config
+from msa import k8s as kx
+from msa.adoption import UPSERT_KEY, adoption_warnings
+from msa.config import plan
+from msa.errors import ConfigError
+from msa.images.harbor import HarborImage, harbor_pull_secret, image_plan
+from msa.k8s import FORCE_APPLY
+from msa.kafka.cluster import KafkaCluster, KafkaUi, ZooKeeper
+from msa.kafka.storage import StorageGuard, storage_settings
+from msa.names import KafkaNames
+from msa.network import network_policies, policy_plan
+from msa.nodes.containerd import setup_nodes
+from msa.spring.service import SpringService, SpringServiceArgs, config_repo_map
+from msa.spring.settings import directory_for, spring_application_json, spring_settings
+from msa.verify.job import Verification, VerificationArgs, verification_inputs
+from msa.verify.spec import verification_spec
 
 PROJECT_DIR = Path(__file__).resolve().parent
 

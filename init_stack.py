@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from components.stackfile import StackFileError, load_document, stack_file_problems
+from msa.config.stackfile import StackFileError, load_document, stack_file_problems
 
 PROJECT_DIR = Path(__file__).resolve().parent
 LOGIN_HINT = (
@@ -66,7 +66,7 @@ def run_pulumi(args: list[str], project_dir: Path, stdin: Optional[str] = None, 
 
 
 def needed_secrets(stack_file: dict) -> list[str]:
-    """The secrets this stack's configuration uses (the same rules as components.config)."""
+    """The secrets this stack's configuration uses (the same rules as msa.config)."""
     config = stack_file.get("config") or {}
     harbor, cluster = config.get("msa:harbor") or {}, config.get("msa:cluster") or {}
     needed = []

@@ -61,8 +61,8 @@ import yaml  # noqa: E402
 from pulumi.runtime import mocks as pulumi_mocks  # noqa: E402
 from pulumi.runtime import rpc  # noqa: E402
 
-from components.adoption import Registration, import_document  # noqa: E402
-from components.stackfile import StackFileError, read_stack_config  # noqa: E402
+from msa.adoption import Registration, import_document  # noqa: E402
+from msa.config.stackfile import StackFileError, read_stack_config  # noqa: E402
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_PLACEHOLDER = "[secret]"
 # Stands in for a digest only a real push can know; images.yaml says so.
@@ -145,7 +145,7 @@ def load_stack_config(project_dir: Path, stack: str) -> tuple[dict[str, str], li
     """`Pulumi.<stack>.yaml` plus the project's schema defaults, as (config, secret keys), read as the CLI
     reads them. A secret the file does not hold yet (init-stack sets them) is a placeholder as well."""
     config, secret_keys = read_stack_config(project_dir, stack, SECRET_PLACEHOLDER)
-    from components.config import PROJECT, SECRET_KEYS
+    from msa.config import PROJECT, SECRET_KEYS
 
     for key in (f"{PROJECT}:{k}" for k in SECRET_KEYS):
         if key not in config:
@@ -288,7 +288,7 @@ def output_files(result: RenderedStack, project_dir: Path) -> dict[str, tuple[st
             files[entry["relayScript"]] = (script, 0o755)
         images.append(entry)
     if any(i.get("relayScript") for i in images):
-        from components.images import relay_push_script
+        from msa.images.harbor import relay_push_script
 
         files["images/relay-push.sh"] = (relay_push_script(), 0o755)
     files["images.yaml"] = (yaml.safe_dump({"images": images}, sort_keys=False, width=1000), 0o644)

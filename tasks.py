@@ -3,7 +3,7 @@
 
     python3 tasks.py render [STACK]   # create ./venv if needed, render STACK (default dev) to rendered/STACK
     python3 tasks.py test [ARGS]      # create ./venv if needed, run the test suite (pytest ARGS)
-    python3 tasks.py docs             # regenerate README.md's configuration table from components/config.py
+    python3 tasks.py docs             # regenerate README.md's configuration table from msa/config/model.py
     python3 tasks.py init-stack STACK # once per stack, with the pulumi CLI: create it, set its secrets
                                       # (init_stack.py --help: secrets provider, SSH key)
     python3 tasks.py verify STACK [--node HOST] [--only eureka,gateway,config]
@@ -59,7 +59,7 @@ def main(argv: list) -> int:
     if argv[0] == "render":
         return subprocess.call([str(PYTHON), "render.py", *(argv[1:] or ["dev"])])
     if argv[0] == "docs":
-        return subprocess.call([str(PYTHON), "-m", "components.config_docs", "--write"])
+        return subprocess.call([str(PYTHON), "-m", "msa.config.docs", "--write"])
     if argv[0] == "init-stack":
         return subprocess.call([str(PYTHON), "init_stack.py", *argv[1:]])
     if argv[0] == "verify":

@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from components.config import Cluster, Harbor  # noqa: E402
-from components.nodes import node_script  # noqa: E402
+from msa.config import Cluster, Harbor  # noqa: E402
+from msa.nodes.containerd import node_script  # noqa: E402
 from integration.harness import Containerd, containerd_versions  # noqa: E402
 
 

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import render  # noqa: E402
-from components import config  # noqa: E402
+from msa import config  # noqa: E402
 
 
 def median_ms(action, runs: int) -> float:

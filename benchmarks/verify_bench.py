@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from components.verify_spec import CHECKER  # noqa: E402
+from msa.verify.spec import CHECKER  # noqa: E402
 from integration.kafka_cluster import LIB, KafkaWorld, ToolBox  # noqa: E402
 
 STACK_OF = {1: "dev", 3: "prod"}

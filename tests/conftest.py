@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import render  # noqa: E402
-from components.stackfile import config_text  # noqa: E402
+from msa.config.stackfile import config_text  # noqa: E402
 
 TEST_PASSWORD = "hunter2-harbor-Pa55"
 TEST_UI_PASSWORD = "kafka-ui-Pa55-w0rd"

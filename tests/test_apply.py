@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 import render
-from components.k8s import FORCE_APPLY
+from msa.k8s import FORCE_APPLY
 from conftest import by_name, copy_project, objects, to_config
 
 

@@ -92,7 +92,7 @@ def test_a_malformed_digest_is_refused(digest, expected):
 
 def test_a_built_image_takes_no_configured_digest(tmp_path):
     def edit(values):
-        values["msa:services"]["user-service"].update(digest=DIGEST, context="components")
+        values["msa:services"]["user-service"].update(digest=DIGEST, context="msa")
 
     assert config_error(edit).startswith("msa:services.user-service.digest: is for prebuilt images")
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from components.config import Cluster, Harbor
-from components.nodes import node_script
+from msa.config import Cluster, Harbor
+from msa.nodes.containerd import node_script
 from integration.cri import CriClient
 from integration.harness import (
     REGISTRY_NAME, Containerd, Registry, build_oci_layout, containerd_versions, push_layout, require,

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from components.config import Harbor
-from components.images import ImagePlan, digest_from_output, relay_local_script, relay_push_script
+from msa.config import Harbor
+from msa.images.harbor import ImagePlan, digest_from_output, relay_local_script, relay_push_script
 from integration.harness import REGISTRY_NAME, Registry, build_oci_layout, require
 
 pytestmark = pytest.mark.integration

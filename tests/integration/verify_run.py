@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.verify_spec import CHECKER
+from msa.verify.spec import CHECKER
 
 
 @dataclass

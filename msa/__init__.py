@@ -1,0 +1,11 @@
+"""The stack's building blocks, one package per domain; pure settings sit on the floor below the
+components (modules that create Pulumi resources) of their domain.
+
+    errors, names                      ConfigError; every fixed object name, reserved name and port
+    addressing                         ClusterIP/NodePort planning (pure)
+    config/                            every msa:* key typed and validated; imports no component
+    k8s                                shared object builders (labels, security contexts, FORCE_APPLY)
+    kafka/ spring/ images/ nodes/      one domain each: settings, components, scripts/
+    network, adoption                  NetworkPolicies; the import document of an adoption run
+    verify/                            what the live system must show, the checker, the Job
+"""

@@ -1,0 +1,1 @@
+"""Service images built for the nodes and pushed to Harbor (harbor.py); scripts/ holds the relay scripts."""

@@ -1,0 +1,314 @@
+"""ZooKeeper and Kafka (cp-zookeeper / cp-kafka 7.9.x, the last line with ZooKeeper mode), and kafka-ui.
+
+The broker configuration is computed by pure functions in settings.py and tested on its own;
+these components only place it into StatefulSets.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .. import k8s as kx
+from ..config import Kafka as KafkaConfig
+from ..names import KAFKA_PORT, UI_AUTH_SUFFIX, ZOOKEEPER_CLIENT_PORT, ZOOKEEPER_ELECTION_PORT, ZOOKEEPER_PEER_PORT, KafkaNames
+from .jobs import (
+    REASSIGN_TIMEOUT_SECONDS, drain_env, drain_script, kafka_ready_script, rebalance_env, rebalance_script, zookeeper_member_env,
+    zookeeper_ready_script, zookeeper_shrink_env, zookeeper_shrink_script, zookeeper_start_script,
+)
+from .settings import kafka_env
+from .storage import claim_names
+
+# Label of the Jobs that administer Kafka (NetworkPolicies admit app.kubernetes.io/component=kafka-admin).
+ADMIN_COMPONENT = "kafka-admin"
+# cp-* images run as appuser (uid/gid 1000); the PVC must be writable by that group.
+CP_USER = 1000
+
+# broker.id from the StatefulSet ordinal (kafka-2 -> 2), then cp-kafka's own entrypoint.
+KAFKA_START = 'export KAFKA_BROKER_ID="${HOSTNAME##*-}" && exec /etc/confluent/docker/run'
+
+
+def _pod_security() -> k8s.core.v1.PodSecurityContextArgs:
+    return kx.restricted_pod_security(CP_USER, fs_group=CP_USER)
+
+
+def _container_security() -> k8s.core.v1.SecurityContextArgs:
+    # The entrypoint writes the image itself (below): the root filesystem stays writable.
+    return kx.restricted_container_security(read_only_root=False)
+
+
+def cp_checkov_skips(image: str, writes: Optional[str] = None, extra: Optional[dict[str, str]] = None) -> dict[str, str]:
+    """The restricted-profile checks a workload on a cp-* image fails on purpose, and why (checkov.io/skip):
+    `writes` says what writes the image's own files (no read-only root filesystem), `extra` adds others."""
+    skips = {"CKV_K8S_40": f"the cp images run as appuser (uid {CP_USER}) which owns the folders their scripts write", **(extra or {})}
+    if writes:
+        skips["CKV_K8S_22"] = writes
+    # No digest of cp-kafka/cp-zookeeper 7.9.1 could be verified when this was written: pin one in msa:kafka.
+    return kx.checkov_skips({**skips, **kx.tag_only_skips(image, "msa:kafka.image / zookeeperImage")})
+
+
+ENTRYPOINT_WRITES = "the cp entrypoint (/etc/confluent/docker/configure) renders its properties into the image's /etc at every start"
+TOOLS_WRITE = "the Kafka tools' start script (kafka-run-class) creates its log folder inside the image"
+
+
+def _cp_stateful_set(name: str, namespace: str, component: str, replicas: int, headless: str,
+                     container: k8s.core.v1.ContainerArgs, claim: k8s.core.v1.PersistentVolumeClaimArgs,
+                     termination_grace: int, opts: pulumi.ResourceOptions) -> k8s.apps.v1.StatefulSet:
+    """A cp-* StatefulSet: one container as appuser, per-pod DNS through `headless`, data on a claim.
+
+    Drift on volumeClaimTemplates is ignored: pulumi-kubernetes would replace the whole StatefulSet
+    (every pod down at once) and existing PVCs would keep their size anyway; `grow_claims` grows them.
+    """
+    return k8s.apps.v1.StatefulSet(
+        name,
+        metadata=kx.metadata(name, namespace, component, annotations=cp_checkov_skips(str(container.image), ENTRYPOINT_WRITES)),
+        spec=k8s.apps.v1.StatefulSetSpecArgs(
+            replicas=replicas,
+            service_name=headless,
+            # All members start together: a ZooKeeper ensemble needs its peers to elect a leader, and
+            # brokers gain nothing from waiting for each other.
+            pod_management_policy="Parallel",
+            # Parallel affects scaling only: an update still replaces one pod at a time, the next one
+            # only after the previous one is Ready (in sync / a voting member: see the probes).
+            update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kx.selector_labels(name)),
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=kx.labels(name, component)),
+                spec=kx.pod_spec(
+                    security_context=_pod_security(),
+                    termination_grace_period_seconds=termination_grace,
+                    containers=[container],
+                ),
+            ),
+            volume_claim_templates=[claim],
+        ),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=["spec.volumeClaimTemplates"])),
+    )
+
+
+def grow_claims(statefulset: k8s.apps.v1.StatefulSet, name: str, namespace: str, replicas: int, size: str,
+                opts: pulumi.ResourceOptions) -> list[k8s.core.v1.PersistentVolumeClaimPatch]:
+    """Set each existing claim's requested size through the API (server-side apply), after the StatefulSet
+    created them. Needs a StorageClass with allowVolumeExpansion to grow; the same size is a no-op."""
+    return [
+        k8s.core.v1.PersistentVolumeClaimPatch(
+            claim,
+            metadata=k8s.meta.v1.ObjectMetaPatchArgs(
+                name=claim, namespace=namespace,
+                # The StatefulSet controller created the claim and owns the field: take it over.
+                annotations={"pulumi.com/patchForce": "true"},
+            ),
+            spec=k8s.core.v1.PersistentVolumeClaimSpecPatchArgs(
+                resources=k8s.core.v1.VolumeResourceRequirementsPatchArgs(requests={"storage": size}),
+            ),
+            opts=kx.waiting_for(opts, (statefulset,)),
+        )
+        for claim in claim_names(name, replicas)
+    ]
+
+
+class ZooKeeper(pulumi.ComponentResource):
+    """A ZooKeeper StatefulSet (1 node, or an ensemble of 3 or 5) with headless and client Services."""
+
+    def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, client_ip: str,
+                 storage_guard: tuple[pulumi.Resource, ...] = (), opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("msa:kafka:ZooKeeper", name, {"replicas": cfg.zookeeper_replicas, "image": cfg.zookeeper_image}, opts)
+        child = kx.child_options(self, opts)
+        ns, component = names.namespace, "zookeeper"
+        ports = [
+            kx.port("client", ZOOKEEPER_CLIENT_PORT),
+            kx.port("peer", ZOOKEEPER_PEER_PORT),
+            kx.port("election", ZOOKEEPER_ELECTION_PORT),
+        ]
+        self.headless = kx.headless_service(names.zookeeper_headless, ns, component, ports, names.zookeeper, child)
+        self.client = kx.cluster_ip_service(names.zookeeper, ns, component, client_ip, [ports[0]], names.zookeeper, child)
+        env = {
+            "ZOOKEEPER_CLIENT_PORT": str(ZOOKEEPER_CLIENT_PORT),
+            "ZOOKEEPER_TICK_TIME": "2000",
+            "ZOOKEEPER_INIT_LIMIT": "10",
+            "ZOOKEEPER_SYNC_LIMIT": "5",
+            "ZOOKEEPER_AUTOPURGE_SNAP_RETAIN_COUNT": "3",
+            "ZOOKEEPER_AUTOPURGE_PURGE_INTERVAL": "24",
+            "KAFKA_HEAP_OPTS": f"-Xms{cfg.zookeeper_heap} -Xmx{cfg.zookeeper_heap}",
+        }
+        # Each member binds its quorum ports on all addresses, not only its own (not yet resolvable) name.
+        env["ZOOKEEPER_QUORUM_LISTEN_ON_ALL_IPS"] = "true"
+        env.update(zookeeper_member_env(names))
+        container = k8s.core.v1.ContainerArgs(
+            name="zookeeper",
+            image=cfg.zookeeper_image,
+            image_pull_policy=kx.PULL_POLICY,
+            # Our start script instead of cp's `run`: membership by dynamic reconfiguration (zookeeper-start.sh).
+            command=["bash", "-c", zookeeper_start_script()],
+            env=kx.env(env),
+            ports=[k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.port) for p in ports],
+            # A joining member waits for the ensemble and syncs first: a generous start budget.
+            startup_probe=kx.tcp_probe(ZOOKEEPER_CLIENT_PORT, period=5, failures=120),
+            readiness_probe=kx.exec_probe(["bash", "-c", zookeeper_ready_script()], period=10, failures=3),
+            liveness_probe=kx.tcp_probe(ZOOKEEPER_CLIENT_PORT, period=10, failures=6),
+            resources=kx.resources(cfg.zookeeper_resources),
+            security_context=_container_security(),
+            volume_mounts=[
+                k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/zookeeper/data", sub_path="data"),
+                k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/zookeeper/log", sub_path="log"),
+            ],
+        )
+        # Members that go away leave the ensemble first, one at a time (a no-op unless it shrinks).
+        self.shrink = kx.script_job(
+            names.zookeeper_shrink, ns, ADMIN_COMPONENT, cfg.image, zookeeper_shrink_script(),
+            zookeeper_shrink_env(cfg.zookeeper_replicas, names), kx.waiting_for(child, (self.client, self.headless)),
+            timeout_seconds=300, security_context=_pod_security(), annotations=cp_checkov_skips(cfg.image, TOOLS_WRITE),
+        )
+        self.stateful_set = _cp_stateful_set(
+            names.zookeeper, ns, component, cfg.zookeeper_replicas, names.zookeeper_headless, container,
+            kx.data_claim("data", cfg.storage_class, cfg.zookeeper_storage_size), termination_grace=30,
+            opts=kx.waiting_for(child, (self.shrink, *storage_guard)),
+        )
+        self.claims = grow_claims(self.stateful_set, names.zookeeper, ns, cfg.zookeeper_replicas, cfg.zookeeper_storage_size, child)
+        if cfg.zookeeper_replicas >= 3:
+            self.disruption_budget = kx.pod_disruption_budget(names.zookeeper, ns, component, names.zookeeper, child)
+        self.register_outputs({})
+
+
+class KafkaCluster(pulumi.ComponentResource):
+    """`brokers` cp-kafka brokers in a StatefulSet, a headless Service for per-broker DNS and a
+    bootstrap Service with a fixed address for clients."""
+
+    def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, bootstrap_ip: str,
+                 brokers_wait_for: tuple[pulumi.Resource, ...] = (), storage_guard: tuple[pulumi.Resource, ...] = (),
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("msa:kafka:KafkaCluster", name, {"brokers": cfg.brokers, "image": cfg.image}, opts)
+        child = kx.child_options(self, opts)
+        ns, component = names.namespace, "kafka"
+        ports = [kx.port("kafka", KAFKA_PORT)]
+        self.headless = kx.headless_service(names.kafka_headless, ns, component, ports, names.kafka, child)
+        self.bootstrap = kx.cluster_ip_service(names.bootstrap, ns, component, bootstrap_ip, ports, names.kafka, child)
+        env = [
+            kx.field_env("POD_NAME", "metadata.name"),
+            *kx.env(kafka_env(cfg, names)),
+        ]
+        container = k8s.core.v1.ContainerArgs(
+            name="kafka",
+            image=cfg.image,
+            image_pull_policy=kx.PULL_POLICY,
+            command=["bash", "-c", KAFKA_START],
+            env=env,
+            ports=[k8s.core.v1.ContainerPortArgs(name="kafka", container_port=KAFKA_PORT)],
+            # Log recovery after an unclean stop can take minutes: a generous start budget.
+            startup_probe=kx.tcp_probe(KAFKA_PORT, period=5, failures=60),
+            # Ready = registered and in the ISR of every partition it holds: a roll moves to the next pod
+            # only then (the port opens long before the replicas have caught up).
+            # -S: no site module, a third less start-up time for a probe that needs only the standard library.
+            readiness_probe=kx.exec_probe(["python3", "-S", "-c", kafka_ready_script()], period=10, failures=3),
+            liveness_probe=kx.tcp_probe(KAFKA_PORT, period=10, failures=6),
+            resources=kx.resources(cfg.resources),
+            security_context=_container_security(),
+            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data")],
+        )
+        # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
+        # spread over every broker after it is ready (see kafka_jobs.py; both are no-ops when nothing moves).
+        self.drain = kx.script_job(
+            names.drain, ns, ADMIN_COMPONENT, cfg.image, drain_script(), drain_env(cfg.brokers, cfg.overrides, names),
+            kx.waiting_for(child, (*brokers_wait_for, self.headless, self.bootstrap)), REASSIGN_TIMEOUT_SECONDS,
+            security_context=_pod_security(), annotations=cp_checkov_skips(cfg.image, TOOLS_WRITE),
+        )
+        self.stateful_set = _cp_stateful_set(
+            names.kafka, ns, component, cfg.brokers, names.kafka_headless, container,
+            kx.data_claim("data", cfg.storage_class, cfg.storage_size), termination_grace=60,
+            opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard)),
+        )
+        self.claims = grow_claims(self.stateful_set, names.kafka, ns, cfg.brokers, cfg.storage_size, child)
+        self.rebalance = kx.script_job(
+            names.rebalance, ns, ADMIN_COMPONENT, cfg.image, rebalance_script(),
+            rebalance_env(cfg.brokers, cfg.overrides, names), kx.waiting_for(child, (self.stateful_set,)),
+            REASSIGN_TIMEOUT_SECONDS, security_context=_pod_security(), annotations=cp_checkov_skips(cfg.image, TOOLS_WRITE),
+        )
+        if cfg.brokers >= 3:
+            self.disruption_budget = kx.pod_disruption_budget(names.kafka, ns, component, names.kafka, child)
+        self.register_outputs({"bootstrapServers": names.bootstrap_servers})
+
+
+# kafka-ui reads its login from files (Spring Boot config tree): the password never sits in an env var
+# (where /proc/<pid>/environ, crash reports and `kubectl describe` would show it).
+UI_AUTH_MOUNT = "/etc/kafka-ui/auth"
+UI_USER_KEY, UI_PASSWORD_KEY = "spring.security.user.name", "spring.security.user.password"
+
+
+def kafka_ui_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
+    """kafbat kafka-ui's settings (pure): the cluster, the login form, read-only mode."""
+    env = {
+        "KAFKA_CLUSTERS_0_NAME": names.namespace,
+        "KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS": names.bootstrap_servers,
+    }
+    if cfg.ui.read_only:
+        env["KAFKA_CLUSTERS_0_READONLY"] = "true"
+    if cfg.ui.login:
+        env["AUTH_TYPE"] = "LOGIN_FORM"
+        # Not `optional:`: a missing login must stop kafka-ui, not open it.
+        env["SPRING_CONFIG_IMPORT"] = f"configtree:{UI_AUTH_MOUNT}/"
+    return env
+
+
+class KafkaUi(pulumi.ComponentResource):
+    """kafbat/kafka-ui (the maintained fork of provectus/kafka-ui), behind a login form or read-only,
+    on a NodePort or ClusterIP only."""
+
+    def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, cluster_ip: str, node_port: Optional[int],
+                 password: Optional[pulumi.Input[str]] = None, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("msa:kafka:KafkaUi", name, {"image": cfg.ui.image}, opts)
+        child = kx.child_options(self, opts)
+        ns, component, http = names.namespace, "kafka-ui", 8080
+        self.service = kx.cluster_ip_service(
+            names.ui, ns, component, cluster_ip, [kx.port("http", http, node_port)], names.ui, child
+        )
+        volumes, mounts, waits_for = [kx.TMP_VOLUME], [kx.TMP_MOUNT], []
+        if cfg.ui.login:
+            if password is None:
+                raise ValueError("kafka-ui login without msa:kafkaUiPassword (config.check_secrets_present stops this earlier)")
+            # Auto-named and immutable like the pull secret: a new password is a new Secret and a rollout.
+            self.auth = k8s.core.v1.Secret(
+                names.ui + UI_AUTH_SUFFIX,
+                metadata=kx.metadata(names.ui + UI_AUTH_SUFFIX, ns, component, autonamed=True),
+                immutable=True,
+                string_data={UI_USER_KEY: cfg.ui.username, UI_PASSWORD_KEY: pulumi.Output.secret(password)},
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])),
+            )
+            volumes.append(k8s.core.v1.VolumeArgs(name="auth", secret=k8s.core.v1.SecretVolumeSourceArgs(
+                secret_name=self.auth.metadata.name, default_mode=0o440)))
+            mounts.append(k8s.core.v1.VolumeMountArgs(name="auth", mount_path=UI_AUTH_MOUNT, read_only=True))
+            waits_for.append(self.auth)
+        self.deployment = k8s.apps.v1.Deployment(
+            names.ui,
+            metadata=kx.metadata(names.ui, ns, component, annotations=kx.checkov_skips(kx.tag_only_skips(cfg.ui.image, "msa:kafka.ui.image"))),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kx.selector_labels(names.ui)),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=kx.labels(names.ui, component)),
+                    spec=kx.pod_spec(
+                        # fsGroup: the Secret's files (mode 0440) are readable by the pod's group.
+                        security_context=kx.restricted_pod_security(cfg.ui.run_as_user, fs_group=cfg.ui.run_as_user),
+                        volumes=volumes,
+                        containers=[k8s.core.v1.ContainerArgs(
+                            name="kafka-ui",
+                            image=cfg.ui.image,
+                            image_pull_policy=kx.PULL_POLICY,
+                            env=kx.env(kafka_ui_env(cfg, names)),
+                            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=http)],
+                            startup_probe=kx.http_probe("/actuator/health", http, period=5, failures=36),
+                            readiness_probe=kx.http_probe("/actuator/health", http, period=10, failures=3),
+                            liveness_probe=kx.http_probe("/actuator/health", http, period=10, failures=3),
+                            resources=k8s.core.v1.ResourceRequirementsArgs(
+                                requests={"cpu": "100m", "memory": "384Mi"}, limits={"cpu": "1", "memory": "768Mi"}
+                            ),
+                            security_context=kx.restricted_container_security(read_only_root=True),
+                            volume_mounts=mounts,
+                        )],
+                    ),
+                ),
+            ),
+            opts=kx.waiting_for(child, waits_for),
+        )
+        self.register_outputs({})

@@ -1,0 +1,107 @@
+"""The Kafka admin Jobs' scripts and inputs (pure): drain before a shrink, rebalance after a change.
+
+Each Job runs one bash script in the configured cp-kafka image, which has the Kafka tools
+(`kafka-topics`, `kafka-reassign-partitions`, `kafka-configs`, `zookeeper-shell`) and python3. The
+script is kafka-admin-lib.sh + the planner (kafka_reassign.py, copied in verbatim) + the Job's own
+part. Everything that decides a Job's work is in its env, so a change of any of it changes the Job's
+spec and Pulumi runs it again; nothing else does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config.kafka_properties import broker_properties
+from ..names import KafkaNames
+from . import reassign as kafka_reassign
+
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
+# Moving data takes as long as copying it: 20 minutes covers a few GiB per broker on a small cluster.
+REASSIGN_TIMEOUT_SECONDS = 1200
+INTERNAL_TOPICS = {
+    "__consumer_offsets": "offsets.topic.replication.factor",
+    "__transaction_state": "transaction.state.log.replication.factor",
+}
+INTERNAL_MIN_ISR = {"__transaction_state": "transaction.state.log.min.isr"}
+_PLANNER_END = "MSA_PLANNER_PY"
+
+
+def _script(body: str) -> str:
+    planner = Path(kafka_reassign.__file__).read_text()
+    assert _PLANNER_END not in planner
+    return (
+        "#!/usr/bin/env bash\n"
+        + (SCRIPTS / "kafka-admin-lib.sh").read_text()
+        + 'MSA_PLANNER="$WORK/planner.py"\n'
+        + f"cat >\"$MSA_PLANNER\" <<'{_PLANNER_END}'\n{planner}{_PLANNER_END}\n"
+        + (SCRIPTS / body).read_text()
+    )
+
+
+def drain_script() -> str:
+    return _script("kafka-drain.sh")
+
+
+def rebalance_script() -> str:
+    return _script("kafka-rebalance.sh")
+
+
+def _common_env(brokers: int, names: KafkaNames) -> dict[str, str]:
+    return {
+        "BOOTSTRAP_SERVERS": names.bootstrap_servers,
+        # The client Service: it reaches whichever members are ready, whatever the ensemble size.
+        "ZOOKEEPER_CONNECT": names.zookeeper_connect,
+        "TARGET_BROKERS": str(brokers),
+        "TIMEOUT_SECONDS": str(REASSIGN_TIMEOUT_SECONDS),
+    }
+
+
+def drain_env(brokers: int, overrides, names: KafkaNames) -> dict[str, str]:
+    # The min ISR the brokers will run after the change, bridged by the drain until they restart.
+    return {**_common_env(brokers, names), "TARGET_MIN_ISR": broker_properties(brokers, overrides)["min.insync.replicas"]}
+
+
+def rebalance_env(brokers: int, overrides, names: KafkaNames) -> dict[str, str]:
+    props = broker_properties(brokers, overrides)
+    pairs = lambda d: ",".join(f"{topic}={props[key]}" for topic, key in d.items())  # noqa: E731
+    return {
+        **_common_env(brokers, names),
+        "WANTED_RF": pairs(INTERNAL_TOPICS),
+        "DEFAULT_RF": props["default.replication.factor"],
+        "WANTED_MIN_ISR": pairs(INTERNAL_MIN_ISR),
+    }
+
+
+def kafka_ready_script() -> str:
+    """The brokers' readiness probe (python3 -c): registered and in sync, one Metadata request, no JVM."""
+    return (SCRIPTS / "kafka_ready.py").read_text()
+
+
+# --- ZooKeeper ----------------------------------------------------------------------------------------
+
+def _zookeeper_script(body: str) -> str:
+    """The body (after its shebang line) with zookeeper-lib.sh's functions before it."""
+    shebang, rest = (SCRIPTS / body).read_text().split("\n", 1)
+    return f"{shebang}\n" + (SCRIPTS / "zookeeper-lib.sh").read_text() + "\n" + rest
+
+
+def zookeeper_start_script() -> str:
+    return _zookeeper_script("zookeeper-start.sh")
+
+
+def zookeeper_ready_script() -> str:
+    return (SCRIPTS / "zookeeper-ready.sh").read_text()
+
+
+def zookeeper_shrink_script() -> str:
+    return _zookeeper_script("zookeeper-shrink.sh")
+
+
+def zookeeper_member_env(names: KafkaNames) -> dict[str, str]:
+    """What the start and readiness scripts need besides cp-zookeeper's ZOOKEEPER_* settings. The same
+    for every ensemble size: a new size restarts no member."""
+    return {"ZK_SELF_TEMPLATE": names.zookeeper_self_template, "ZK_ENSEMBLE_CONNECT": names.zookeeper_connect}
+
+
+def zookeeper_shrink_env(members: int, names: KafkaNames) -> dict[str, str]:
+    return {"ZK_ENSEMBLE_CONNECT": names.zookeeper_connect, "TARGET_MEMBERS": str(members)}

@@ -1,0 +1,85 @@
+"""Every fixed object name, reserved name and port that the config layer must know as well as the
+components that create the objects.
+
+One floor below config: config refuses a service named like one of these objects
+(`reserved_names`) and plans the Services' addresses with `KafkaNames`, while the components name
+their objects with the same constants. Imports nothing of msa.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+KAFKA_PORT = 9092
+ZOOKEEPER_CLIENT_PORT = 2181
+ZOOKEEPER_PEER_PORT = 2888
+ZOOKEEPER_ELECTION_PORT = 3888
+
+
+# Objects outside the Kafka domain whose names are fixed (some get a content hash appended: autonamed).
+PULL_SECRET = "harbor-pull"            # images: the Harbor pull Secret
+UI_AUTH_SUFFIX = "-auth"               # kafka: kafka-ui's login Secret, kafka-ui-auth-<hash>
+DEFAULT_DENY = "default-deny-ingress"  # network: the NetworkPolicy that denies every ingress
+CONFIG_REPO_MAP = "config-repo"        # spring: the config server's repository ConfigMap
+VERIFY_JOB = "verify"                  # verify: the verification Job, its ServiceAccount, Role and ConfigMap
+
+
+@dataclass(frozen=True)
+class KafkaNames:
+    """Object names and in-cluster addresses, one place for every consumer (Spring, kafka-ui)."""
+
+    namespace: str
+    cluster_domain: str
+    zookeeper: str = "zookeeper"
+    zookeeper_headless: str = "zookeeper-headless"
+    kafka: str = "kafka"
+    kafka_headless: str = "kafka-headless"
+    # Not "kafka": a Service of that name injects KAFKA_PORT into pods that do not switch links off.
+    bootstrap: str = "kafka-bootstrap"
+    ui: str = "kafka-ui"
+    # Day-two Jobs around a broker-count change (kafka_jobs.py).
+    drain: str = "kafka-drain"
+    rebalance: str = "kafka-rebalance"
+    zookeeper_shrink: str = "zookeeper-shrink"
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        """Every Service the Kafka components create (their names are taken in the namespace)."""
+        return (self.zookeeper, self.zookeeper_headless, self.kafka_headless, self.bootstrap, self.ui)
+
+    def fqdn(self, service: str) -> str:
+        return f"{service}.{self.namespace}.svc.{self.cluster_domain}"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.fqdn(self.bootstrap)}:{KAFKA_PORT}"
+
+    @property
+    def zookeeper_connect(self) -> str:
+        return f"{self.fqdn(self.zookeeper)}:{ZOOKEEPER_CLIENT_PORT}"
+
+    def broker_advertised_listener(self, pod_name: str) -> str:
+        # Each broker advertises its own pod DNS name: clients resolve it through the headless Service.
+        return f"PLAINTEXT://{pod_name}.{self.kafka_headless}.{self.namespace}.svc.{self.cluster_domain}:{KAFKA_PORT}"
+
+    def zookeeper_member_host(self, ordinal: str) -> str:
+        return f"{self.zookeeper}-{ordinal}.{self.zookeeper_headless}.{self.namespace}.svc.{self.cluster_domain}"
+
+    @property
+    def zookeeper_self_template(self) -> str:
+        """A member's own server address as ZooKeeper's dynamic config writes it (host:peer:election;client);
+        the start script puts the pod's ordinal in place of `{ordinal}`."""
+        return f"{self.zookeeper_member_host('{ordinal}')}:{ZOOKEEPER_PEER_PORT}:{ZOOKEEPER_ELECTION_PORT};{ZOOKEEPER_CLIENT_PORT}"
+
+    def zookeeper_members_connect(self, replicas: int) -> str:
+        """Every member's client address: a broker's ZooKeeper client fails over between them by itself,
+        without depending on the client Service's view of which members are ready."""
+        return ",".join(f"{self.zookeeper_member_host(str(i))}:{ZOOKEEPER_CLIENT_PORT}" for i in range(replicas))
+
+
+def reserved_names() -> tuple[str, ...]:
+    """Object names the stack creates for itself: a service of that name would share their labels
+    (its Deployment would select the brokers' pods) or names."""
+    kafka = {f.name: f.default for f in dataclasses.fields(KafkaNames) if isinstance(f.default, str)}
+    return tuple(sorted({*kafka.values(), kafka["ui"] + UI_AUTH_SUFFIX, PULL_SECRET, CONFIG_REPO_MAP, VERIFY_JOB, DEFAULT_DENY}))

@@ -1,0 +1,1 @@
+"""Node setup over SSH: containerd trusts Harbor (containerd.py); scripts/ holds the node script."""

@@ -1,0 +1,29 @@
+"""The README's configuration table is generated from the config model: they cannot drift apart."""
+
+from msa.config import docs as config_docs
+from msa.config import StackConfig
+from conftest import ROOT
+
+
+def test_readme_table_is_the_generated_one():
+    readme = (ROOT / "README.md").read_text()
+    assert config_docs.with_table(readme) == readme, "README.md's configuration table is stale: run python3 tasks.py docs"
+
+
+def test_every_key_says_what_it_means():
+    assert config_docs.undocumented() == []
+
+
+def test_every_key_of_the_model_has_a_row():
+    keys = [key for key, *_ in config_docs.rows()]
+    assert "kafka.ui.image" in keys and "cluster.clusterDomain" in keys and "kafka.resources.memoryLimit" in keys
+    assert "services.<name>.routes[].stripPrefix" in keys and "cluster.nodes[].bastion.port" in keys
+    top = {key.split(".")[0] for key in keys}
+    assert top == {config_docs._wire_name(n, f) for n, f in StackConfig.model_fields.items()}
+
+
+def test_a_row_shows_the_default_of_the_object_that_holds_it():
+    rows = {key: (default, form) for key, default, form, _ in config_docs.rows()}
+    assert rows["kafka.resources.memoryLimit"] == ("`1536Mi`", "Kubernetes quantity")
+    assert rows["services.<name>.resources.memoryLimit"] == ("`768Mi`", "Kubernetes quantity")
+    assert rows["harbor.host"] == ("required", "host[:port]")
