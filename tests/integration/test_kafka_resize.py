@@ -95,7 +95,7 @@ def test_three_to_one_keeps_every_record_and_transactions_work(kafka_world):
     topics = cluster.topics()
     for name, partitions in topics.items():
         for number, state in partitions.items():
-            assert state.replicas == [0], (name, number, state)
+            assert state.replicas == [0], (name, number, state, done.stdout, done.stderr)
     # Before the brokers go (the StatefulSet has not acted yet), transactions commit already.
     between = [f"between-{i}" for i in range(10)]
     _commit(cluster, "orders", between)
