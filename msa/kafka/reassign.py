@@ -89,6 +89,32 @@ def parse_describe(text: str) -> "OrderedDict[str, Topic]":
     return topics
 
 
+_OVERRIDES_HEADER = re.compile(r"^Dynamic configs for topic (?P<topic>\S+) are:\s*$")
+_OVERRIDE_LINE = re.compile(r"^\s+(?P<key>[a-z][a-z0-9._-]*)=(?P<value>.*?) sensitive=(?:true|false) synonyms=")
+
+
+def parse_topic_overrides(text: str) -> Dict[str, Dict[str, str]]:
+    """Each topic's own settings from `kafka-configs --entity-type topics --describe` (Kafka 3.9). Unlike
+    `kafka-topics --describe`, it leaves out what a topic takes from the brokers' static or cluster-wide values."""
+    found = OrderedDict()  # type: Dict[str, Dict[str, str]]
+    current = None
+    for line in text.splitlines():
+        m = _OVERRIDES_HEADER.match(line)
+        if m:
+            current = found.setdefault(m.group("topic"), OrderedDict())
+            continue
+        m = _OVERRIDE_LINE.match(line)
+        if m and current is not None:
+            current[m.group("key")] = m.group("value")
+    return found
+
+
+def use_topic_overrides(topics: Dict[str, Topic], overrides: Dict[str, Dict[str, str]]) -> None:
+    """Replace the describe's configs by the topics' own (a topic missing from `overrides` has none)."""
+    for topic in topics.values():
+        topic.configs = overrides.get(topic.name, OrderedDict())
+
+
 class Plan(object):
     """What a Job does: reassign these partitions, set these topic configs; or refuse with `errors`."""
 
@@ -318,13 +344,20 @@ def _optional_int(text: str) -> Optional[int]:
 
 
 def main(argv: List[str]) -> int:
-    """drain BROKERS LIVE TARGET_MIN_ISR DEFAULT_RF_NOW RECORD | grow BROKERS LIVE WANTED_RF DEFAULT_RF
-    WANTED_MIN_ISR RECORD; describe text on stdin. RECORD is a ChangeRecord's text ("" for none)."""
+    """drain BROKERS LIVE TARGET_MIN_ISR DEFAULT_RF_NOW RECORD OVERRIDES | grow BROKERS LIVE WANTED_RF DEFAULT_RF
+    WANTED_MIN_ISR RECORD OVERRIDES; `kafka-topics --describe` text on stdin. RECORD is a ChangeRecord's
+    text ("" for none), OVERRIDES a file with `kafka-configs --entity-type topics --describe` text."""
     mode, brokers, live = argv[0], int(argv[1]), _ids(argv[2])
     topics = parse_describe(sys.stdin.read())
+
+    def overrides(path):
+        with open(path) as f:
+            use_topic_overrides(topics, parse_topic_overrides(f.read()))
     if mode == "drain":
+        overrides(argv[6])
         plan = drain_plan(topics, brokers, live, _optional_int(argv[3]), _optional_int(argv[4]), ChangeRecord.parse(argv[5]))
     elif mode == "grow":
+        overrides(argv[7])
         plan = grow_plan(topics, brokers, live, _int_map(argv[3]), int(argv[4]), _int_map(argv[5]), ChangeRecord.parse(argv[6]))
     else:
         raise SystemExit("usage: planner.py drain|grow ...")

@@ -46,6 +46,11 @@ class LoadReport:
     failed_commits: list = field(default_factory=list)
     probes: list = field(default_factory=list)          # (time, topic, error name or None)
     max_latency: float = 0.0                            # slowest idempotent delivery, seconds
+    phases: list = field(default_factory=list)          # (time, name of the step that starts)
+
+    def phase_at(self, at: float) -> str:
+        names = [name for start, name in self.phases if start <= at]
+        return names[-1] if names else "before"
 
     def refusals(self) -> list[Refusal]:
         """Runs of consecutive failed probe records, per topic."""
@@ -82,6 +87,10 @@ class ProductionLoad:
         self._threads = [threading.Thread(target=self._guarded, args=(loop,), name=f"load-{loop.__name__}", daemon=True)
                          for loop in (self._idempotent_loop, self._probe_loop, self._transaction_loop)]
         self._errors: list[BaseException] = []
+
+    def phase(self, name: str) -> None:
+        """Mark the start of a step of the change: refusals are reported with the step they fell in."""
+        self.report.phases.append((time.monotonic(), name))
 
     def __enter__(self) -> "ProductionLoad":
         for thread in self._threads:
@@ -209,3 +218,22 @@ def read_committed(bootstrap: str, topics: list[str], expected: set, timeout: fl
     finally:
         consumer.close()
     return seen
+
+
+def assert_no_write_refused(report: LoadReport, bootstrap: str, extra_expected=()) -> None:
+    """0 failed commits and deliveries, no NOT_ENOUGH_REPLICAS, no refusal as long as the client's retry
+    window, and every record (plus `extra_expected`) readable exactly once with read_committed."""
+    print(report.summary())
+    assert report.failed_commits == [], report.failed_commits[:3]
+    assert report.failed_deliveries == [], report.failed_deliveries[:3]
+    assert report.commits >= 20, report.summary()
+    refused = [(report.phase_at(r.start), r) for r in report.refusals() if set(r.errors) & NOT_ENOUGH_REPLICAS]
+    assert not refused, refused[:5]
+    longest = max((r.seconds for r in report.refusals()), default=0.0)
+    assert longest < DELIVERY_TIMEOUT_MS / 1000, [(report.phase_at(r.start), r) for r in report.refusals() if r.seconds == longest]
+    expected = set(report.acked) | set(report.committed) | set(extra_expected)
+    topics = sorted({t for t, _ in expected})
+    seen = read_committed(bootstrap, topics, expected)
+    assert expected <= set(seen), f"{len(expected - set(seen))} records missing, e.g. {sorted(expected - set(seen))[:3]}"
+    duplicated = [r for r in report.acked if seen[r] != 1]
+    assert not duplicated, duplicated[:3]

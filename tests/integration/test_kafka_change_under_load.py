@@ -15,7 +15,7 @@ import pytest
 
 from conftest import by_name, run_stack
 from integration.kafka_cluster import rendered_pod_env, run_job_script, start_job_script, wait_until
-from integration.kafka_load import DELIVERY_TIMEOUT_MS, ProductionLoad, read_committed
+from integration.kafka_load import ProductionLoad, assert_no_write_refused
 
 pytestmark = pytest.mark.integration
 
@@ -73,22 +73,6 @@ def _change_record(cluster) -> bool:
         client.close()
 
 
-def _assert_no_write_refused(report, cluster, extra_expected=()) -> None:
-    print(report.summary())
-    assert report.failed_commits == [], report.failed_commits[:3]
-    assert report.failed_deliveries == [], report.failed_deliveries[:3]
-    assert report.commits >= 20, report.summary()
-    assert not report.not_enough_replicas(), [r for r in report.refusals() if set(r.errors) & {"NOT_ENOUGH_REPLICAS"}][:3]
-    longest = max((r.seconds for r in report.refusals()), default=0.0)
-    assert longest < DELIVERY_TIMEOUT_MS / 1000, [r for r in report.refusals() if r.seconds == longest]
-    expected = set(report.acked) | set(report.committed) | set(extra_expected)
-    topics = sorted({t for t, _ in expected})
-    seen = read_committed(cluster.bootstrap_servers, topics, expected)
-    assert expected <= set(seen), f"{len(expected - set(seen))} records missing, e.g. {sorted(expected - set(seen))[:3]}"
-    duplicated = [r for r in report.acked if seen[r] != 1]
-    assert not duplicated, duplicated[:3]
-
-
 def _throttle(tools, cluster, topics: list[str], rate: int = 0) -> None:
     """Replication throttles (0: none) that make the moves slow enough to stop the drain in the middle."""
     bootstrap = cluster.bootstrap_servers
@@ -125,6 +109,7 @@ def test_three_to_two_with_slow_pod_restarts_refuses_no_write(kafka_world):
         _throttle(tools, cluster, ["orders", "scratch"], rate=30_000)
 
         # The drain's pod dies in the middle of its moves.
+        load.phase("drain")
         started = time.monotonic()
         first = start_job_script(drain, tools, _loopback(cluster))
         output = []
@@ -153,18 +138,21 @@ def test_three_to_two_with_slow_pod_restarts_refuses_no_write(kafka_world):
                 assert 2 not in state.replicas, (name, number, state)
         _throttle(tools, cluster, ["orders", "scratch"])
 
+        load.phase("scale-down and roll")
         started = time.monotonic()
         cluster.remove_broker(2)
         cluster.roll(env_two, down_seconds=POD_AWAY_SECONDS)
         timings["scale-down and roll"] = time.monotonic() - started
+        load.phase("rebalance")
         started = time.monotonic()
         done = run_job_script(rebalance, tools, _loopback(cluster))
         assert done.returncode == 0, done.stdout + done.stderr
         timings["rebalance"] = time.monotonic() - started
+        load.phase("after")
         time.sleep(3)
     report = load.report
     print(" ".join(f"{k}={v:.0f}s" for k, v in timings.items()))
-    _assert_no_write_refused(report, cluster, single)
+    assert_no_write_refused(report, cluster.bootstrap_servers, single)
 
     topics = cluster.topics()
     assert {len(s.replicas) for s in topics["orders"].values()} == {2}

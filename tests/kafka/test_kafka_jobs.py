@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from msa.kafka.jobs import drain_script, rebalance_script
 from msa.kafka.reassign import (
-    ChangeRecord, Partition, Topic, drain_plan, grow_plan, parse_broker_ids, parse_describe,
+    ChangeRecord, Partition, Topic, drain_plan, grow_plan, parse_broker_ids, parse_describe, parse_topic_overrides,
+    use_topic_overrides,
 )
 from conftest import by_name, objects, run_stack
 
@@ -37,6 +38,37 @@ def test_parse_describe_reads_kafka_3_9_output():
     assert topics["__transaction_state"].configs["min.insync.replicas"] == "2"
     # A value with commas (a throttle list) does not split into bogus keys.
     assert topics["audit"].configs == {"leader.replication.throttled.replicas": "0:2,0:1", "retention.ms": "1000"}
+
+
+# `kafka-configs --entity-type topics --describe` (Kafka 3.9): only the topics' own settings.
+OVERRIDES_3 = (
+    "Dynamic configs for topic orders are:\n"
+    "  min.insync.replicas=2 sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:min.insync.replicas=2, "
+    "STATIC_BROKER_CONFIG:min.insync.replicas=2, DEFAULT_CONFIG:min.insync.replicas=1}\n"
+    "Dynamic configs for topic audit are:\n"
+    "  leader.replication.throttled.replicas=0:2,0:1 sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:leader.replication.throttled.replicas=0:2,0:1}\n"
+    "Dynamic configs for topic events are:\n"
+)
+
+
+def test_topic_overrides_replace_what_the_brokers_set():
+    # kafka-topics --describe also prints the brokers' static min.insync.replicas as if it were the topic's.
+    topics = parse_describe(DESCRIBE_3.replace("ReplicationFactor: 1\t", "ReplicationFactor: 1\t").replace(
+        "Configs: leader.replication", "Configs: min.insync.replicas=2,leader.replication"))
+    assert topics["audit"].configs["min.insync.replicas"] == "2"
+    use_topic_overrides(topics, parse_topic_overrides(OVERRIDES_3))
+    assert topics["orders"].configs == {"min.insync.replicas": "2"}
+    assert topics["audit"].configs == {"leader.replication.throttled.replicas": "0:2,0:1"}
+    assert topics["__transaction_state"].configs == {}   # not listed: no settings of its own
+
+
+def test_drain_bridges_topics_without_their_own_min_isr_cluster_wide_only():
+    topics = parse_describe(DESCRIBE_3)
+    use_topic_overrides(topics, parse_topic_overrides(OVERRIDES_3))
+    plan = drain_plan(topics, brokers=2, live=[0, 1, 2], target_min_isr=1, default_rf_now=3)
+    assert plan.configs_before == {"orders": {"min.insync.replicas": "1"}}
+    assert plan.record.min_isr == {"orders": (2, 1)}
+    assert plan.cluster_min_isr == 1
 
 
 def test_drain_to_one_broker_moves_everything_to_broker_0_and_lowers_min_isr():

@@ -38,6 +38,13 @@ describe_topics() {
     fail "kafka-topics --describe failed: $(grep -v '^\s*$' "$WORK/describe.err" | tail -n 1)"
 }
 
+# The topics' own settings: `kafka-topics --describe` also prints values a topic takes from the brokers
+# (their static or cluster-wide min.insync.replicas), `kafka-configs` only the topic-level ones.
+describe_topic_overrides() {
+  tool kafka-configs --bootstrap-server "$BOOTSTRAP_SERVERS" --entity-type topics --describe >"$WORK/overrides.txt" 2>"$WORK/overrides.err" ||
+    fail "kafka-configs --describe failed: $(grep -v '^\s*$' "$WORK/overrides.err" | tail -n 1)"
+}
+
 # plan_field FIELD: one part of the planner's JSON answer ($WORK/plan.json).
 plan_field() { python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))[sys.argv[2]]))' "$WORK/plan.json" "$1"; }
 
@@ -122,6 +129,18 @@ wait_for_running_moves() {
     logged=yes
     [ "$(date +%s)" -lt "$DEADLINE" ] ||
       fail "$running partition move(s) started earlier still running after ${TIMEOUT_SECONDS}s, e.g. $(grep -m1 ': replicas: ' "$WORK/list.out"); check the brokers' replication (throttles: kafka-configs --describe) and run again"
+    sleep 5
+  done
+}
+
+# wait_in_sync: until no partition is under-replicated, bounded by TIMEOUT_SECONDS.
+wait_in_sync() {
+  while :; do
+    tool kafka-topics --bootstrap-server "$BOOTSTRAP_SERVERS" --describe --under-replicated-partitions \
+      >"$WORK/urp.txt" 2>"$WORK/urp.err" || fail "kafka-topics --describe failed: $(tail -n 1 "$WORK/urp.err")"
+    grep -q 'Partition:' "$WORK/urp.txt" || return 0
+    [ "$(date +%s)" -lt "$DEADLINE" ] ||
+      fail "$(grep -c 'Partition:' "$WORK/urp.txt") partition(s) still under-replicated after ${TIMEOUT_SECONDS}s, e.g. $(grep -m1 'Partition:' "$WORK/urp.txt" | tr -s ' \t' ' '); check the brokers and run again"
     sleep 5
   done
 }

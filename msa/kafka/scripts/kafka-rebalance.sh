@@ -15,15 +15,18 @@ done
 log "registered brokers: $live"
 wait_for_running_moves
 describe_topics
+describe_topic_overrides
 change=$(read_change)
-python3 "$MSA_PLANNER" grow "$TARGET_BROKERS" "$live" "$WANTED_RF" "$DEFAULT_RF" "$WANTED_MIN_ISR" "$change" \
+python3 "$MSA_PLANNER" grow "$TARGET_BROKERS" "$live" "$WANTED_RF" "$DEFAULT_RF" "$WANTED_MIN_ISR" "$change" "$WORK/overrides.txt" \
   <"$WORK/describe.txt" >"$WORK/plan.json"
 errors=$(plan_errors)
 [ -z "$errors" ] || fail "cannot rebalance: $errors"
 reassign
 # Only now that every factor is raised: min ISR up (the stack's values, the users' own values back).
 apply_configs configsAfter
-# The brokers run the new static min.insync.replicas now: drop the drain's temporary cluster-wide value.
+# The brokers run the new static min.insync.replicas now: drop the drain's temporary cluster-wide value,
+# once every replica is in sync (a follower still catching up would leave a partition below it).
+wait_in_sync
 if tool kafka-configs --bootstrap-server "$BOOTSTRAP_SERVERS" --entity-type brokers --entity-default --describe 2>/dev/null |
     grep -q '^ *min\.insync\.replicas='; then
   log "removing the cluster-wide min.insync.replicas the drain set"
