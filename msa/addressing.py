@@ -92,7 +92,6 @@ def plan_addresses(
     a Service therefore moves no other Service unless their slots collide; pin `clusterIP` in the
     stack config to freeze an address for good.
     """
-    reserved = reserved_addresses(cidr)
     usable = usable_addresses(cidr) if cidr.num_addresses <= 4096 else None
     if usable is not None and len(requests) > len(usable):
         raise ConfigError(
@@ -100,14 +99,23 @@ def plan_addresses(
             f"{cidr} has {len(usable)} addresses for Services but the stack needs {len(requests)} "
             f"({', '.join(r.service for r in requests)}); use the cluster's real --service-cluster-ip-range (kubeadm: 10.96.0.0/12)",
         )
-    band_set = set(static_band(cidr))
+    taken, outside_band = _pinned_addresses(requests, cidr)
+    warnings = [_outside_band_warning(outside_band, cidr)] if outside_band else []
     # Automatic addresses come from the static band; a range too small to have one lends all of itself.
-    band = static_band(cidr) or usable or []
-    taken: dict[ipaddress.IPv4Address, str] = {}
-    cluster_ips: dict[str, str] = {}
-    warnings: list[str] = []
-    outside_band: list[AddressRequest] = []
+    _automatic_addresses(requests, static_band(cidr) or usable or [], taken, cidr)
+    # In the order they were given: the pinned addresses, then the automatic ones by slot.
+    cluster_ips = {service: str(ip) for ip, service in taken.items()}
+    node_ports = _node_ports(requests, node_port_range, node_port_range_key)
+    return AddressPlan(cluster_ips=cluster_ips, node_ports=node_ports, warnings=warnings)
 
+
+def _pinned_addresses(requests: list[AddressRequest], cidr: ipaddress.IPv4Network
+                      ) -> tuple[dict[ipaddress.IPv4Address, str], list[AddressRequest]]:
+    """The explicit clusterIPs, checked (address -> Service), and those outside the static band."""
+    reserved = reserved_addresses(cidr)
+    band_set = set(static_band(cidr))
+    taken: dict[ipaddress.IPv4Address, str] = {}
+    outside_band: list[AddressRequest] = []
     for req in requests:
         ip = req.cluster_ip
         if ip is None:
@@ -121,18 +129,23 @@ def plan_addresses(
         if band_set and ip not in band_set:
             outside_band.append(req)
         taken[ip] = req.service
-        cluster_ips[req.service] = str(ip)
+    return taken, outside_band
 
-    if outside_band:
-        # One line for all of them, saying why it matters and when it does not.
-        pins = ", ".join(f"msa:{r.cluster_ip_key} {r.cluster_ip}" for r in outside_band)
-        warnings.append(
-            f"{pins}: outside the static band {cidr.network_address}-{cidr.network_address + static_band_size(cidr) - 1} of {cidr}, "
-            "so the API server may give the address to another Service before this one exists (\"provided IP is already allocated\"); "
-            "fine where the Service already holds it (the committed stacks pin the team's existing addresses), "
-            "else pick an address inside the band or drop clusterIP"
-        )
 
+def _outside_band_warning(outside_band: list[AddressRequest], cidr: ipaddress.IPv4Network) -> str:
+    """One line for all of them, saying why it matters and when it does not."""
+    pins = ", ".join(f"msa:{r.cluster_ip_key} {r.cluster_ip}" for r in outside_band)
+    return (
+        f"{pins}: outside the static band {cidr.network_address}-{cidr.network_address + static_band_size(cidr) - 1} of {cidr}, "
+        "so the API server may give the address to another Service before this one exists (\"provided IP is already allocated\"); "
+        "fine where the Service already holds it (the committed stacks pin the team's existing addresses), "
+        "else pick an address inside the band or drop clusterIP"
+    )
+
+
+def _automatic_addresses(requests: list[AddressRequest], band: list[ipaddress.IPv4Address],
+                         taken: dict[ipaddress.IPv4Address, str], cidr: ipaddress.IPv4Network) -> None:
+    """Every Service without clusterIP gets its preferred slot of the band, or the next free one (into `taken`)."""
     automatic = sorted((r for r in requests if r.cluster_ip is None), key=lambda r: (_preferred_slot(r.service, len(band)), r.service))
     for req in automatic:
         start = _preferred_slot(req.service, len(band))
@@ -143,8 +156,9 @@ def plan_addresses(
         else:
             raise ConfigError(req.cluster_ip_key, f"the static band of {cidr} is full; set clusterIP explicitly to a free address of {cidr}")
         taken[candidate] = req.service
-        cluster_ips[req.service] = str(candidate)
 
+
+def _node_ports(requests: list[AddressRequest], node_port_range: range, node_port_range_key: str) -> dict[str, int]:
     node_ports: dict[str, int] = {}
     used_ports: dict[int, str] = {}
     for req in requests:
@@ -160,5 +174,4 @@ def plan_addresses(
             raise ConfigError(req.node_port_key, f"{port} is already the NodePort of {used_ports[port]}; give each Service its own port")
         used_ports[port] = req.service
         node_ports[req.service] = port
-
-    return AddressPlan(cluster_ips=cluster_ips, node_ports=node_ports, warnings=warnings)
+    return node_ports

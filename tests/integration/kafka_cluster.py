@@ -572,7 +572,7 @@ def _job_command(job: Mapping, tools: ToolBox, substitute: Mapping[str, str]) ->
 def run_job_script(job: Mapping, tools: ToolBox, substitute: Mapping[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
     """Run a rendered Job's script unchanged: its own env with `substitute` (loopback addresses), the
     cp-named tools first on PATH. The kubelet would expand $(VAR) references in the command first; the
-    scripts contain none (tests/test_kafka_jobs.py), so the text runs as it is."""
+    scripts contain none (tests/kafka/test_kafka_jobs.py), so the text runs as it is."""
     command, env = _job_command(job, tools, substitute)
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
 
