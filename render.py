@@ -26,28 +26,22 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from msa.cli import add_version, run_in_project_venv
+
 PROJECT_DIR = Path(__file__).resolve().parent
-VENV = PROJECT_DIR / "venv"
 
 
-def _run_in_project_venv() -> None:
-    """`python render.py dev` works outside the venv as well: without the pinned packages at hand,
-    re-run this very command with ./venv's Python (the virtualenv Pulumi.yaml names)."""
-    try:
-        import pulumi  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        return
-    venv_python = VENV / "bin" / "python"
-    if venv_python.exists() and Path(sys.prefix).resolve() != VENV.resolve():
-        os.execv(str(venv_python), [str(venv_python), str(Path(__file__).resolve()), *sys.argv[1:]])
-    print("error: render.py needs the pinned packages in ./venv; create it with: python3 tasks.py render", file=sys.stderr)
-    sys.exit(2)
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="render.py", description="Render a stack offline (no Pulumi CLI, no cluster).")
+    parser.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--out", type=Path, help="output folder (default: rendered/<stack>); only a folder render.py wrote, or an empty one, is replaced")
+    add_version(parser, "render.py")
+    return parser
 
 
 if __name__ == "__main__":
-    _run_in_project_venv()
+    build_parser().parse_args()  # --help and --version answer with a bare python3, before any venv
+    run_in_project_venv(Path(__file__), PROJECT_DIR)
 
 import pulumi  # noqa: E402
 
@@ -76,10 +70,7 @@ def render(stack: str, out_dir: Path, project_dir: Path = PROJECT_DIR) -> Render
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description="Render a stack offline (no Pulumi CLI, no cluster).")
-    parser.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
-    parser.add_argument("--out", type=Path, help="output folder (default: rendered/<stack>); only a folder render.py wrote, or an empty one, is replaced")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     out_dir = args.out or PROJECT_DIR / "rendered" / args.stack
     try:
         result = render(args.stack, out_dir, PROJECT_DIR)

@@ -9,3 +9,6 @@ components (modules that create Pulumi resources) of their domain.
     network, adoption                  NetworkPolicies; the import document of an adoption run
     verify/                            what the live system must show, the checker, the Job
 """
+
+# The release (CHANGELOG.md); shown by every command's --version. Plain Python: no import here.
+__version__ = "0.2.0"
