@@ -14,11 +14,14 @@ from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pulumi.runtime.mocks import MockMonitor
 
 from msa import config
 from msa import k8s as kx
+from msa.address_guard import AddressGuard
 from msa.adoption import UPSERT_KEY, adoption_warnings
 from msa.config import plan
+from msa.config.providers import check_context
 from msa.errors import ConfigError
 from msa.images.harbor import HarborImage, harbor_pull_secret, image_plan
 from msa.k8s import FORCE_APPLY
@@ -37,6 +40,10 @@ PROJECT_DIR = Path(__file__).resolve().parent
 # Every configuration mistake stops the program here, before a single resource is registered.
 try:
     cfg, secrets = config.load(PROJECT_DIR)
+    if not isinstance(pulumi.runtime.settings.get_monitor(), MockMonitor):
+        # preview/up only: the offline render needs no kubeconfig. A context the kubeconfig lacks would
+        # otherwise fail late in the provider, or (no context set) deploy to the current one.
+        check_context(pulumi.Config("kubernetes"))
     kafka_names = KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain)
     addresses = plan.address_plan(cfg, kafka_names)
     config_repo = plan.config_repo_files(cfg, PROJECT_DIR)
@@ -49,7 +56,10 @@ for warning in [*addresses.warnings, *config.host_key_warnings(cfg), *adoption_w
     pulumi.log.warn(warning)
 
 namespace = k8s.core.v1.Namespace("namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=cfg.namespace, annotations=FORCE_APPLY))
-in_namespace = pulumi.ResourceOptions(depends_on=[namespace])
+# A change of an existing Service's ClusterIP is refused (msa/address_guard.py) before anything in the
+# namespace changes: every Service waits for the guard.
+address_guard = AddressGuard("address-guard", addresses.cluster_ips, cfg.allow_address_change)
+in_namespace = pulumi.ResourceOptions(depends_on=[namespace, address_guard])
 # Deny every ingress, then admit exactly the flows the system uses (needs an enforcing CNI).
 network_policies(cfg.namespace, policy_plan(cfg, kafka_names, addresses.node_ports), in_namespace)
 

@@ -370,6 +370,8 @@ class StackConfig(StrictModel):
     """Folder served by the config server (needs an `application.yml`)."""
     verify: Verify = Verify()
     """The verification Job that ends `pulumi up`."""
+    allow_address_change: list[Annotated[Text, Form("a Service name")]] = []
+    """Services whose existing ClusterIP this `pulumi up` may change (the Service is replaced, clients get a new address); remove the entries after that up (see "Addresses")."""
 
     def by_role(self, role: str) -> list[str]:
         return [name for name, svc in self.services.items() if svc.role == role]
