@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import render
-from conftest import ROOT, TEST_PASSWORD, TEST_UI_PASSWORD, objects, run_stack
+from conftest import ROOT, TEST_PASSWORD, TEST_UI_PASSWORD, fixture_project, objects, run_stack
 
 KUBERNETES_VERSION = "1.30.0"
 
@@ -32,7 +32,7 @@ def test_strict_validation_catches_a_misspelled_field(dev):
 
 
 def _render_cli(stack, out):
-    return subprocess.run([sys.executable, "render.py", stack, "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "render.py", stack, "--out", str(out)], cwd=fixture_project(), capture_output=True, text=True)
 
 
 def _tree(folder: Path) -> dict:
@@ -67,7 +67,7 @@ def test_render_writes_every_object_the_program_registers(tmp_path, dev):
 
 
 def test_secure_values_become_placeholders():
-    config, secret_keys = render.load_stack_config(ROOT, "dev")
+    config, secret_keys = render.load_stack_config(fixture_project(), "dev")
     assert config["msa:harborPassword"] == render.SECRET_PLACEHOLDER
     assert sorted(secret_keys) == ["msa:harborPassword", "msa:kafkaUiPassword", "msa:sshPrivateKey"]
 
