@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Create a stack for the committed Pulumi.STACK.yaml and set its secrets (README: "Create a stack").
+"""Create a stack for the committed Pulumi.STACK.yaml and set its secrets (docs/ci-and-secrets.md: "Create a stack").
 
     python3 tasks.py init-stack STACK [--secrets-provider passphrase|default|<KMS URL>] [--ssh-key FILE]
 
@@ -205,7 +205,7 @@ def init_stack(stack: str, secrets_provider: str, ssh_key: Path, project_dir: Pa
     for path in keys_stored:
         report.append(f"  {path}")
     if not host_keys and unchecked_hosts(after):
-        report.append("hosts without a host key: run again with --host-keys (README: \"Node host keys\")")
+        report.append("hosts without a host key: run again with --host-keys (docs/ci-and-secrets.md: \"Node host keys\")")
     report.append(f"then: git add {stack_path.name} && git commit -m 'Create stack {stack}'")
     report.append(f"check it: pulumi preview --diff --stack {stack}")
     return report

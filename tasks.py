@@ -3,7 +3,7 @@
 
     python3 tasks.py render [STACK]   # create ./venv if needed, render STACK (default dev) to rendered/STACK
     python3 tasks.py test [ARGS]      # create ./venv if needed, run the test suite (pytest ARGS)
-    python3 tasks.py docs             # regenerate README.md's configuration table from msa/config/model.py
+    python3 tasks.py docs             # regenerate docs/configuration.md's table from msa/config/model.py
     python3 tasks.py init-stack STACK # once per stack, with the pulumi CLI: create it, set its secrets
                                       # (init_stack.py --help: secrets provider, SSH key)
     python3 tasks.py init-stack STACK --from dev --service-cidr CIDR --context NAME

@@ -4,7 +4,7 @@
     python verify.py STACK [--node HOST] [--only eureka,gateway,config] [--settle SECONDS]
 
 Builds the very spec the verification Job gets (msa/verify/spec.py) from Pulumi.STACK.yaml and
-runs the same checker (msa/verify/checker.py) with `--outside`: Eureka, the gateway routes and
+runs the same checker (msa/verify/checker/) with `--outside`: Eureka, the gateway routes and
 the config server through their NodePorts on HOST (default: the first of msa:cluster.nodes). Kafka
 and the pods are checked only by the Job inside the cluster; the table says so.
 Exit 0: every reachable check passed; 1: a check failed; 2: bad configuration or usage.
@@ -44,7 +44,7 @@ from msa.errors import ConfigError  # noqa: E402
 from msa.images.harbor import image_plan  # noqa: E402
 from msa.k8s import PART_OF  # noqa: E402
 from msa.names import KafkaNames  # noqa: E402
-from msa.verify.checker import main as checker_main  # noqa: E402
+from msa.verify.checker.cli import main as checker_main  # noqa: E402
 from msa.verify.spec import spec_json, verification_spec  # noqa: E402
 from render import StackFileError, load_stack_config  # noqa: E402
 

@@ -144,7 +144,6 @@ def plan_addresses(
     pinning another Service never moves it. When an automatic address is already taken (another
     name derives it too, or a pin holds it), the Service that can be pinned is refused with the fix.
     """
-    reserved = reserved_addresses(cidr)
     usable = usable_addresses(cidr) if cidr.num_addresses <= 4096 else None
     if usable is not None and len(requests) > len(usable):
         raise ConfigError(
@@ -152,14 +151,23 @@ def plan_addresses(
             f"{cidr} has {len(usable)} addresses for Services but the stack needs {len(requests)} "
             f"({', '.join(r.service for r in requests)}); use the cluster's real --service-cluster-ip-range (kubeadm: 10.96.0.0/12)",
         )
-    band_set = set(static_band(cidr))
+    taken, outside_band = _pinned_addresses(requests, cidr)
+    warnings = [_outside_band_warning(outside_band, cidr)] if outside_band else []
     # Automatic addresses come from the static band; a range too small to have one lends all of itself.
-    band = static_band(cidr) or usable or []
-    holder: dict[ipaddress.IPv4Address, AddressRequest] = {}
-    cluster_ips: dict[str, str] = {}
-    warnings: list[str] = []
-    outside_band: list[AddressRequest] = []
+    _automatic_addresses(requests, static_band(cidr) or usable or [], taken, cidr)
+    # In the order they were given: the pinned addresses, then the automatic ones by name.
+    cluster_ips = {service: str(ip) for ip, service in taken.items()}
+    node_ports = _node_ports(requests, node_port_range, node_port_range_key)
+    return AddressPlan(cluster_ips=cluster_ips, node_ports=node_ports, warnings=warnings)
 
+
+def _pinned_addresses(requests: list[AddressRequest], cidr: ipaddress.IPv4Network
+                      ) -> tuple[dict[ipaddress.IPv4Address, str], list[AddressRequest]]:
+    """The explicit clusterIPs, checked (address -> Service), and those outside the static band."""
+    reserved = reserved_addresses(cidr)
+    band_set = set(static_band(cidr))
+    taken: dict[ipaddress.IPv4Address, str] = {}
+    outside_band: list[AddressRequest] = []
     for req in requests:
         ip = req.cluster_ip
         if ip is None:
@@ -168,38 +176,45 @@ def plan_addresses(
             raise ConfigError(req.cluster_ip_key, f"{ip} is outside the service CIDR {cidr}; pick an address inside it")
         if ip in reserved:
             raise ConfigError(req.cluster_ip_key, f"{ip} is reserved for {reserved[ip]}; pick another address")
-        if ip in holder:
-            raise ConfigError(req.cluster_ip_key, f"{ip} is already the address of {holder[ip].service}; give each Service its own address")
+        if ip in taken:
+            raise ConfigError(req.cluster_ip_key, f"{ip} is already the address of {taken[ip]}; give each Service its own address")
         if band_set and ip not in band_set:
             outside_band.append(req)
-        holder[ip] = req
-        cluster_ips[req.service] = str(ip)
+        taken[ip] = req.service
+    return taken, outside_band
 
-    if outside_band:
-        # One line for all of them, saying why it matters and when it does not.
-        pins = ", ".join(f"msa:{r.cluster_ip_key} {r.cluster_ip}" for r in outside_band)
-        warnings.append(
-            f"{pins}: outside the static band {cidr.network_address}-{cidr.network_address + static_band_size(cidr) - 1} of {cidr}, "
-            "so the API server may give the address to another Service before this one exists (\"provided IP is already allocated\"); "
-            "fine where the Service already holds it (the committed stacks pin the team's existing addresses), "
-            "else pick an address inside the band or drop clusterIP"
-        )
 
+def _outside_band_warning(outside_band: list[AddressRequest], cidr: ipaddress.IPv4Network) -> str:
+    """One line for all of them, saying why it matters and when it does not."""
+    pins = ", ".join(f"msa:{r.cluster_ip_key} {r.cluster_ip}" for r in outside_band)
+    return (
+        f"{pins}: outside the static band {cidr.network_address}-{cidr.network_address + static_band_size(cidr) - 1} of {cidr}, "
+        "so the API server may give the address to another Service before this one exists (\"provided IP is already allocated\"); "
+        "fine where the Service already holds it (the committed stacks pin the team's existing addresses), "
+        "else pick an address inside the band or drop clusterIP"
+    )
+
+
+def _automatic_addresses(requests: list[AddressRequest], band: list[ipaddress.IPv4Address],
+                         taken: dict[ipaddress.IPv4Address, str], cidr: ipaddress.IPv4Network) -> None:
+    """Every Service without clusterIP gets the address its name derives (into `taken`), or a refusal."""
+    by_name = {r.service: r for r in requests}
     automatic = [r for r in requests if r.cluster_ip is None]
     derived = {r.service: derived_address(r.service, band) for r in automatic}
     # Names sorted: which of two colliding Services is blamed never depends on the order of the config.
     for req in sorted(automatic, key=lambda r: r.service):
         ip = derived[req.service]
-        other = holder.get(ip)
-        if other is None:
-            holder[ip] = req
-            cluster_ips[req.service] = str(ip)
+        if ip not in taken:
+            taken[ip] = req.service
             continue
-        busy = set(holder) | set(derived.values())
-        free = next((a for a in band[band.index(ip):] + band[:band.index(ip)] if a not in busy), None)
+        busy = set(taken) | set(derived.values())
+        start = band.index(ip)
+        free = next((a for a in band[start:] + band[:start] if a not in busy), None)
         v0_1 = v0_1_automatic_addresses([r.service for r in automatic], band, {r.cluster_ip for r in requests if r.cluster_ip})
-        raise _collision(req, other, ip, free, v0_1)
+        raise _collision(req, by_name[taken[ip]], ip, free, v0_1)
 
+
+def _node_ports(requests: list[AddressRequest], node_port_range: range, node_port_range_key: str) -> dict[str, int]:
     node_ports: dict[str, int] = {}
     used_ports: dict[int, str] = {}
     for req in requests:
@@ -215,5 +230,4 @@ def plan_addresses(
             raise ConfigError(req.node_port_key, f"{port} is already the NodePort of {used_ports[port]}; give each Service its own port")
         used_ports[port] = req.service
         node_ports[req.service] = port
-
-    return AddressPlan(cluster_ips=cluster_ips, node_ports=node_ports, warnings=warnings)
+    return node_ports

@@ -6,7 +6,7 @@ object names it checks against come from msa.names, one floor below.
     model              the typed schema = the reference        problems          pydantic errors as one line
     plan               address plan, config repo files         checks            rules across keys
     parse              raw text -> StackConfig                 load              reading from Pulumi
-    stackfile          Pulumi.<stack>.yaml as a file           docs              the README table
+    stackfile          Pulumi.<stack>.yaml as a file           docs              the configuration reference
 """
 
 from ..errors import ConfigError

@@ -1,12 +1,12 @@
-"""The README's configuration table, generated from the config model so the two cannot drift.
+"""The configuration reference (docs/configuration.md), generated from the config model so the two cannot drift.
 
     venv/bin/python -m msa.config.docs                 # print the table
-    python3 tasks.py docs                               # rewrite it in README.md between the markers
+    python3 tasks.py docs                               # rewrite it in docs/configuration.md between the markers
 
 Every key of `StackConfig` becomes one row: its path as `pulumi config set --path` spells it, its
 default (the default of the object that holds it, so `kafka.resources.cpu` shows the broker's
 own default), its form (from the field's type) and its docstring. tests/config/test_config_docs.py fails
-when README.md and the model differ.
+when docs/configuration.md and the model differ.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .model import SECRET_KEYS, StackConfig
 from .problems import model_in, wire_name
 from .forms import Form
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 BEGIN = "<!-- config-table: generated from msa/config/model.py by `python3 tasks.py docs`; edit the model, not this table -->"
 END = "<!-- end config-table -->"
 
@@ -133,11 +133,11 @@ def undocumented() -> list[str]:
 
 
 def with_table(readme: str) -> str:
-    """README text with the generated table between the markers."""
+    """The reference page's text with the generated table between the markers."""
     head, begin, rest = readme.partition(BEGIN)
     _, end, tail = rest.partition(END)
     if not begin or not end:
-        raise ValueError(f"README.md lacks the markers {BEGIN!r} ... {END!r}")
+        raise ValueError(f"docs/configuration.md lacks the markers {BEGIN!r} ... {END!r}")
     return f"{head}{BEGIN}\n{table()}\n{END}{tail}"
 
 
@@ -147,13 +147,13 @@ def main(argv: list[str]) -> int:
         if missing:
             print(f"error: these keys have no docstring in msa/config/model.py: {', '.join(missing)}", file=sys.stderr)
             return 2
-        text = README.read_text()
+        text = REFERENCE.read_text()
         updated = with_table(text)
         if updated != text:
-            README.write_text(updated)
-            print("README.md: configuration table updated")
+            REFERENCE.write_text(updated)
+            print("docs/configuration.md: configuration table updated")
         else:
-            print("README.md: configuration table already up to date")
+            print("docs/configuration.md: configuration table already up to date")
         return 0
     print(table())
     return 0

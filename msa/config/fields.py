@@ -56,7 +56,7 @@ Ipv4 = Annotated[ipaddress.IPv4Address, BeforeValidator(_ipv4_address), Form("IP
 
 class StrictModel(BaseModel):
     """Strict, immutable, camelCase on the wire: unknown keys (typos) are errors, not ignored.
-    A field's docstring is its description in the README table."""
+    A field's docstring is its description in the configuration reference."""
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, strict=True, alias_generator=to_camel, populate_by_name=True,

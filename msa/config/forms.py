@@ -2,7 +2,7 @@
 
 Every form is an `Annotated` type for the config model: `Quantity`, `DnsLabel`, `Host`, ... A
 check raises ValueError with the problem and the fix; config.py turns that into the one-line error
-that names the key. `Form` carries the human name of a form, which the generated README table
+that names the key. `Form` carries the human name of a form, which the generated configuration reference
 shows in its "form" column.
 
 Grammars, from their sources:

@@ -4,7 +4,7 @@ Pulumi hands a program its configuration as text (objects as JSON). `parse_stack
 turns that into a frozen `StackConfig`, or raises `ConfigError` naming the exact key.
 
 The model below IS the configuration reference: every key is one typed field with a docstring, and
-the README's configuration table is generated from it (`python3 tasks.py docs`). To add a key: add
+the configuration reference (docs/configuration.md) is generated from it (`python3 tasks.py docs`). To add a key: add
 the field with its type (a form from forms.py where one fits) and a docstring, put a rule that spans
 several keys in a `model_validator` of the object that holds them (raise `KeyProblem` to blame one
 key; checks.py holds the rules that need more than the model), then run `python3 tasks.py docs`.
@@ -131,7 +131,7 @@ class Harbor(StrictModel):
     username: Optional[Text] = None
     """Harbor user; the password is the secret `msa:harborPassword`."""
     push: Literal["direct", "relay", "none"] = "direct"
-    """How built images reach Harbor (see "Images")."""
+    """How built images reach Harbor (see [Images and nodes](images-and-nodes.md))."""
     relay_host: Optional[Host] = None
     """`push: relay`: the host that pushes to Harbor."""
     relay_user: UserName = "root"
@@ -283,7 +283,7 @@ class Service(StrictModel):
     node_port: Optional[NodePort] = None
     """Expose on this NodePort; none = ClusterIP only."""
     cluster_ip: Optional[Ipv4] = Field(None, alias="clusterIP")
-    """Fixed ClusterIP; none = derived from the name (see "Addresses")."""
+    """Fixed ClusterIP; none = derived from the name (see [Addresses](#addresses))."""
     replicas: int = Field(1, ge=0, le=50)
     """Pods of the Deployment."""
     kafka: Annotated[Optional[KafkaClient], BeforeValidator(_kafka_client), Form("true/false or object")] = None
@@ -330,7 +330,7 @@ class Service(StrictModel):
 
 class Spring(StrictModel):
     registration: Literal["clusterIP", "serviceDns", "podIP"] = "clusterIP"
-    """What each Eureka client registers as its address (see "Eureka registration modes")."""
+    """What each Eureka client registers as its address (see [Eureka registration modes](spring.md#registration))."""
     self_preservation: bool = False
     """Eureka self-preservation (off: evict dead instances in a small cluster)."""
     eviction_interval_ms: int = Field(10000, ge=1000, le=600000)
@@ -346,7 +346,7 @@ class Spring(StrictModel):
 
 class Verify(StrictModel):
     enabled: bool = True
-    """Run the verification Job at the end of every `pulumi up` that changed something (see "Verification")."""
+    """Run the verification Job at the end of every `pulumi up` that changed something (see [Verification](verification.md))."""
     settle_seconds: int = Field(180, ge=0, le=1800)
     """How long failing checks are repeated while clients register and gateways refresh their registry."""
     kafka_timeout_seconds: int = Field(60, ge=5, le=600)
