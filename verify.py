@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--node", help="a node's address (default: the first of msa:cluster.nodes)")
     parser.add_argument("--only", help="comma-separated subset of the checks: eureka,gateway,config")
     parser.add_argument("--settle", type=float, default=0, help="seconds to keep repeating failing checks (default 0)")
-    parser.add_argument("--timeout", type=float, default=10, help="seconds one check may take before it counts as failed (default 10)")
+    parser.add_argument("--timeout", type=float, default=5, help="seconds one HTTP request of a check may take before it fails (default 5)")
     add_version(parser, "verify.py")
     return parser
 
@@ -74,7 +74,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="msa-verify-") as spec_file:
         spec_file.write(spec_json(spec))
         spec_file.flush()
-        forwarded = ["--spec", spec_file.name, "--outside", node, "--settle", str(args.settle)]
+        forwarded = ["--spec", spec_file.name, "--outside", node, "--settle", str(args.settle), "--timeout", str(args.timeout)]
         return checker_main(forwarded + (["--only", args.only] if args.only else []))
 
 

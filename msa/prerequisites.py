@@ -142,8 +142,9 @@ def run_checks(project_dir: Path, stack: str, environ: Mapping[str, str] = os.en
             *check_nodes(config), *check_harbor(config)]
 
 
-def main(argv: Optional[list[str]] = None, project_dir: Path = Path.cwd()) -> int:
+def main(argv: Optional[list[str]] = None, project_dir: Optional[Path] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    project_dir = project_dir or Path.cwd()
     if len(argv) != 1 or argv[0].startswith("-"):
         print(__doc__.strip())
         return 0 if argv[:1] in (["-h"], ["--help"]) else 2
