@@ -1,5 +1,5 @@
 """The rules that span several keys, run on the typed config once every key has its type: service
-names and roles, Kafka overrides against the broker count, Harbor's push mode, the address plan."""
+names and roles, Kafka overrides against Kafka's own property names and the broker count, Harbor's push mode, the address plan."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..names import KafkaNames, reserved_names
-from .kafka_properties import broker_properties
+from .kafka_names import override_problem
+from .kafka_properties import broker_properties, is_confluent_server
 from .model import Kafka, StackConfig
 from .plan import address_plan
 from .problems import did_you_mean
@@ -84,6 +85,9 @@ def _check_kafka_overrides(kafka: Kafka) -> None:
             raise ConfigError(path, "is not a Kafka broker property name; use lower-case words joined by dots, e.g. log.retention.hours")
         if key in STACK_MANAGED_PROPERTIES:
             raise ConfigError(path, "is computed by the stack per broker; remove the override")
+        problem = override_problem(key, kafka.overrides[key], is_confluent_server(kafka.image))
+        if problem:
+            raise ConfigError(path, problem)
     props = broker_properties(kafka.brokers, kafka.overrides)
     for key in REPLICATION_FACTOR_KEYS:
         if key in kafka.overrides:

@@ -24,6 +24,7 @@ from pydantic.fields import FieldInfo
 from .model import SECRET_KEYS, StackConfig
 from .problems import model_in, wire_name
 from .forms import Form
+from .sizes import SERVICE_HEAP, Floor
 
 REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 BEGIN = "<!-- config-table: generated from msa/config/model.py by `python3 tasks.py docs`; edit the model, not this table -->"
@@ -115,7 +116,32 @@ def rows(model: type[BaseModel] = StackConfig, prefix: str = "", defaults: Any =
             yield key, default or ("none" if value is None else ""), form, field.description or ""
             yield from rows(model_in(annotation), key + ".", value if isinstance(value, BaseModel) else None)
         else:
-            yield key, default, _form(annotation, field), field.description or ""
+            yield key, default, _form(annotation, field) + _floor_text(field), field.description or ""
+
+
+def _floor(field: FieldInfo) -> Optional[Floor]:
+    return next((m for m in field.metadata if isinstance(m, Floor)), None)
+
+
+def _floor_text(field: FieldInfo) -> str:
+    floor = _floor(field)
+    return f", {floor.shown}" if floor else ""
+
+
+def floors(model: type[BaseModel] = StackConfig, prefix: str = "") -> Iterator[tuple[str, Floor]]:
+    """(key, floor) for every size or quantity key below `model` (sizes that cannot be meant are refused)."""
+    for name, field in model.model_fields.items():
+        key = prefix + wire_name(name, field)
+        annotation = field.annotation
+        origin = typing.get_origin(annotation)
+        if origin is dict and model_in(typing.get_args(annotation)[1]):
+            yield from floors(model_in(typing.get_args(annotation)[1]), key + ".<name>.")
+        elif origin is list and model_in(typing.get_args(annotation)[0]):
+            yield from floors(model_in(typing.get_args(annotation)[0]), key + "[].")
+        elif model_in(annotation):
+            yield from floors(model_in(annotation), key + ".")
+        elif _floor(field):
+            yield key, _floor(field)
 
 
 def table() -> str:
@@ -124,6 +150,12 @@ def table() -> str:
         lines.append(f"| `{key}` | {_cell(default)} | {_cell(form)} | {_cell(meaning)} |")
     for key in SECRET_KEYS:
         lines.append(f"| `{key}` | none | secret | {_cell(SECRET_ROWS[key])} |")
+    lines += ["", "Sizes that cannot be meant are refused with the likely fix (`storageSize: 10` is 10 bytes: "
+              "\"did you mean 10Gi?\"). The floor of each size key, and why:", "",
+              "| key | accepted | why |", "|---|---|---|"]
+    for key, floor in floors():
+        lines.append(f"| `{key}` | {floor.shown} | {_cell(floor.why)} |")
+    lines.append(f"| `services.<name>.javaOpts` (`-Xmx`) | {SERVICE_HEAP.shown} | {_cell(SERVICE_HEAP.why)} |")
     return "\n".join(lines)
 
 

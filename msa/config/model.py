@@ -23,9 +23,12 @@ from pydantic import BeforeValidator, Field, model_validator
 from .fields import DEFAULT_UID, Cidr, Ipv4, KeyProblem, NodePort, StrictModel, Uid, exact_int
 from .forms import (
     AbsolutePath, GatewayPath, DnsLabel, DnsSubdomain, Form, Host, ImageDigest, ImagePath, ImageReference, ImageTag,
-    JvmSize, KafkaPropertyValue, Port, PortRange, Quantity, RegistryHost, Folder, ServiceName, Size, StorageClassName,
+    KafkaPropertyValue, Port, PortRange, RegistryHost, Folder, ServiceName, StorageClassName,
     SshHostKey, Text, UserName,
     jvm_size_bytes, quantity_value, shown,
+)
+from .sizes import (
+    SERVICE_HEAP, BrokerHeap, BrokerVolume, Cpu, MemoryLimit, MemoryRequest, ZookeeperHeap, ZookeeperVolume, size_problem,
 )
 
 PROJECT = "msa"
@@ -171,13 +174,13 @@ class KafkaUi(StrictModel):
 class Resources(StrictModel):
     """Container requests/limits; limits.cpu stays generous because JVMs JIT-compile at start."""
 
-    cpu: Quantity = "250m"
+    cpu: Cpu = "250m"
     """CPU request."""
-    memory: Quantity = "512Mi"
+    memory: MemoryRequest = "512Mi"
     """Memory request."""
-    cpu_limit: Quantity = "1"
+    cpu_limit: Cpu = "1"
     """CPU limit (at least the request)."""
-    memory_limit: Quantity = "768Mi"
+    memory_limit: MemoryLimit = "768Mi"
     """Memory limit (at least the request)."""
 
     @model_validator(mode="after")
@@ -211,17 +214,17 @@ class Kafka(StrictModel):
     """ZooKeeper ensemble size."""
     storage_class: StorageClassName = ""
     """StorageClass of the PVCs; "" = the cluster's default."""
-    storage_size: Size = "10Gi"
+    storage_size: BrokerVolume = "10Gi"
     """PVC size of each broker."""
-    zookeeper_storage_size: Size = "2Gi"
+    zookeeper_storage_size: ZookeeperVolume = "2Gi"
     """PVC size of each ZooKeeper member."""
     image: ImageReference = "confluentinc/cp-kafka:7.9.1"
     """Broker image; 7.9 is the last line with ZooKeeper mode."""
     zookeeper_image: ImageReference = "confluentinc/cp-zookeeper:7.9.1"
     """ZooKeeper image."""
-    heap: JvmSize = "512m"
+    heap: BrokerHeap = "512m"
     """Broker JVM heap (-Xms/-Xmx); must fit resources.memoryLimit with headroom."""
-    zookeeper_heap: JvmSize = "256m"
+    zookeeper_heap: ZookeeperHeap = "256m"
     """ZooKeeper JVM heap; must fit zookeeperResources.memoryLimit with headroom."""
     resources: Resources = Resources(cpu="250m", memory="1Gi", cpu_limit="1", memory_limit="1536Mi")
     """Broker container requests/limits."""
@@ -230,7 +233,7 @@ class Kafka(StrictModel):
     ui: KafkaUi = KafkaUi()
     """kafbat kafka-ui."""
     overrides: dict[OverrideKey, KafkaPropertyValue] = {}
-    """Extra broker properties; replication factors above the broker count and min ISR above the replication factor are rejected."""
+    """Extra broker properties, checked against the broker properties of the Kafka the image runs (3.9; names, types, ranges; no passwords); replication factors above the broker count and min ISR above the replication factor are rejected."""
 
     @model_validator(mode="after")
     def _heaps_fit(self) -> "Kafka":
@@ -318,6 +321,9 @@ class Service(StrictModel):
             raise KeyProblem("digest", "is for prebuilt images: a built image (context) is deployed by the digest its push returns; remove digest")
         xmx = re.findall(r"(?:^|\s)-Xmx([0-9]+[kKmMgG]?)(?=\s|$)", self.java_opts)
         if xmx:
+            problem = size_problem(xmx[-1], SERVICE_HEAP)
+            if problem:
+                raise KeyProblem("javaOpts", f"-Xmx{problem.replace('did you mean ', 'did you mean -Xmx')}")
             problem = _heap_problem(jvm_size_bytes(xmx[-1]), f"-Xmx{xmx[-1]}", self.resources, "resources")
             if problem:
                 raise KeyProblem("javaOpts", problem)

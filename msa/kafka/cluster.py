@@ -208,7 +208,7 @@ class KafkaCluster(pulumi.ComponentResource):
             volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data")],
         )
         # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
-        # spread over every broker after it is ready (see kafka_jobs.py; both are no-ops when nothing moves).
+        # spread over every broker after it is ready (see jobs.py; both are no-ops when nothing moves).
         self.drain = kx.script_job(
             names.drain, ns, ADMIN_COMPONENT, cfg.image, drain_script(), drain_env(cfg.brokers, cfg.overrides, names),
             kx.waiting_for(child, (*brokers_wait_for, self.headless, self.bootstrap)), REASSIGN_TIMEOUT_SECONDS,

@@ -1,6 +1,6 @@
 """Spring Cloud services: the SpringService component (Deployment + Service) and the config-repo ConfigMap.
 
-What goes into each pod's SPRING_APPLICATION_JSON is computed in spring_settings.py (pure)."""
+What goes into each pod's SPRING_APPLICATION_JSON is computed in settings.py (pure)."""
 
 from __future__ import annotations
 

@@ -54,7 +54,7 @@ class VerificationArgs:
     verify: Verify
     spec: dict
     image: str                          # the configured cp-kafka image: Python 3 and the Kafka tools
-    inputs: pulumi.Input[str]           # verify_spec.inputs_digest
+    inputs: pulumi.Input[str]           # spec.inputs_digest
     waits_for: Sequence[pulumi.Resource]
 
 

@@ -24,6 +24,19 @@ def test_every_key_of_the_model_has_a_row():
 
 def test_a_row_shows_the_default_of_the_object_that_holds_it():
     rows = {key: (default, form) for key, default, form, _ in config_docs.rows()}
-    assert rows["kafka.resources.memoryLimit"] == ("`1536Mi`", "Kubernetes quantity")
-    assert rows["services.<name>.resources.memoryLimit"] == ("`768Mi`", "Kubernetes quantity")
+    assert rows["kafka.resources.memoryLimit"] == ("`1536Mi`", "Kubernetes quantity, at least 64Mi")
+    assert rows["services.<name>.resources.memoryLimit"] == ("`768Mi`", "Kubernetes quantity, at least 64Mi")
     assert rows["harbor.host"] == ("required", "host[:port]")
+
+
+def test_every_size_key_shows_its_floor():
+    """A size that cannot be meant is refused; the reference says where each key's floor is and why."""
+    floors = dict(config_docs.floors())
+    assert floors["kafka.storageSize"].least == "1Gi" and floors["kafka.zookeeperStorageSize"].least == "256Mi"
+    assert floors["kafka.heap"].least == "128m" and floors["services.<name>.resources.cpu"].most == "64"
+    rows = {key: form for key, _, form, _ in config_docs.rows()}
+    for key, floor in floors.items():
+        assert rows[key].endswith(floor.shown), key
+        assert f"| `{key}` | {floor.shown} |" in config_docs.table()
+    quantities = {key for key, form in rows.items() if "quantity" in form or "JVM size" in form}
+    assert quantities == set(floors), "a size or quantity key without a floor"

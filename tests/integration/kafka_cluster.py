@@ -537,7 +537,7 @@ class PartitionState:
 def run_job_script(job: Mapping, tools: ToolBox, substitute: Mapping[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
     """Run a rendered Job's script unchanged: its own env with `substitute` (loopback addresses), the
     cp-named tools first on PATH. The kubelet would expand $(VAR) references in the command first; the
-    scripts contain none (tests/test_kafka_jobs.py), so the text runs as it is."""
+    scripts contain none (tests/kafka/test_kafka_jobs.py), so the text runs as it is."""
     (container,) = job["spec"]["template"]["spec"]["containers"]
     assert container["command"][:2] == ["bash", "-c"], container["command"][:2]
     env = {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
