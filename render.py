@@ -8,7 +8,9 @@ Reads Pulumi.STACK.yaml (and the defaults in Pulumi.yaml). `secure:` values beco
 `pulumi up` a missing secret stops the program with the command that sets it). The very same `__main__.py` that `pulumi up` runs registers its
 resources with a mock engine; this script only records them and writes:
 
-    DIR/kubernetes.yaml     every Kubernetes object, multi-document YAML, stable order
+    DIR/kubernetes.yaml     every Kubernetes object, multi-document YAML, by kind in an order one
+                            `kubectl apply -f` pass accepts (docs/render.md lists it)
+    DIR/outputs.yaml        the stack outputs `pulumi stack output` shows after an up
     DIR/nodes/<host>.sh     the exact script each node runs (containerd trusts Harbor)
     DIR/images.yaml         per image: context, platform, target reference, push mode
     DIR/images/*.sh         in relay mode: the local build/copy script and the relay host's push script

@@ -1,6 +1,8 @@
 """What a render writes, computed from the recorded registrations: relative path -> (content, mode).
 
-    kubernetes.yaml     every Kubernetes object, multi-document YAML, stable order
+    kubernetes.yaml     every Kubernetes object, multi-document YAML, by kind in an order one
+                        `kubectl apply -f` pass accepts (engine.KIND_ORDER; docs/render.md lists it)
+    outputs.yaml        the stack outputs (`pulumi stack output`): namespace, clusterIPs, nodePorts, ...
     nodes/<host>.sh     the exact script each node runs (containerd trusts Harbor)
     images.yaml         per image: context, platform, target reference, push mode
     images/*.sh         in relay mode: the local build/copy script and the relay host's push script
@@ -62,6 +64,8 @@ def output_files(result: RenderedStack, project_dir: Path) -> dict[str, tuple[st
         files["images/relay-push.sh"] = (relay_push_script(), 0o755)
     files["images.yaml"] = (yaml.safe_dump({"images": images}, sort_keys=False, width=1000), 0o644)
     files["import.json"] = (json.dumps(import_document(registrations(result)), indent=2) + "\n", 0o644)
+    # What `pulumi stack output` will show after an up (a digest only a real push knows is the placeholder).
+    files["outputs.yaml"] = (yaml.safe_dump(plain(result.exports), sort_keys=True, width=1000), 0o644)
     return files
 
 
