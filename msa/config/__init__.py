@@ -7,6 +7,7 @@ object names it checks against come from msa.names, one floor below.
     plan               address plan, config repo files         checks            rules across keys
     parse              raw text -> StackConfig                 load              reading from Pulumi
     stackfile          Pulumi.<stack>.yaml as a file           docs              the configuration reference
+    sizes              floors of the size keys (10 -> 10Gi?)   kafka_names       Kafka 3.9's broker property names
 """
 
 from ..errors import ConfigError
