@@ -2,8 +2,11 @@
 """Create a stack for the committed Pulumi.STACK.yaml and set its secrets (docs/ci-and-secrets.md: "Create a stack").
 
     python3 tasks.py init-stack STACK [--secrets-provider passphrase|default|<KMS URL>] [--ssh-key FILE]
+    python3 tasks.py init-stack STACK --from TEMPLATE [--service-cidr CIDR] [--context NAME] ...
 
-Drives the real `pulumi` CLI, in this order:
+With --from it first writes Pulumi.STACK.yaml from Pulumi.TEMPLATE.yaml for another cluster (without the
+template's secrets, encryption lines and clusterIP pins; msa/config/template.py). Then it drives the real
+`pulumi` CLI, in this order:
   1. `pulumi whoami`: a backend must be logged in (else: the login commands, exit 2).
   2. `pulumi stack select STACK`, or `pulumi stack init STACK --secrets-provider ...` when it does not
      exist yet. `passphrase` reads PULUMI_CONFIG_PASSPHRASE(_FILE) or prompts; `default` is Pulumi
