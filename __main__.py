@@ -43,7 +43,8 @@ try:
     if not isinstance(pulumi.runtime.settings.get_monitor(), MockMonitor):
         # preview/up only: the offline render needs no kubeconfig. A context the kubeconfig lacks would
         # otherwise fail late in the provider, or (no context set) deploy to the current one.
-        check_context(pulumi.Config("kubernetes"))
+        # Read raw: kubernetes:kubeconfig may be a secret (its text), and Config.get would warn about that.
+        check_context({key: pulumi.runtime.get_config(f"kubernetes:{key}") for key in ("context", "kubeconfig")})
     kafka_names = KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain)
     addresses = plan.address_plan(cfg, kafka_names)
     config_repo = plan.config_repo_files(cfg, PROJECT_DIR)
