@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..mirror_plan import MirrorProblem, mirror_plans
 from ..names import KafkaNames, reserved_names
 from .kafka_names import override_problem
 from .kafka_properties import broker_properties, is_confluent_server
@@ -20,6 +21,7 @@ def check_stack(cfg: StackConfig, project_dir: Path) -> None:
     _check_services(cfg, project_dir)
     _check_kafka_overrides(cfg.kafka)
     _check_harbor(cfg)
+    _check_mirror(cfg, project_dir)
     _check_addresses(cfg)
 
 
@@ -157,3 +159,11 @@ def _check_addresses(cfg: StackConfig) -> None:
         if name not in plan.cluster_ips:
             raise ConfigError(f"allowAddressChange[{i}]", f"{name!r} is not a Service of this stack; "
                                                           f"{did_you_mean(name, list(plan.cluster_ips))}use one of: {', '.join(sorted(plan.cluster_ips))}")
+
+
+def _check_mirror(cfg: StackConfig, project_dir: Path) -> None:
+    """Every third-party image has a way into Harbor (mirror_plan.py decides it, and says what is wrong)."""
+    try:
+        mirror_plans(cfg, project_dir)
+    except MirrorProblem as problem:
+        raise ConfigError(problem.key, str(problem)) from None

@@ -20,12 +20,12 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BeforeValidator, Field, model_validator
 
+from .mirror import MirrorImage
 from .fields import DEFAULT_UID, Cidr, Ipv4, KeyProblem, NodePort, StrictModel, Uid, exact_int
 from .forms import (
     AbsolutePath, GatewayPath, DnsLabel, DnsSubdomain, Form, Host, ImageDigest, ImagePath, ImageReference, ImageTag,
     KafkaPropertyValue, Port, PortRange, RegistryHost, Folder, ServiceName, StorageClassName,
-    SshHostKey, Text, UserName,
-    jvm_size_bytes, quantity_value, shown,
+    SshHostKey, Text, UserName, jvm_size_bytes, quantity_value, shown,
 )
 from .sizes import (
     SERVICE_HEAP, BrokerHeap, BrokerVolume, Cpu, MemoryLimit, MemoryRequest, ZookeeperHeap, ZookeeperVolume, size_problem,
@@ -145,6 +145,16 @@ class Harbor(StrictModel):
     """`push: relay`: docker where the relay host has it, else the daemonless skopeo."""
     relay_host_key: Optional[SshHostKey] = None
     """`push: relay`: the relay host's SSH host key (`ssh-keyscan -t ed25519 <relayHost>`), checked by ssh/scp; required unless `cluster.skipHostKeyCheck`."""
+    mirror: Literal["copy", "proxy-cache", "off"] = "copy"
+    """Third-party images (cp-kafka, cp-zookeeper, kafka-ui): `copy` them into `mirrorProject` during `pulumi up` (through `push`), pull them through Harbor's `proxy-cache` projects (`proxyProjects`), or `off` (pulled from their own registries)."""
+    mirror_project: ImagePath = "mirror"
+    """`mirror: copy`: Harbor project the third-party images are copied into (create it in Harbor first)."""
+    mirror_platforms: Literal["node", "all"] = "node"
+    """`mirror: copy`: copy only `linux/<cluster.nodeArch>`, or `all` platforms as a multi-arch index."""
+    proxy_projects: dict[RegistryHost, ImagePath] = {"docker.io": "dockerhub-proxy", "ghcr.io": "ghcr-proxy"}
+    """`mirror: proxy-cache`: the Harbor proxy-cache project of each upstream registry (see "Images")."""
+    mirror_images: dict[Annotated[str, Form("mirrored image name")], MirrorImage] = {}
+    """Per mirrored image (`cp-kafka`, `cp-zookeeper`, `kafka-ui`): `{archive}` for air-gapped sites, `{digest}` with `push: none`."""
 
 
 class KafkaUi(StrictModel):

@@ -4,8 +4,10 @@
                         `kubectl apply -f` pass accepts (engine.KIND_ORDER; docs/render.md lists it)
     outputs.yaml        the stack outputs (`pulumi stack output`): namespace, clusterIPs, nodePorts, ...
     nodes/<host>.sh     the exact script each node runs (containerd trusts Harbor)
-    images.yaml         per image: context, platform, target reference, push mode
-    images/*.sh         in relay mode: the local build/copy script and the relay host's push script
+    images.yaml         per image: context, platform, target reference, push mode; mirror: the third-party
+                        images' plan (source, target, platform, mode; digests unknown until a real run)
+    images/*.sh         in relay mode: the local build/copy script and the relay host's push script;
+                        images/mirror-<name>.sh: the copy (or proxy-cache lookup) of each third-party image
     import.json         `pulumi import --file` document adopting every (named) Kubernetes object
 """
 
@@ -62,11 +64,42 @@ def output_files(result: RenderedStack, project_dir: Path) -> dict[str, tuple[st
         images.append(entry)
     if any(i.get("relayScript") for i in images):
         files["images/relay-push.sh"] = (relay_push_script(), 0o755)
-    files["images.yaml"] = (yaml.safe_dump({"images": images}, sort_keys=False, width=1000), 0o644)
+    mirror = mirror_entries(result, files)
+    files["images.yaml"] = (yaml.safe_dump({"images": images, "mirror": mirror}, sort_keys=False, width=1000), 0o644)
     files["import.json"] = (json.dumps(import_document(registrations(result)), indent=2) + "\n", 0o644)
     # What `pulumi stack output` will show after an up (a digest only a real push knows is the placeholder).
     files["outputs.yaml"] = (yaml.safe_dump(plain(result.exports), sort_keys=True, width=1000), 0o644)
     return files
+
+
+MIRROR_DEPLOYED_AS = {
+    "copy": "<target repository>@<digest read back from Harbor after the copy> (unknown until a real run)",
+    "proxy-cache": "<target repository>@<digest Harbor's proxy cache resolves> (unknown until a real run)",
+    "off": "the source as configured",
+}
+
+
+def mirror_entries(result: RenderedStack, files: dict[str, tuple[str, int]]) -> list[dict]:
+    """The third-party images' plan (source, target, platform, mode) and the script each one runs."""
+    scripts = {r.name: r.inputs["create"] for r in result.of_type("command:local:Command")}
+    entries = []
+    for image in sorted(result.of_type("msa:images:MirroredImage"), key=lambda r: r.inputs["name"]):
+        i = image.inputs
+        entry = {"name": i["name"], "key": f"msa:{i['key']}", "source": i["source"], "mode": i["mode"]}
+        if i.get("archive"):
+            entry["archive"] = i["archive"]
+        if i.get("target"):
+            entry["target"] = i["target"]
+        entry["platform"] = i["platform"]
+        if i.get("push"):
+            entry["push"] = i["push"]
+        entry["deployedAs"] = MIRROR_DEPLOYED_AS[i["mode"]] if i.get("push") != "none" else "<target repository>@msa:harbor.mirrorImages.<name>.digest"
+        script = next((text for name, text in scripts.items() if name.startswith(f"{image.name}-")), None)
+        if script is not None:
+            entry["script"] = f"images/mirror-{i['name']}.sh"
+            files[entry["script"]] = (script, 0o755)
+        entries.append(entry)
+    return entries
 
 
 def registrations(result: RenderedStack) -> list[Registration]:

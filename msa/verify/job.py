@@ -53,7 +53,7 @@ class VerificationArgs:
     namespace: str
     verify: Verify
     spec: dict
-    image: str                          # the configured cp-kafka image: Python 3 and the Kafka tools
+    image: kx.PodImage                  # cp-kafka as the brokers pull it: Python 3 and the Kafka tools
     inputs: pulumi.Input[str]           # spec.inputs_digest
     waits_for: Sequence[pulumi.Resource]
 
@@ -62,7 +62,7 @@ class Verification(pulumi.ComponentResource):
     """ConfigMap (checker + spec), a ServiceAccount allowed to list pods, and the Job."""
 
     def __init__(self, name: str, args: VerificationArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("msa:verify:Verification", name, {"image": args.image}, opts)
+        super().__init__("msa:verify:Verification", name, {"image": args.image.ref}, opts)
         child = kx.child_options(self, opts)
         ns = args.namespace
         # Auto-named and immutable like every ConfigMap of the stack (spring.config_repo_map): a new
@@ -97,7 +97,7 @@ class Verification(pulumi.ComponentResource):
         self.job = k8s.batch.v1.Job(
             NAME,
             metadata=kx.metadata(NAME, ns, COMPONENT, annotations={"pulumi.com/replaceUnready": "true", **cp_checkov_skips(
-                args.image, extra={"CKV_K8S_38": "the checker lists the stack's pods through the API with its own read-only ServiceAccount"})}),
+                args.image, "the cp-kafka image", extra={"CKV_K8S_38": "the checker lists the stack's pods through the API with its own read-only ServiceAccount"})}),
             spec=k8s.batch.v1.JobSpecArgs(
                 # One pod: the checker repeats failing checks itself within the settle window; a
                 # second pod would only repeat the whole wait.
@@ -120,6 +120,7 @@ class Verification(pulumi.ComponentResource):
             restart_policy="Never",
             service_account_name=NAME,
             automount_service_account_token=True,
+            image_pull_secrets=args.image.pull_secrets,
             security_context=k8s.core.v1.PodSecurityContextArgs(
                 run_as_user=CP_USER, run_as_group=CP_USER, run_as_non_root=True,
                 seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
@@ -136,7 +137,7 @@ class Verification(pulumi.ComponentResource):
     def _container(args: VerificationArgs) -> k8s.core.v1.ContainerArgs:
         return k8s.core.v1.ContainerArgs(
             name=NAME,
-            image=args.image,
+            image=args.image.ref,
             image_pull_policy=kx.PULL_POLICY,
             command=["python3", "-m", CHECKER_PACKAGE, "--spec", f"{MOUNT}/spec.json"],
             working_dir=MOUNT,

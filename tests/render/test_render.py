@@ -43,7 +43,8 @@ def test_render_twice_is_byte_identical_and_replaces_its_own_folder_whole(tmp_pa
     out = tmp_path / "out"
     assert _render_cli("dev", out).returncode == 0
     first = _tree(out)
-    assert set(first) == {".msa-render", "kubernetes.yaml", "images.yaml", "import.json", "outputs.yaml", "nodes/172.10.40.174.sh"}
+    assert set(first) == {".msa-render", "kubernetes.yaml", "images.yaml", "import.json", "outputs.yaml", "nodes/172.10.40.174.sh",
+                          *(f"images/mirror-{name}.sh" for name in ("cp-kafka", "cp-zookeeper", "kafka-ui"))}
     (out / "nodes" / "node-that-was-removed.sh").write_text("stale")
     assert _render_cli("dev", out).returncode == 0
     assert _tree(out) == first
@@ -105,7 +106,7 @@ def test_pull_secret_and_ssh_key_are_pulumi_secrets():
 
 def test_no_secret_in_stack_exports():
     result = run_stack("dev")
-    assert set(result.exports) == {"namespace", "clusterIPs", "nodePorts", "kafkaBootstrapServers", "images"}
+    assert set(result.exports) == {"namespace", "clusterIPs", "nodePorts", "kafkaBootstrapServers", "images", "mirroredImages"}
     assert result.exports["clusterIPs"]["user-service"] == "10.104.193.23"
     everything = str(result.exports) + str(result.outputs)
     assert TEST_PASSWORD not in everything and "test-key-material" not in everything
