@@ -89,7 +89,7 @@ kafka_images = KafkaImages(kafka=pod_image("kafka"), zookeeper=pod_image("zookee
                            ui=pod_image("kafka-ui") if "kafka-ui" in mirrors else None)
 # Pods that pull from Harbor wait for the nodes to trust it and for the pull Secret.
 pods_wait_for = (*nodes, *([pull_secret] if pull_secret else []))
-kafka_opts = pulumi.ResourceOptions(depends_on=[namespace, *pods_wait_for])
+kafka_opts = pulumi.ResourceOptions(depends_on=[namespace, address_guard, *pods_wait_for])
 
 # cp-kafka's start script gives up when ZooKeeper does not answer within its timeout, so the brokers
 # wait for the ensemble instead of crash-looping through back-off delays.

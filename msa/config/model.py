@@ -111,7 +111,6 @@ class Cluster(StrictModel):
                     )
         return self
 
-
     @property
     def node_ports(self) -> range:
         low, high = (int(p) for p in self.node_port_range.split("-"))
@@ -395,7 +394,6 @@ class StackConfig(StrictModel):
 
 class Secrets:
     """Secret config values, kept as Pulumi secret Outputs; `None` where not set."""
-
     def __init__(self, harbor_password: Any = None, ssh_private_key: Any = None, kafka_ui_password: Any = None):
         self.harbor_password = harbor_password
         self.ssh_private_key = ssh_private_key

@@ -81,7 +81,8 @@ MIRROR_DEPLOYED_AS = {
 
 def mirror_entries(result: RenderedStack, files: dict[str, tuple[str, int]]) -> list[dict]:
     """The third-party images' plan (source, target, platform, mode) and the script each one runs."""
-    scripts = {r.name: r.inputs["create"] for r in result.of_type("command:local:Command")}
+    # By parent, not by name prefix: `mirror-kafka-` is also the start of `mirror-kafka-ui-...`.
+    scripts = {r.parent: r.inputs["create"] for r in result.of_type("command:local:Command")}
     entries = []
     for image in sorted(result.of_type("msa:images:MirroredImage"), key=lambda r: r.inputs["name"]):
         i = image.inputs
@@ -94,7 +95,7 @@ def mirror_entries(result: RenderedStack, files: dict[str, tuple[str, int]]) -> 
         if i.get("push"):
             entry["push"] = i["push"]
         entry["deployedAs"] = MIRROR_DEPLOYED_AS[i["mode"]] if i.get("push") != "none" else "<target repository>@msa:harbor.mirrorImages.<name>.digest"
-        script = next((text for name, text in scripts.items() if name.startswith(f"{image.name}-")), None)
+        script = scripts.get(image.urn)
         if script is not None:
             entry["script"] = f"images/mirror-{i['name']}.sh"
             files[entry["script"]] = (script, 0o755)

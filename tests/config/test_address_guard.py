@@ -39,7 +39,8 @@ def test_every_service_waits_for_the_guard_which_records_every_exported_address(
     services = {o["metadata"]["name"]: o["spec"]["clusterIP"] for o in objects(dev, "Service") if o["spec"].get("clusterIP") not in (None, "None")}
     assert {k[len("clusterIP."):]: v for k, v in guard.inputs.items() if k.startswith("clusterIP.")} == services
     for record in dev.of_type("kubernetes:core/v1:Service"):
-        assert guard.urn in record.dependencies, record.name
+        if record.name in services:  # headless Services have no address to guard
+            assert guard.urn in record.dependencies, record.name
 
 
 def test_allow_address_change_names_a_service_of_the_stack():

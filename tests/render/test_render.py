@@ -124,6 +124,6 @@ def test_the_docs_say_the_order_kubernetes_yaml_is_in(dev):
 
 def test_outputs_yaml_is_what_the_program_exports(dev):
     outputs = yaml.safe_load(render.output_files(dev, ROOT)["outputs.yaml"][0])
-    assert set(outputs) == {"namespace", "clusterIPs", "nodePorts", "kafkaBootstrapServers", "images"}
+    assert set(outputs) == set(dev.exports) >= {"namespace", "clusterIPs", "nodePorts", "kafkaBootstrapServers", "images"}
     assert outputs["clusterIPs"] == {o["metadata"]["name"]: o["spec"]["clusterIP"] for o in objects(dev, "Service")
                                      if o["spec"].get("clusterIP") not in (None, "None")}
