@@ -137,7 +137,9 @@ if cfg.verify.enabled:
         verify=cfg.verify,
         spec=spec,
         image=kafka_images.kafka,
-        inputs=verification_inputs(spec, cfg, config_repo, {n: image.ref for n, image in harbor_images.items()}),
+        # A new digest of any image (a build, or a third-party copy) is a reason to verify again.
+        inputs=verification_inputs(spec, cfg, config_repo, {**{n: image.ref for n, image in harbor_images.items()},
+                                                            **{f"mirror:{p.name}": mirrored[r].ref for r, p in mirrors.items()}}),
         waits_for=(*nodes, zookeeper, kafka, *([kafka_ui] if kafka_ui else []), *spring_services.values(), config_map),
     ), in_namespace)
 
