@@ -168,6 +168,29 @@ class MirrorProblem(ValueError):
         super().__init__(problem)
 
 
+def mirror_target(image: ThirdPartyImage, harbor: Any) -> tuple[str, str]:
+    """(mode, target) of one image: where it is copied to or resolved through, or itself when off."""
+    src = parse_image(image.ref)
+    if harbor.mirror == "off" or src.registry == harbor.host:   # already in Harbor: used as configured
+        return "off", image.ref
+    if harbor.mirror == "copy":
+        return "copy", f"{harbor.host}/{harbor.mirror_project}/{src.name}:{src.target_tag}"
+    project = harbor.proxy_projects.get(src.registry)
+    if project is None:
+        raise MirrorProblem("harbor.proxyProjects", f"has no proxy-cache project for {src.registry} (the registry of msa:{image.key}); "
+                                                    f"add `{src.registry}: <project>` after creating that project in Harbor")
+    return "proxy-cache", f"{harbor.host}/{project}/{src.path}:{src.target_tag}"
+
+
+def pulled_repositories(cfg: StackConfig) -> dict[str, Optional[str]]:
+    """Role -> the Harbor repository its pods pull by digest, or None where the configured image is used."""
+    found = {}
+    for image in third_party_images(cfg):
+        mode, target = mirror_target(image, cfg.harbor)
+        found[image.role] = None if mode == "off" else target.rsplit(":", 1)[0]
+    return found
+
+
 def mirror_plans(cfg: StackConfig, project_dir: Path) -> dict[str, MirrorPlan]:
     """Role -> MirrorPlan for every third-party image, or MirrorProblem naming the key to fix."""
     harbor = cfg.harbor
@@ -175,9 +198,7 @@ def mirror_plans(cfg: StackConfig, project_dir: Path) -> dict[str, MirrorPlan]:
     names: dict[str, ThirdPartyImage] = {}
     for image in third_party_images(cfg):
         src = parse_image(image.ref)
-        mode = harbor.mirror
-        if src.registry == harbor.host:
-            mode = "off"  # already in Harbor: used as configured
+        mode, target = mirror_target(image, harbor)
         settings = harbor.mirror_images.get(src.name)
         if mode == "copy":
             other = names.get(src.name)
@@ -185,15 +206,6 @@ def mirror_plans(cfg: StackConfig, project_dir: Path) -> dict[str, MirrorPlan]:
                 raise MirrorProblem(image.key, f"{image.ref} would be copied to {harbor.mirror_project}/{src.name} like {other.ref} "
                                                f"(msa:{other.key}); use images with different names, or the same image")
             names[src.name] = image
-            target = f"{harbor.host}/{harbor.mirror_project}/{src.name}:{src.target_tag}"
-        elif mode == "proxy-cache":
-            project = harbor.proxy_projects.get(src.registry)
-            if project is None:
-                raise MirrorProblem("harbor.proxyProjects", f"has no proxy-cache project for {src.registry} (the registry of msa:{image.key}); "
-                                                            f"add `{src.registry}: <project>` after creating that project in Harbor")
-            target = f"{harbor.host}/{project}/{src.path}:{src.target_tag}"
-        else:
-            target = image.ref
         archive, digest = _image_settings(src.name, settings, mode, harbor.push, harbor.mirror_platforms, project_dir)
         if mode == "copy" and harbor.push == "none" and digest is None:
             # Nothing is copied, so nothing can be read back: the team copied it and says which digest.

@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Optional
 
 import yaml
 
 from ..addressing import AddressPlan
 from ..config import StackConfig
 from ..config.kafka_properties import broker_properties
+from ..mirror_plan import pulled_repositories
 from ..names import KafkaNames
 
 # The checker package, shipped whole in the Job's ConfigMap and run there as `python3 -m checker`.
@@ -136,16 +137,23 @@ def _kafka_spec(cfg: StackConfig, names: KafkaNames) -> dict:
 
 def _pods_spec(cfg: StackConfig, names: KafkaNames, image_repositories: Mapping[str, str], part_of: str) -> dict:
     kafka = cfg.kafka
+    mirrored = pulled_repositories(cfg)
     return {
         "selector": f"app.kubernetes.io/part-of={part_of}",
         "harbor": cfg.harbor.host,
         "workloads": [
             *({"name": name, "replicas": svc.replicas, "repository": image_repositories[name]} for name, svc in cfg.services.items()),
-            {"name": names.zookeeper, "replicas": kafka.zookeeper_replicas, "image": kafka.zookeeper_image},
-            {"name": names.kafka, "replicas": kafka.brokers, "image": kafka.image},
-            *([{"name": names.ui, "replicas": 1, "image": kafka.ui.image}] if kafka.ui.enabled else []),
+            {"name": names.zookeeper, "replicas": kafka.zookeeper_replicas, **_third_party(mirrored["zookeeper"], kafka.zookeeper_image)},
+            {"name": names.kafka, "replicas": kafka.brokers, **_third_party(mirrored["kafka"], kafka.image)},
+            *([{"name": names.ui, "replicas": 1, **_third_party(mirrored["kafka-ui"], kafka.ui.image)}] if kafka.ui.enabled else []),
         ],
     }
+
+
+def _third_party(repository: Optional[str], configured: str) -> dict:
+    """A mirrored image runs as <Harbor repository>@<digest> (known only after the copy): match the
+    repository; an unmirrored one exactly as configured."""
+    return {"repository": repository} if repository else {"image": configured}
 
 
 def checker_files() -> dict[str, str]:

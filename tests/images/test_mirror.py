@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 import render
-from conftest import ROOT, TEST_PASSWORD, TEST_SSH_KEY, by_name, config_error, run_stack
+from conftest import ROOT, TEST_PASSWORD, TEST_SSH_KEY, by_name, config_error, env_of, run_stack
 from msa.mirror_plan import SourceImage, parse_image
 
 FAKE_DIGEST = "sha256:" + "cd" * 32
@@ -179,3 +179,29 @@ def test_render_shows_the_mirror_plan_and_unknown_digests(tmp_path):
 ])
 def test_every_mirror_mistake_is_one_line_naming_the_key(edit, expected):
     assert expected in config_error(edit)
+
+
+def _verify_spec(result):
+    import json
+
+    return json.loads(by_name(result, "ConfigMap", "verify")["data"]["spec.json"])
+
+
+def test_verification_expects_the_harbor_copies_and_reruns_when_a_copy_changes():
+    spec = {w["name"]: w for w in _verify_spec(run_stack("dev"))["pods"]["workloads"]}
+    assert spec["kafka"] == {"name": "kafka", "replicas": 1, "repository": "msa.harbor.com/mirror/cp-kafka"}
+    assert spec["kafka-ui"]["repository"] == "msa.harbor.com/mirror/kafka-ui"
+    off = {w["name"]: w for w in _verify_spec(run_stack("dev", _harbor(mirror="off")))["pods"]["workloads"]}
+    assert off["zookeeper"] == {"name": "zookeeper", "replicas": 1, "image": "confluentinc/cp-zookeeper:7.9.1"}
+
+    class OtherDigest(CopiedMocks):
+        def new_resource(self, args):
+            id_, state = super().new_resource(args)
+            if args.name == "mirror-zookeeper-copy":
+                state["stdout"] = DIGEST
+            return id_, state
+
+    def inputs(result):
+        return env_of(by_name(result, "Job", "verify"))["MSA_VERIFY_INPUTS"]
+
+    assert inputs(run_stack("dev", mocks=OtherDigest)) != inputs(run_stack("dev", mocks=CopiedMocks))

@@ -250,3 +250,58 @@ def test_nodes_containerd_pulls_the_mirrored_image_by_digest_over_plain_http(wor
     finally:
         cri.close()
         daemon.stop()
+
+
+def _ssh_stand_ins(folder: Path) -> Path:
+    """ssh and scp to "the relay host" = this machine, as sshd would run them (the command line joined
+    and run by a shell; scp -r copies folders). Each logs what it was asked, to check the host key rule."""
+    folder.mkdir()
+    (folder / "ssh").write_text(
+        "#!/usr/bin/env bash\n"
+        'echo "ssh $*" >>"$(dirname "$0")/ssh.log"\n'
+        "while [ $# -gt 0 ]; do case $1 in -o|-p|-i) shift 2 ;; -*) shift ;; *) break ;; esac; done\n"
+        'shift; exec bash -c "$*"\n')
+    (folder / "scp").write_text(
+        "#!/usr/bin/env bash\n"
+        "while [ $# -gt 0 ]; do case $1 in -o|-P|-i) shift 2 ;; -*) shift ;; *) break ;; esac; done\n"
+        'cp -r "$1" "${2#*:}"\n')
+    for tool in ("ssh", "scp"):
+        (folder / tool).chmod(0o755)
+    return folder
+
+
+def test_relay_copies_an_archive_on_the_relay_host_and_leaves_nothing_there(world, tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    subprocess.run(["cp", "-a", str(world.kafka_layout), str(project / "cp-kafka")], check=True)
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+    cfg = _config(world, project="relayed", push="relay", source="127.0.0.1:9", mirror_images={"cp-kafka": {"archive": "cp-kafka"}})
+    cfg = cfg.model_copy(update={"harbor": cfg.harbor.model_copy(update={"relay_host": "relay.test", "relay_host_key": key})})
+    fakes = _ssh_stand_ins(tmp_path / "bin")
+    leftovers_before = set(Path("/tmp").glob("msa-mirror.*"))
+    env = {"PATH": f"{fakes}:{os.environ['PATH']}", "MSA_SSH_KEY": "-----BEGIN KEY-----\nnot-a-real-key\n-----END KEY-----"}
+
+    first, _ = _run_mirror(world, cfg, "kafka", project, env)
+    assert digest_from_output(first.stdout) == world.harbor.manifest_digest("relayed/cp-kafka", TAG) == _upstream_instance_digest(world, "amd64")
+    calls = (fakes / "ssh.log").read_text()
+    assert "root@relay.test" in calls and "StrictHostKeyChecking=yes" in calls and PASSWORD not in calls
+    before = len(world.harbor.requests())
+    second, _ = _run_mirror(world, cfg, "kafka", project, env)
+    assert world.harbor.uploads(before) == {"blobs": 0, "manifests": 0}
+    assert "up to date" in second.stderr
+    # The archive copied to the relay host is gone after each run.
+    assert set(Path("/tmp").glob("msa-mirror.*")) == leftovers_before
+
+
+def test_proxy_cache_mode_only_reads_the_digest(world, tmp_path):
+    """resolve: the digest Harbor serves for the proxy path, and not a single upload."""
+    subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", "--dest-creds", f"{USER}:{PASSWORD}",
+                    f"oci:{world.zookeeper_layout}:1.0", f"docker://{world.harbor.address}/dockerhub-proxy/confluentinc/cp-zookeeper:{TAG}"],
+                   check=True)
+    cfg = _config(world)
+    cfg = cfg.model_copy(update={"harbor": cfg.harbor.model_copy(update={
+        "mirror": "proxy-cache", "proxy_projects": {world.upstream.address: "dockerhub-proxy"}})})
+    before = len(world.harbor.requests())
+    result, _ = _run_mirror(world, cfg, "zookeeper", tmp_path)
+    assert digest_from_output(result.stdout) == world.harbor.manifest_digest("dockerhub-proxy/confluentinc/cp-zookeeper", TAG)
+    assert world.harbor.uploads(before) == {"blobs": 0, "manifests": 0}
