@@ -15,11 +15,14 @@ from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pulumi.runtime.mocks import MockMonitor
 
 from msa import config
 from msa import k8s as kx
+from msa.address_guard import AddressGuard
 from msa.adoption import UPSERT_KEY, adoption_warnings
 from msa.config import plan
+from msa.config.providers import check_context
 from msa.errors import ConfigError
 from msa.images.harbor import HarborImage, harbor_pull_secret, image_plan
 from msa.images.mirror import MirroredImage
@@ -40,6 +43,11 @@ PROJECT_DIR = Path(__file__).resolve().parent
 # Every configuration mistake stops the program here, before a single resource is registered.
 try:
     cfg, secrets = config.load(PROJECT_DIR)
+    if not isinstance(pulumi.runtime.settings.get_monitor(), MockMonitor):
+        # preview/up only: the offline render needs no kubeconfig. A context the kubeconfig lacks would
+        # otherwise fail late in the provider, or (no context set) deploy to the current one.
+        # Read raw: kubernetes:kubeconfig may be a secret (its text), and Config.get would warn about that.
+        check_context({key: pulumi.runtime.get_config(f"kubernetes:{key}") for key in ("context", "kubeconfig")})
     kafka_names = KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain)
     addresses = plan.address_plan(cfg, kafka_names)
     config_repo = plan.config_repo_files(cfg, PROJECT_DIR)
@@ -53,7 +61,10 @@ for warning in [*addresses.warnings, *config.host_key_warnings(cfg), *adoption_w
     pulumi.log.warn(warning)
 
 namespace = k8s.core.v1.Namespace("namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=cfg.namespace, annotations=FORCE_APPLY))
-in_namespace = pulumi.ResourceOptions(depends_on=[namespace])
+# A change of an existing Service's ClusterIP is refused (msa/address_guard.py) before anything in the
+# namespace changes: every Service waits for the guard.
+address_guard = AddressGuard("address-guard", addresses.cluster_ips, cfg.allow_address_change)
+in_namespace = pulumi.ResourceOptions(depends_on=[namespace, address_guard])
 # Deny every ingress, then admit exactly the flows the system uses (needs an enforcing CNI).
 network_policies(cfg.namespace, policy_plan(cfg, kafka_names, addresses.node_ports), in_namespace)
 
@@ -78,7 +89,7 @@ kafka_images = KafkaImages(kafka=pod_image("kafka"), zookeeper=pod_image("zookee
                            ui=pod_image("kafka-ui") if "kafka-ui" in mirrors else None)
 # Pods that pull from Harbor wait for the nodes to trust it and for the pull Secret.
 pods_wait_for = (*nodes, *([pull_secret] if pull_secret else []))
-kafka_opts = pulumi.ResourceOptions(depends_on=[namespace, *pods_wait_for])
+kafka_opts = pulumi.ResourceOptions(depends_on=[namespace, address_guard, *pods_wait_for])
 
 # cp-kafka's start script gives up when ZooKeeper does not answer within its timeout, so the brokers
 # wait for the ensemble instead of crash-looping through back-off delays.

@@ -8,7 +8,9 @@ Reads Pulumi.STACK.yaml (and the defaults in Pulumi.yaml). `secure:` values beco
 `pulumi up` a missing secret stops the program with the command that sets it). The very same `__main__.py` that `pulumi up` runs registers its
 resources with a mock engine; this script only records them and writes:
 
-    DIR/kubernetes.yaml     every Kubernetes object, multi-document YAML, stable order
+    DIR/kubernetes.yaml     every Kubernetes object, multi-document YAML, by kind in an order one
+                            `kubectl apply -f` pass accepts (docs/render.md lists it)
+    DIR/outputs.yaml        the stack outputs `pulumi stack output` shows after an up
     DIR/nodes/<host>.sh     the exact script each node runs (containerd trusts Harbor)
     DIR/images.yaml         per image: context, platform, target reference, push mode; the mirror plan
     DIR/images/*.sh         relay build scripts; mirror-<workload>.sh: each third-party image's copy into Harbor
@@ -26,28 +28,22 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from msa.cli import add_version, run_in_project_venv
+
 PROJECT_DIR = Path(__file__).resolve().parent
-VENV = PROJECT_DIR / "venv"
 
 
-def _run_in_project_venv() -> None:
-    """`python render.py dev` works outside the venv as well: without the pinned packages at hand,
-    re-run this very command with ./venv's Python (the virtualenv Pulumi.yaml names)."""
-    try:
-        import pulumi  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        return
-    venv_python = VENV / "bin" / "python"
-    if venv_python.exists() and Path(sys.prefix).resolve() != VENV.resolve():
-        os.execv(str(venv_python), [str(venv_python), str(Path(__file__).resolve()), *sys.argv[1:]])
-    print("error: render.py needs the pinned packages in ./venv; create it with: python3 tasks.py render", file=sys.stderr)
-    sys.exit(2)
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="render.py", description="Render a stack offline (no Pulumi CLI, no cluster).")
+    parser.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--out", type=Path, help="output folder (default: rendered/<stack>); only a folder render.py wrote, or an empty one, is replaced")
+    add_version(parser, "render.py")
+    return parser
 
 
 if __name__ == "__main__":
-    _run_in_project_venv()
+    build_parser().parse_args()  # --help and --version answer with a bare python3, before any venv
+    run_in_project_venv(Path(__file__), PROJECT_DIR)
 
 import pulumi  # noqa: E402
 
@@ -76,10 +72,7 @@ def render(stack: str, out_dir: Path, project_dir: Path = PROJECT_DIR) -> Render
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description="Render a stack offline (no Pulumi CLI, no cluster).")
-    parser.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
-    parser.add_argument("--out", type=Path, help="output folder (default: rendered/<stack>); only a folder render.py wrote, or an empty one, is replaced")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     out_dir = args.out or PROJECT_DIR / "rendered" / args.stack
     try:
         result = render(args.stack, out_dir, PROJECT_DIR)

@@ -8,10 +8,14 @@
                                       # (tests/jvm/kafka/target/lib, built by Maven; needs java)
     python3 tasks.py init-stack STACK # once per stack, with the pulumi CLI: create it, set its secrets
                                       # (init_stack.py --help: secrets provider, SSH key)
+    python3 tasks.py init-stack STACK --from dev --service-cidr CIDR --context NAME
+                                      # a new stack file for your cluster first (README: "Make it yours")
+    python3 tasks.py stacks [--lines] # the committed stacks (JSON list; --lines: one a line), as CI sees them
     python3 tasks.py verify STACK [--node HOST] [--only eureka,gateway,config]
                                       # check a running STACK from here, through its NodePorts
 
 ./venv is the same virtualenv Pulumi.yaml names, so `pulumi up` uses exactly these packages.
+`python3 tasks.py --version` prints the msa release (CHANGELOG.md).
 """
 
 import hashlib
@@ -53,6 +57,21 @@ def ensure_venv() -> None:
 
 
 def main(argv: list) -> int:
+    if argv[:1] in (["-h"], ["--help"], ["help"]):
+        print(__doc__.strip())
+        return 0
+    if argv[:1] == ["stacks"]:
+        # The workflows' matrix (JSON) or a shell loop's list (--lines), before any venv exists.
+        import json
+
+        from msa.stacks import committed_stacks
+        stacks = committed_stacks(ROOT)
+        print("\n".join(stacks) if argv[1:] == ["--lines"] else json.dumps(stacks))
+        return 0
+    if argv[:1] == ["--version"]:
+        from msa.cli import version_text  # the standard library only: no venv needed
+        print(version_text("tasks.py"))
+        return 0
     if not argv or argv[0] not in ("render", "test", "docs", "kafka-properties", "init-stack", "verify") or (argv[0] == "verify" and len(argv) < 2):
         print(__doc__.strip(), file=sys.stderr)
         return 2

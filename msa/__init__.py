@@ -13,3 +13,6 @@ components (modules that create Pulumi resources) of their domain.
 tests/test_layout.py keeps it so: no import circle between modules or packages, config imports no
 component, modules of at most 400 lines, functions of at most 60.
 """
+
+# The release (CHANGELOG.md); shown by every command's --version. Plain Python: no import here.
+__version__ = "0.2.0"

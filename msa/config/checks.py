@@ -13,6 +13,7 @@ from .kafka_names import override_problem
 from .kafka_properties import broker_properties, is_confluent_server
 from .model import Kafka, StackConfig
 from .plan import address_plan
+from .problems import did_you_mean
 
 
 def check_stack(cfg: StackConfig, project_dir: Path) -> None:
@@ -151,8 +152,13 @@ def _check_harbor(cfg: StackConfig) -> None:
 
 
 def _check_addresses(cfg: StackConfig) -> None:
-    """Every Service gets a ClusterIP inside the CIDR and every NodePort fits (addressing.py's plan)."""
-    address_plan(cfg, KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain))
+    """Every Service gets a ClusterIP inside the CIDR and every NodePort fits (addressing.py's plan);
+    msa:allowAddressChange names Services that have an address."""
+    plan = address_plan(cfg, KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain))
+    for i, name in enumerate(cfg.allow_address_change):
+        if name not in plan.cluster_ips:
+            raise ConfigError(f"allowAddressChange[{i}]", f"{name!r} is not a Service of this stack; "
+                                                          f"{did_you_mean(name, list(plan.cluster_ips))}use one of: {', '.join(sorted(plan.cluster_ips))}")
 
 
 def _check_mirror(cfg: StackConfig, project_dir: Path) -> None:

@@ -10,6 +10,7 @@ from ..errors import ConfigError
 from .model import PROJECT, SECRET_KEYS, Secrets, StackConfig
 from .parse import parse_stack_config
 from .problems import KNOWN_KEYS
+from .providers import check_provider_keys
 
 # Config namespaces a stack file may use besides msa: the engine's own and the providers the program
 # creates resources with. Anything else is a typo of `msa:` (or a key no one reads).
@@ -77,6 +78,7 @@ def validate(keys: Iterable[str], get: Callable[[str], Optional[str]], is_secret
     `kubernetes:context`, ...), `get` the text of an msa key without its prefix (pure: no Pulumi)."""
     keys = set(keys)
     check_namespaces(keys)
+    check_provider_keys(keys)
     keys = {k for k in keys if k.startswith(PROJECT + ":")}
     check_secrets_are_secret(keys, is_secret)
     cfg = parse_stack_config(read_raw_config(keys, get), project_dir)

@@ -111,7 +111,6 @@ class Cluster(StrictModel):
                     )
         return self
 
-
     @property
     def node_ports(self) -> range:
         low, high = (int(p) for p in self.node_port_range.split("-"))
@@ -386,6 +385,8 @@ class StackConfig(StrictModel):
     """Folder served by the config server (needs an `application.yml`)."""
     verify: Verify = Verify()
     """The verification Job that ends `pulumi up`."""
+    allow_address_change: list[Annotated[Text, Form("a Service name")]] = []
+    """Services whose existing ClusterIP this `pulumi up` may change (the Service is replaced, clients get a new address); remove the entries after that up (see "Addresses")."""
 
     def by_role(self, role: str) -> list[str]:
         return [name for name, svc in self.services.items() if svc.role == role]
@@ -393,7 +394,6 @@ class StackConfig(StrictModel):
 
 class Secrets:
     """Secret config values, kept as Pulumi secret Outputs; `None` where not set."""
-
     def __init__(self, harbor_password: Any = None, ssh_private_key: Any = None, kafka_ui_password: Any = None):
         self.harbor_password = harbor_password
         self.ssh_private_key = ssh_private_key

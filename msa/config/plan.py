@@ -26,7 +26,12 @@ def address_requests(cfg: StackConfig, names: KafkaNames) -> list[AddressRequest
 
 def address_plan(cfg: StackConfig, names: KafkaNames) -> AddressPlan:
     # Service names the stack reserves for itself are refused by config (names.reserved_names).
-    return plan_addresses(address_requests(cfg, names), cfg.cluster.service_cidr, cfg.cluster.node_ports)
+    plan = plan_addresses(address_requests(cfg, names), cfg.cluster.service_cidr, cfg.cluster.node_ports)
+    if cfg.allow_address_change:
+        # Said on every run while it is set: the next accidental change would pass too.
+        plan.warnings.append(f"msa:allowAddressChange: the ClusterIPs of {', '.join(cfg.allow_address_change)} may change in this up "
+                             "(the Service is re-created); remove the key afterwards so a later change is refused again")
+    return plan
 
 
 def config_repo_files(cfg: StackConfig, project_dir: Path) -> dict[str, str]:

@@ -1,6 +1,8 @@
 """What a render writes, computed from the recorded registrations: relative path -> (content, mode).
 
-    kubernetes.yaml     every Kubernetes object, multi-document YAML, stable order
+    kubernetes.yaml     every Kubernetes object, multi-document YAML, by kind in an order one
+                        `kubectl apply -f` pass accepts (engine.KIND_ORDER; docs/render.md lists it)
+    outputs.yaml        the stack outputs (`pulumi stack output`): namespace, clusterIPs, nodePorts, ...
     nodes/<host>.sh     the exact script each node runs (containerd trusts Harbor)
     images.yaml         per image: context, platform, target reference, push mode; mirror: the third-party
                         images' plan (source, target, platform, mode; digests unknown until a real run)
@@ -65,6 +67,8 @@ def output_files(result: RenderedStack, project_dir: Path) -> dict[str, tuple[st
     mirror = mirror_entries(result, files)
     files["images.yaml"] = (yaml.safe_dump({"images": images, "mirror": mirror}, sort_keys=False, width=1000), 0o644)
     files["import.json"] = (json.dumps(import_document(registrations(result)), indent=2) + "\n", 0o644)
+    # What `pulumi stack output` will show after an up (a digest only a real push knows is the placeholder).
+    files["outputs.yaml"] = (yaml.safe_dump(plain(result.exports), sort_keys=True, width=1000), 0o644)
     return files
 
 
@@ -77,7 +81,8 @@ MIRROR_DEPLOYED_AS = {
 
 def mirror_entries(result: RenderedStack, files: dict[str, tuple[str, int]]) -> list[dict]:
     """The third-party images' plan (source, target, platform, mode) and the script each one runs."""
-    scripts = {r.name: r.inputs["create"] for r in result.of_type("command:local:Command")}
+    # By parent, not by name prefix: `mirror-kafka-` is also the start of `mirror-kafka-ui-...`.
+    scripts = {r.parent: r.inputs["create"] for r in result.of_type("command:local:Command")}
     entries = []
     for image in sorted(result.of_type("msa:images:MirroredImage"), key=lambda r: r.inputs["name"]):
         i = image.inputs
@@ -90,8 +95,7 @@ def mirror_entries(result: RenderedStack, files: dict[str, tuple[str, int]]) -> 
         if i.get("push"):
             entry["push"] = i["push"]
         entry["deployedAs"] = MIRROR_DEPLOYED_AS[i["mode"]] if i.get("push") != "none" else "<target repository>@msa:harbor.mirrorImages.<name>.digest"
-        # The step is <component>-copy or <component>-resolve (mirror.py); mirror-kafka is a prefix of mirror-kafka-ui.
-        script = scripts.get(f"{image.name}-copy", scripts.get(f"{image.name}-resolve"))
+        script = scripts.get(image.urn)
         if script is not None:
             # Named by the workload (mirror-kafka, mirror-zookeeper, mirror-kafka-ui): short and fixed,
             # whatever the image's name (a repository name may be longer than a file name can be).

@@ -240,14 +240,18 @@ def test_the_checker_runs_on_the_python_of_cp_kafka_7_9_with_the_standard_librar
 def test_tasks_verify_checks_against_the_spec_the_job_gets(stack, request):
     import verify
 
-    spec, _ = verify.stack_spec(stack)
+    from conftest import fixture_project
+
+    spec, _ = verify.stack_spec(stack, fixture_project())
     assert spec == spec_of(request.getfixturevalue(stack))
 
 
 def test_tasks_verify_without_a_node_address_says_how_to_give_one(tmp_path, monkeypatch, capsys):
     import verify
 
-    spec, cfg = verify.stack_spec("dev")
+    from conftest import fixture_project
+
+    spec, cfg = verify.stack_spec("dev", fixture_project())
     monkeypatch.setattr(verify, "stack_spec", lambda stack: (spec, cfg.model_copy(update={"cluster": cfg.cluster.model_copy(update={"nodes": []})})))
     assert verify.main(["dev"]) == 2
     assert capsys.readouterr().err == "error: no node address: msa:cluster.nodes is empty; pass --node <a node's address>\n"

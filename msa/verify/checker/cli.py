@@ -14,6 +14,7 @@ from .kafka import kafka_checks
 from .pods import KubeApi, pod_checks
 from .results import FAIL, SKIP, Result, failed, skipped
 from .spring import config_checks, eureka_checks, gateway_checks
+from .web import HTTP_TIMEOUT, request_timeout, set_request_timeout
 
 GROUPS = ("eureka", "gateway", "config", "kafka", "pods")
 RETRY_INTERVAL = 5.0
@@ -69,8 +70,10 @@ def run_group(group: str, spec: dict, kube: Optional[KubeApi]) -> list[Result]:
 
 def verify(spec: dict, groups: list[str], skips: dict[str, str], settle: float, kube: Optional[KubeApi],
            log=None, runner: Callable[[str, dict, Optional[KubeApi]], list[Result]] = run_group,
-           sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> list[Result]:
-    """Every group once, then the failing groups again until they pass or `settle` seconds have passed."""
+           sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic, out=None) -> list[Result]:
+    """Every group once, then the failing groups again until they pass or `settle` seconds have passed.
+    With `out`, each group's lines are printed as soon as it has run (a silent port shows at once,
+    not after every other check), and `log` says which group runs now."""
     log = log or sys.stderr
     deadline = clock() + settle
     results: dict[str, list[Result]] = {}
@@ -78,11 +81,15 @@ def verify(spec: dict, groups: list[str], skips: dict[str, str], settle: float, 
     for group in groups:
         if group in skips:
             results[group] = [skipped(group, "-", skips[group])]
+            _show(results[group], out)
         else:
             pending.append(group)
     while pending:
         for group in pending:
+            if out is not None:
+                print(f"msa-verify: checking {group} (each request up to {request_timeout():.0f} s)", file=log, flush=True)
             results[group] = runner(group, spec, kube)
+            _show(results[group], out)
         pending = [g for g in pending if any(r.status == FAIL for r in results[g])]
         if not pending or clock() + RETRY_INTERVAL > deadline:
             break
@@ -91,11 +98,19 @@ def verify(spec: dict, groups: list[str], skips: dict[str, str], settle: float, 
     return [r for g in groups for r in results.get(g, [])]
 
 
-def report(results: list[Result], header: str, out=None) -> str:
+def _show(results: list[Result], out) -> None:
+    if out is not None:
+        for r in results:
+            print(r.line(), file=out, flush=True)
+
+
+def report(results: list[Result], header: Optional[str], out=None, lines: bool = True) -> str:
+    """The table (header and lines; `lines=False` when they were shown as they ran) and the count."""
     out = out or sys.stdout
     failures = [r for r in results if r.status == FAIL]
-    print(header, file=out)
-    for r in results:
+    if header is not None:
+        print(header, file=out)
+    for r in results if lines else ():
         print(r.line(), file=out)
     counted = f"{len(results)} checks, {len(failures)} failed, {sum(r.status == SKIP for r in results)} skipped"
     print(("verification FAILED: " if failures else "verification passed: ") + counted, file=out, flush=True)
@@ -110,6 +125,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--only", help=f"comma-separated subset of: {','.join(GROUPS)}")
     parser.add_argument("--kube-api", help="Kubernetes API base URL (default: the in-cluster one)")
     parser.add_argument("--termination-log", default="/dev/termination-log", help="where failing lines go for `pulumi up` (if it exists)")
+    parser.add_argument("--timeout", type=float, default=HTTP_TIMEOUT, help=f"seconds one HTTP request may take (default {HTTP_TIMEOUT:.0f})")
     args = parser.parse_args(argv)
     try:
         with open(args.spec) as f:
@@ -137,8 +153,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     where = f"from outside via {args.outside}" if args.outside else "in the cluster"
     inputs = os.environ.get("MSA_VERIFY_INPUTS", spec.get("inputs", ""))
     header = f"msa verification of namespace {spec['namespace']} {where}" + (f" (inputs {inputs[:19]})" if inputs else "")
-    results = verify(spec, groups, skips, settle, kube)
-    failing = report(results, header)
+    set_request_timeout(args.timeout)
+    print(header, flush=True)
+    results = verify(spec, groups, skips, settle, kube, out=sys.stdout)
+    failing = report(results, None, lines=False)
     if failing and os.path.exists(args.termination_log):
         try:
             with open(args.termination_log, "w") as f:

@@ -9,7 +9,17 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Optional
 
+# Seconds one request may take; the checker's --timeout sets it (verify.py passes its own, shorter).
 HTTP_TIMEOUT = 10.0
+
+
+def set_request_timeout(seconds: float) -> None:
+    global HTTP_TIMEOUT
+    HTTP_TIMEOUT = seconds
+
+
+def request_timeout() -> float:
+    return HTTP_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -22,12 +32,13 @@ class Response:
 
 
 def http_get(url: str, accept: str = "application/json", headers: Optional[dict] = None,
-             context: Optional[ssl.SSLContext] = None, timeout: float = HTTP_TIMEOUT) -> Response:
+             context: Optional[ssl.SSLContext] = None, timeout: Optional[float] = None) -> Response:
     """GET that returns 4xx/5xx answers instead of raising; connection problems raise OSError.
 
     Direct connections only: every address here is the stack's own (ClusterIPs, NodePorts, the API
     server), and an HTTP(S)_PROXY in the environment would send them somewhere that cannot reach them.
     """
+    timeout = HTTP_TIMEOUT if timeout is None else timeout
     request = urllib.request.Request(url, headers={"Accept": accept, **(headers or {})})
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context))
     try:
