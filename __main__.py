@@ -4,6 +4,7 @@
                                             │
     nodes (containerd trusts Harbor) ◀──────┤
     images (built for the nodes, in Harbor) │
+    third-party images (copied into Harbor) │
     ZooKeeper ─▶ Kafka (+ kafka-ui)         │
     discovery · config · gateway · user · store  (Eureka clients on fixed ClusterIPs)
                                             │
@@ -14,15 +15,20 @@ from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pulumi.runtime.mocks import MockMonitor
 
 from msa import config
 from msa import k8s as kx
+from msa.address_guard import AddressGuard
 from msa.adoption import UPSERT_KEY, adoption_warnings
 from msa.config import plan
+from msa.config.providers import check_context
 from msa.errors import ConfigError
 from msa.images.harbor import HarborImage, harbor_pull_secret, image_plan
+from msa.images.mirror import MirroredImage
+from msa.mirror_plan import mirror_plans
 from msa.k8s import FORCE_APPLY
-from msa.kafka.cluster import KafkaCluster, KafkaUi, ZooKeeper
+from msa.kafka.cluster import KafkaCluster, KafkaImages, KafkaUi, ZooKeeper
 from msa.kafka.storage import StorageGuard, storage_settings
 from msa.names import KafkaNames
 from msa.network import network_policies, policy_plan
@@ -37,10 +43,16 @@ PROJECT_DIR = Path(__file__).resolve().parent
 # Every configuration mistake stops the program here, before a single resource is registered.
 try:
     cfg, secrets = config.load(PROJECT_DIR)
+    if not isinstance(pulumi.runtime.settings.get_monitor(), MockMonitor):
+        # preview/up only: the offline render needs no kubeconfig. A context the kubeconfig lacks would
+        # otherwise fail late in the provider, or (no context set) deploy to the current one.
+        # Read raw: kubernetes:kubeconfig may be a secret (its text), and Config.get would warn about that.
+        check_context({key: pulumi.runtime.get_config(f"kubernetes:{key}") for key in ("context", "kubeconfig")})
     kafka_names = KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain)
     addresses = plan.address_plan(cfg, kafka_names)
     config_repo = plan.config_repo_files(cfg, PROJECT_DIR)
     images = {name: image_plan(name, svc, cfg.harbor, cfg.cluster.platform, PROJECT_DIR) for name, svc in cfg.services.items()}
+    mirrors = mirror_plans(cfg, PROJECT_DIR)
 except ConfigError as error:
     raise pulumi.RunError(str(error)) from None
 # The provider compares the text with "true" (provider.go), so the warning does too.
@@ -49,7 +61,10 @@ for warning in [*addresses.warnings, *config.host_key_warnings(cfg), *adoption_w
     pulumi.log.warn(warning)
 
 namespace = k8s.core.v1.Namespace("namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=cfg.namespace, annotations=FORCE_APPLY))
-in_namespace = pulumi.ResourceOptions(depends_on=[namespace])
+# A change of an existing Service's ClusterIP is refused (msa/address_guard.py) before anything in the
+# namespace changes: every Service waits for the guard.
+address_guard = AddressGuard("address-guard", addresses.cluster_ips, cfg.allow_address_change)
+in_namespace = pulumi.ResourceOptions(depends_on=[namespace, address_guard])
 # Deny every ingress, then admit exactly the flows the system uses (needs an enforcing CNI).
 network_policies(cfg.namespace, policy_plan(cfg, kafka_names, addresses.node_ports), in_namespace)
 
@@ -58,19 +73,37 @@ nodes = setup_nodes(cfg.cluster, cfg.harbor, secrets)
 harbor_images = {name: HarborImage(f"image-{name}", p, cfg.harbor, secrets) for name, p in images.items()}
 pull_secret = harbor_pull_secret(cfg.namespace, cfg.harbor, secrets, in_namespace)
 
+# Third-party images come from Harbor by digest too: copied there first (the workloads' image
+# reference is the copy's output, so they wait for it), or resolved through Harbor's proxy cache.
+mirrored = {role: MirroredImage(f"mirror-{role}", p, cfg.harbor, secrets, PROJECT_DIR) for role, p in mirrors.items()}
+
+
+def pod_image(role: str) -> kx.PodImage:
+    plan = mirrors[role]
+    from_harbor = plan.mode != "off" or plan.repository.startswith(f"{cfg.harbor.host}/")
+    return kx.PodImage(mirrored[role].ref, plan.pinned, f"msa:{plan.key} (image@sha256:...) or msa:harbor.mirror: copy",
+                       pull_secret.metadata.name if pull_secret and from_harbor else None)
+
+
+kafka_images = KafkaImages(kafka=pod_image("kafka"), zookeeper=pod_image("zookeeper"),
+                           ui=pod_image("kafka-ui") if "kafka-ui" in mirrors else None)
+# Pods that pull from Harbor wait for the nodes to trust it and for the pull Secret.
+pods_wait_for = (*nodes, *([pull_secret] if pull_secret else []))
+kafka_opts = pulumi.ResourceOptions(depends_on=[namespace, address_guard, *pods_wait_for])
+
 # cp-kafka's start script gives up when ZooKeeper does not answer within its timeout, so the brokers
 # wait for the ensemble instead of crash-looping through back-off delays.
 # A storage change existing volumes cannot follow is refused before either StatefulSet changes.
 storage_guard = StorageGuard("storage-guard", storage_settings(cfg.kafka))
-zookeeper = ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), (storage_guard,), in_namespace)
+zookeeper = ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), kafka_images, (storage_guard,), kafka_opts)
 kafka = KafkaCluster(
-    "kafka", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.bootstrap),
-    brokers_wait_for=(zookeeper,), storage_guard=(storage_guard,), opts=in_namespace,
+    "kafka", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.bootstrap), kafka_images,
+    brokers_wait_for=(zookeeper,), storage_guard=(storage_guard,), opts=kafka_opts,
 )
 kafka_ui = None
 if cfg.kafka.ui.enabled:
     kafka_ui = KafkaUi("kafka-ui", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.ui), addresses.node_ports.get(kafka_names.ui),
-                       secrets.kafka_ui_password, in_namespace)
+                       kafka_images.ui, secrets.kafka_ui_password, kafka_opts)
 
 # The Spring services do not wait for each other: Eureka clients retry registration and config
 # clients import `optional:configserver:`, so all five roll out in parallel. They do wait for the
@@ -78,7 +111,6 @@ if cfg.kafka.ui.enabled:
 directory = directory_for(cfg, kafka_names.bootstrap_servers)
 (config_service,) = cfg.by_role("config")
 config_map = config_repo_map(cfg.namespace, config_repo, in_namespace)
-pods_wait_for = (*nodes, *([pull_secret] if pull_secret else []))
 spring_services = {}
 for name, svc in cfg.services.items():
     cluster_ip = addresses.cluster_ip(name)
@@ -104,8 +136,10 @@ if cfg.verify.enabled:
         namespace=cfg.namespace,
         verify=cfg.verify,
         spec=spec,
-        image=cfg.kafka.image,
-        inputs=verification_inputs(spec, cfg, config_repo, {n: image.ref for n, image in harbor_images.items()}),
+        image=kafka_images.kafka,
+        # A new digest of any image (a build, or a third-party copy) is a reason to verify again.
+        inputs=verification_inputs(spec, cfg, config_repo, {**{n: image.ref for n, image in harbor_images.items()},
+                                                            **{f"mirror:{p.name}": mirrored[r].ref for r, p in mirrors.items()}}),
         waits_for=(*nodes, zookeeper, kafka, *([kafka_ui] if kafka_ui else []), *spring_services.values(), config_map),
     ), in_namespace)
 
@@ -114,3 +148,4 @@ pulumi.export("clusterIPs", addresses.cluster_ips)
 pulumi.export("nodePorts", addresses.node_ports)
 pulumi.export("kafkaBootstrapServers", kafka_names.bootstrap_servers)
 pulumi.export("images", {name: image.ref for name, image in harbor_images.items()})
+pulumi.export("mirroredImages", {plan.name: mirrored[role].ref for role, plan in mirrors.items()})

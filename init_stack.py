@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Create a stack for the committed Pulumi.STACK.yaml and set its secrets (README: "Create a stack").
+"""Create a stack for the committed Pulumi.STACK.yaml and set its secrets (docs/ci-and-secrets.md: "Create a stack").
 
     python3 tasks.py init-stack STACK [--secrets-provider passphrase|default|<KMS URL>] [--ssh-key FILE]
+    python3 tasks.py init-stack STACK --from TEMPLATE [--service-cidr CIDR] [--context NAME] ...
 
-Drives the real `pulumi` CLI, in this order:
+With --from it first writes Pulumi.STACK.yaml from Pulumi.TEMPLATE.yaml for another cluster (without the
+template's secrets, encryption lines and clusterIP pins; msa/config/template.py). Then it drives the real
+`pulumi` CLI, in this order:
   1. `pulumi whoami`: a backend must be logged in (else: the login commands, exit 2).
   2. `pulumi stack select STACK`, or `pulumi stack init STACK --secrets-provider ...` when it does not
      exist yet. `passphrase` reads PULUMI_CONFIG_PASSPHRASE(_FILE) or prompts; `default` is Pulumi
@@ -31,9 +34,35 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from msa.config.stackfile import StackFileError, load_document, stack_file_problems
+from msa.cli import add_version, run_in_project_venv
 
 PROJECT_DIR = Path(__file__).resolve().parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="init_stack.py", description="Create a stack and set its secrets with the pulumi CLI.")
+    parser.add_argument("stack", help="stack name: uses Pulumi.<stack>.yaml")
+    parser.add_argument("--from", dest="template", metavar="TEMPLATE",
+                        help="write Pulumi.<stack>.yaml first, from Pulumi.<TEMPLATE>.yaml: without its secrets, encryption lines and clusterIP pins")
+    parser.add_argument("--service-cidr", metavar="CIDR", help="with --from: your cluster's --service-cluster-ip-range (msa:cluster.serviceCidr)")
+    parser.add_argument("--context", metavar="NAME", help="with --from: your kubeconfig context (kubernetes:context)")
+    parser.add_argument("--secrets-provider", default="passphrase",
+                        help="passphrase (default), default (Pulumi Cloud's key), or a KMS URL (awskms://, gcpkms://, azurekeyvault://, hashivault://)")
+    parser.add_argument("--ssh-key", type=Path, default=Path.home() / ".ssh" / "id_ed25519",
+                        help="private key the nodes (and relay host) accept (default ~/.ssh/id_ed25519)")
+    parser.add_argument("--host-keys", action="store_true",
+                        help="also record the SSH host key of every node, bastion and relay host (ssh-keyscan, fingerprints confirmed)")
+    parser.add_argument("--yes", action="store_true", help="with --host-keys: store the scanned keys without asking (trusted network only)")
+    add_version(parser, "init_stack.py")
+    return parser
+
+
+if __name__ == "__main__":
+    build_parser().parse_args()  # --help and --version answer with a bare python3, before any venv
+    run_in_project_venv(Path(__file__), PROJECT_DIR, needs="yaml", create_with="python3 tasks.py init-stack STACK")
+
+from msa.config.stackfile import StackFileError, load_document, stack_file_problems  # noqa: E402
+from msa.config.template import TemplateError, stack_from_template  # noqa: E402
 LOGIN_HINT = (
     "log in to a state backend first, one of:\n"
     "  pulumi login                                   # Pulumi Cloud\n"
@@ -179,26 +208,23 @@ def init_stack(stack: str, secrets_provider: str, ssh_key: Path, project_dir: Pa
     for path in keys_stored:
         report.append(f"  {path}")
     if not host_keys and unchecked_hosts(after):
-        report.append("hosts without a host key: run again with --host-keys (README: \"Node host keys\")")
+        report.append("hosts without a host key: run again with --host-keys (docs/ci-and-secrets.md: \"Node host keys\")")
     report.append(f"then: git add {stack_path.name} && git commit -m 'Create stack {stack}'")
     report.append(f"check it: pulumi preview --diff --stack {stack}")
     return report
 
 
 def main(argv: Optional[list[str]] = None, project_dir: Path = PROJECT_DIR) -> int:
-    parser = argparse.ArgumentParser(description="Create a stack and set its secrets with the pulumi CLI.")
-    parser.add_argument("stack", help="stack name: uses Pulumi.<stack>.yaml")
-    parser.add_argument("--secrets-provider", default="passphrase",
-                        help="passphrase (default), default (Pulumi Cloud's key), or a KMS URL (awskms://, gcpkms://, azurekeyvault://, hashivault://)")
-    parser.add_argument("--ssh-key", type=Path, default=Path.home() / ".ssh" / "id_ed25519",
-                        help="private key the nodes (and relay host) accept (default ~/.ssh/id_ed25519)")
-    parser.add_argument("--host-keys", action="store_true",
-                        help="also record the SSH host key of every node, bastion and relay host (ssh-keyscan, fingerprints confirmed)")
-    parser.add_argument("--yes", action="store_true", help="with --host-keys: store the scanned keys without asking (trusted network only)")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    if (args.service_cidr or args.context) and not args.template:
+        print("error: --service-cidr and --context only apply with --from TEMPLATE (a new stack file); edit an existing one directly", file=sys.stderr)
+        return 2
     try:
+        if args.template:
+            written = stack_from_template(project_dir, args.template, args.stack, args.service_cidr, args.context)
+            print(written)
         report = init_stack(args.stack, args.secrets_provider, args.ssh_key, project_dir, args.host_keys, args.yes)
-    except (InitError, StackFileError) as exc:
+    except (InitError, StackFileError, TemplateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print("\n".join(report))

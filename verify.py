@@ -4,7 +4,7 @@
     python verify.py STACK [--node HOST] [--only eureka,gateway,config] [--settle SECONDS]
 
 Builds the very spec the verification Job gets (msa/verify/spec.py) from Pulumi.STACK.yaml and
-runs the same checker (msa/verify/checker.py) with `--outside`: Eureka, the gateway routes and
+runs the same checker (msa/verify/checker/) with `--outside`: Eureka, the gateway routes and
 the config server through their NodePorts on HOST (default: the first of msa:cluster.nodes). Kafka
 and the pods are checked only by the Job inside the cluster; the table says so.
 Exit 0: every reachable check passed; 1: a check failed; 2: bad configuration or usage.
@@ -18,17 +18,35 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-from msa import config
-from msa.config import plan
-from msa.errors import ConfigError
-from msa.images.harbor import image_plan
-from msa.k8s import PART_OF
-from msa.names import KafkaNames
-from msa.verify.checker import main as checker_main
-from msa.verify.spec import spec_json, verification_spec
-from render import StackFileError, load_stack_config
+from msa.cli import add_version, run_in_project_venv
 
 PROJECT_DIR = Path(__file__).resolve().parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="verify.py", description="Verify a running stack from outside the cluster (NodePorts).")
+    parser.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--node", help="a node's address (default: the first of msa:cluster.nodes)")
+    parser.add_argument("--only", help="comma-separated subset of the checks: eureka,gateway,config")
+    parser.add_argument("--settle", type=float, default=0, help="seconds to keep repeating failing checks (default 0)")
+    parser.add_argument("--timeout", type=float, default=5, help="seconds one HTTP request of a check may take before it fails (default 5)")
+    add_version(parser, "verify.py")
+    return parser
+
+
+if __name__ == "__main__":
+    build_parser().parse_args()  # --help and --version answer with a bare python3, before any venv
+    run_in_project_venv(Path(__file__), PROJECT_DIR, create_with="python3 tasks.py verify STACK")
+
+from msa import config  # noqa: E402
+from msa.config import plan  # noqa: E402
+from msa.errors import ConfigError  # noqa: E402
+from msa.images.harbor import image_plan  # noqa: E402
+from msa.k8s import PART_OF  # noqa: E402
+from msa.names import KafkaNames  # noqa: E402
+from msa.verify.checker.cli import main as checker_main  # noqa: E402
+from msa.verify.spec import spec_json, verification_spec  # noqa: E402
+from render import StackFileError, load_stack_config  # noqa: E402
 
 
 def stack_spec(stack: str, project_dir: Path = PROJECT_DIR) -> tuple[dict, config.StackConfig]:
@@ -43,12 +61,7 @@ def stack_spec(stack: str, project_dir: Path = PROJECT_DIR) -> tuple[dict, confi
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description="Verify a running stack from outside the cluster (NodePorts).")
-    parser.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
-    parser.add_argument("--node", help="a node's address (default: the first of msa:cluster.nodes)")
-    parser.add_argument("--only", help="comma-separated subset of the checks: eureka,gateway,config")
-    parser.add_argument("--settle", type=float, default=0, help="seconds to keep repeating failing checks (default 0)")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         spec, cfg = stack_spec(args.stack)
     except (StackFileError, ConfigError) as error:
@@ -61,7 +74,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="msa-verify-") as spec_file:
         spec_file.write(spec_json(spec))
         spec_file.flush()
-        forwarded = ["--spec", spec_file.name, "--outside", node, "--settle", str(args.settle)]
+        forwarded = ["--spec", spec_file.name, "--outside", node, "--settle", str(args.settle), "--timeout", str(args.timeout)]
         return checker_main(forwarded + (["--only", args.only] if args.only else []))
 
 

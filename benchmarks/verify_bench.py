@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from msa.verify.spec import CHECKER  # noqa: E402
 from integration.kafka_cluster import LIB, KafkaWorld, ToolBox  # noqa: E402
+from integration.verify_run import checker_command, install_checker  # noqa: E402
 
 STACK_OF = {1: "dev", 3: "prod"}
 
@@ -53,12 +53,13 @@ def main() -> None:
             try:
                 cluster = world.start(brokers=brokers, zookeepers=1, stack=STACK_OF.get(brokers, "prod"))
                 spec_file = Path(tmp) / "spec.json"
+                checker = install_checker(Path(tmp) / "mount")
                 spec_file.write_text(json.dumps(spec_for(STACK_OF.get(brokers, "prod"), cluster.bootstrap_servers)))
                 walls = []
                 for run in range(1, args.runs + 1):
                     start = time.perf_counter()
-                    done = subprocess.run([sys.executable, str(CHECKER), "--spec", str(spec_file), "--only", "kafka"],
-                                          capture_output=True, text=True, env=tools.env())
+                    done = subprocess.run([*checker_command(), "--spec", str(spec_file), "--only", "kafka"],
+                                          cwd=checker, capture_output=True, text=True, env=tools.env())
                     wall = time.perf_counter() - start
                     walls.append(wall)
                     steps = re.findall(r"msa-verify: (\S+) (\S*) ?exit \d+ in ([\d.]+) s", done.stderr)

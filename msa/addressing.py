@@ -7,6 +7,13 @@ Deployment is written and must not change when a Service is re-created.
 Automatic addresses come from the *static band* of the service CIDR (KEP-3070: the first
 min(max(16, size/16), 256) addresses), which the API server's dynamic allocator uses last, so a
 hand-picked address there rarely collides with a Service someone else creates.
+
+Stability: an automatic address is a function of the Service's name and the range alone, never of the
+other Services. Two names that land on the same address are refused (one line naming both and the pin
+that settles it) instead of one of them moving to the next free slot: that probing (msa 0.1.0) let
+adding, removing or pinning one Service move another, which on a running cluster replaces it. The
+state-side half of the promise, a refusal when an address that exists changes after all, is
+address_guard.py.
 """
 
 from __future__ import annotations
@@ -28,6 +35,11 @@ class AddressRequest:
     cluster_ip_key: str
     node_port: Optional[int] = None
     node_port_key: str = ""
+
+
+def _pinnable(req: AddressRequest) -> bool:
+    """A Service whose address has a config key of its own (the stack's Kafka Services have none)."""
+    return req.cluster_ip_key.endswith(".clusterIP")
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,47 @@ def _preferred_slot(service: str, band_len: int) -> int:
     return int.from_bytes(hashlib.sha256(service.encode()).digest()[:8], "big") % band_len
 
 
+def derived_address(service: str, band: list[ipaddress.IPv4Address]) -> ipaddress.IPv4Address:
+    """The address a Service without `clusterIP` gets: its name's slot in the band, nothing else."""
+    return band[_preferred_slot(service, len(band))]
+
+
+def v0_1_automatic_addresses(automatic: list[str], band: list[ipaddress.IPv4Address],
+                             taken: set[ipaddress.IPv4Address]) -> dict[str, ipaddress.IPv4Address]:
+    """What msa 0.1.0 gave Services without `clusterIP` (the name's slot, or on a collision the next free
+    one, names sorted by slot): kept only to tell a stack deployed with it which address to pin."""
+    taken = set(taken)
+    given: dict[str, ipaddress.IPv4Address] = {}
+    for name in sorted(automatic, key=lambda n: (_preferred_slot(n, len(band)), n)):
+        start = _preferred_slot(name, len(band))
+        for step in range(len(band)):
+            candidate = band[(start + step) % len(band)]
+            if candidate not in taken:
+                taken.add(candidate)
+                given[name] = candidate
+                break
+    return given
+
+
+def _collision(auto: AddressRequest, other: AddressRequest, ip: ipaddress.IPv4Address, free: Optional[ipaddress.IPv4Address],
+               v0_1: dict[str, ipaddress.IPv4Address]) -> ConfigError:
+    """One line naming both Services, the address, and the pin that settles it without moving either."""
+    example = f", e.g. {free}" if free else ""
+    if other.cluster_ip is not None:
+        # A pin on another Service's derived address: the pin goes elsewhere, the derived one stays.
+        return ConfigError(other.cluster_ip_key, f"{ip} is the address {auto.service} derives from its name; pin {other.service} to another "
+                                                 f"free address{example} (an automatic address never moves to make room)")
+    pair = sorted((auto, other), key=lambda r: r.service)
+    blamed = next((r for r in reversed(pair) if _pinnable(r)), pair[-1])
+    before = [f"{r.service} {v0_1[r.service]}" for r in pair if r.service in v0_1]
+    history = ""
+    if any(v0_1.get(r.service) not in (None, ip) for r in pair):
+        history = f"; a stack deployed with msa 0.1.0 has {' and '.join(before)}: pin the one that moved there"
+    pinnable = " or ".join(f"msa:{r.cluster_ip_key}" for r in pair if _pinnable(r))
+    return ConfigError(blamed.cluster_ip_key, f"{pair[0].service} and {pair[1].service} both derive {ip} from their names; pin the new one "
+                                              f"({pinnable}) to a free address{example}, the deployed one keeps {ip}{history}")
+
+
 def plan_addresses(
     requests: list[AddressRequest],
     cidr: ipaddress.IPv4Network,
@@ -85,14 +138,12 @@ def plan_addresses(
     node_port_range_key: str = "cluster.nodePortRange",
     cidr_key: str = "cluster.serviceCidr",
 ) -> AddressPlan:
-    """Check explicit addresses, then give every other Service a deterministic one from the band.
+    """Check explicit addresses, then give every other Service the address its name derives.
 
-    An automatic address depends only on the Service's own name, except when two names hash to the
-    same slot; then the name that sorts first keeps it and the other takes the next free slot. Adding
-    a Service therefore moves no other Service unless their slots collide; pin `clusterIP` in the
-    stack config to freeze an address for good.
+    An automatic address depends only on the Service's own name and the range: adding, removing or
+    pinning another Service never moves it. When an automatic address is already taken (another
+    name derives it too, or a pin holds it), the Service that can be pinned is refused with the fix.
     """
-    reserved = reserved_addresses(cidr)
     usable = usable_addresses(cidr) if cidr.num_addresses <= 4096 else None
     if usable is not None and len(requests) > len(usable):
         raise ConfigError(
@@ -100,14 +151,23 @@ def plan_addresses(
             f"{cidr} has {len(usable)} addresses for Services but the stack needs {len(requests)} "
             f"({', '.join(r.service for r in requests)}); use the cluster's real --service-cluster-ip-range (kubeadm: 10.96.0.0/12)",
         )
-    band_set = set(static_band(cidr))
+    taken, outside_band = _pinned_addresses(requests, cidr)
+    warnings = [_outside_band_warning(outside_band, cidr)] if outside_band else []
     # Automatic addresses come from the static band; a range too small to have one lends all of itself.
-    band = static_band(cidr) or usable or []
-    taken: dict[ipaddress.IPv4Address, str] = {}
-    cluster_ips: dict[str, str] = {}
-    warnings: list[str] = []
-    outside_band: list[AddressRequest] = []
+    _automatic_addresses(requests, static_band(cidr) or usable or [], taken, cidr)
+    # In the order they were given: the pinned addresses, then the automatic ones by name.
+    cluster_ips = {service: str(ip) for ip, service in taken.items()}
+    node_ports = _node_ports(requests, node_port_range, node_port_range_key)
+    return AddressPlan(cluster_ips=cluster_ips, node_ports=node_ports, warnings=warnings)
 
+
+def _pinned_addresses(requests: list[AddressRequest], cidr: ipaddress.IPv4Network
+                      ) -> tuple[dict[ipaddress.IPv4Address, str], list[AddressRequest]]:
+    """The explicit clusterIPs, checked (address -> Service), and those outside the static band."""
+    reserved = reserved_addresses(cidr)
+    band_set = set(static_band(cidr))
+    taken: dict[ipaddress.IPv4Address, str] = {}
+    outside_band: list[AddressRequest] = []
     for req in requests:
         ip = req.cluster_ip
         if ip is None:
@@ -121,30 +181,40 @@ def plan_addresses(
         if band_set and ip not in band_set:
             outside_band.append(req)
         taken[ip] = req.service
-        cluster_ips[req.service] = str(ip)
+    return taken, outside_band
 
-    if outside_band:
-        # One line for all of them, saying why it matters and when it does not.
-        pins = ", ".join(f"msa:{r.cluster_ip_key} {r.cluster_ip}" for r in outside_band)
-        warnings.append(
-            f"{pins}: outside the static band {cidr.network_address}-{cidr.network_address + static_band_size(cidr) - 1} of {cidr}, "
-            "so the API server may give the address to another Service before this one exists (\"provided IP is already allocated\"); "
-            "fine where the Service already holds it (the committed stacks pin the team's existing addresses), "
-            "else pick an address inside the band or drop clusterIP"
-        )
 
-    automatic = sorted((r for r in requests if r.cluster_ip is None), key=lambda r: (_preferred_slot(r.service, len(band)), r.service))
-    for req in automatic:
-        start = _preferred_slot(req.service, len(band))
-        for step in range(len(band)):
-            candidate = band[(start + step) % len(band)]
-            if candidate not in taken:
-                break
-        else:
-            raise ConfigError(req.cluster_ip_key, f"the static band of {cidr} is full; set clusterIP explicitly to a free address of {cidr}")
-        taken[candidate] = req.service
-        cluster_ips[req.service] = str(candidate)
+def _outside_band_warning(outside_band: list[AddressRequest], cidr: ipaddress.IPv4Network) -> str:
+    """One line for all of them, saying why it matters and when it does not."""
+    pins = ", ".join(f"msa:{r.cluster_ip_key} {r.cluster_ip}" for r in outside_band)
+    return (
+        f"{pins}: outside the static band {cidr.network_address}-{cidr.network_address + static_band_size(cidr) - 1} of {cidr}, "
+        "so the API server may give the address to another Service before this one exists (\"provided IP is already allocated\"); "
+        "fine where the Service already holds it (the committed stacks pin the team's existing addresses), "
+        "else pick an address inside the band or drop clusterIP"
+    )
 
+
+def _automatic_addresses(requests: list[AddressRequest], band: list[ipaddress.IPv4Address],
+                         taken: dict[ipaddress.IPv4Address, str], cidr: ipaddress.IPv4Network) -> None:
+    """Every Service without clusterIP gets the address its name derives (into `taken`), or a refusal."""
+    by_name = {r.service: r for r in requests}
+    automatic = [r for r in requests if r.cluster_ip is None]
+    derived = {r.service: derived_address(r.service, band) for r in automatic}
+    # Names sorted: which of two colliding Services is blamed never depends on the order of the config.
+    for req in sorted(automatic, key=lambda r: r.service):
+        ip = derived[req.service]
+        if ip not in taken:
+            taken[ip] = req.service
+            continue
+        busy = set(taken) | set(derived.values())
+        start = band.index(ip)
+        free = next((a for a in band[start:] + band[:start] if a not in busy), None)
+        v0_1 = v0_1_automatic_addresses([r.service for r in automatic], band, {r.cluster_ip for r in requests if r.cluster_ip})
+        raise _collision(req, by_name[taken[ip]], ip, free, v0_1)
+
+
+def _node_ports(requests: list[AddressRequest], node_port_range: range, node_port_range_key: str) -> dict[str, int]:
     node_ports: dict[str, int] = {}
     used_ports: dict[int, str] = {}
     for req in requests:
@@ -160,5 +230,4 @@ def plan_addresses(
             raise ConfigError(req.node_port_key, f"{port} is already the NodePort of {used_ports[port]}; give each Service its own port")
         used_ports[port] = req.service
         node_ports[req.service] = port
-
-    return AddressPlan(cluster_ips=cluster_ips, node_ports=node_ports, warnings=warnings)
+    return node_ports

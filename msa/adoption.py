@@ -1,4 +1,4 @@
-"""Taking over objects that already exist in the cluster (pure; README: "Taking over the hand-made deployment").
+"""Taking over objects that already exist in the cluster (pure; docs/adoption.md).
 
 `import_document` builds the `pulumi import --file` document for every Kubernetes object the program
 registers, in the CLI's import-file format (pulumi/pulumi pkg/cmd/pulumi/operations/import.go:

@@ -6,6 +6,7 @@ One fact in one place: the label set, the resource block, the pod defaults
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import pulumi
@@ -147,6 +148,26 @@ def tag_only_skips(image: str, pin_with: str) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class PodImage:
+    """An image as pods pull it: the reference (an Output when a copy or push decides the digest),
+    whether it is pinned by digest, the config key that pins it, and Harbor's pull Secret if it
+    comes from Harbor."""
+
+    ref: pulumi.Input[str]
+    pinned: bool
+    pin_with: str
+    pull_secret: Optional[pulumi.Input[str]] = None
+
+    def checkov_skips(self, what: str) -> dict[str, str]:
+        """The tag-only exceptions (none once pinned: a mirrored image always is)."""
+        return {} if self.pinned else tag_only_skips(what, self.pin_with)
+
+    @property
+    def pull_secrets(self) -> Optional[list[k8s.core.v1.LocalObjectReferenceArgs]]:
+        return [k8s.core.v1.LocalObjectReferenceArgs(name=self.pull_secret)] if self.pull_secret is not None else None
+
+
 def cluster_ip_service(
     name: str,
     namespace: str,
@@ -258,7 +279,7 @@ def script_job(
     name: str,
     namespace: str,
     component: str,
-    image: str,
+    image: pulumi.Input[str],
     script: str,
     env_values: dict[str, str],
     opts: pulumi.ResourceOptions,
@@ -266,6 +287,7 @@ def script_job(
     inputs_hash: Optional[str] = None,
     security_context: Optional[k8s.core.v1.PodSecurityContextArgs] = None,
     annotations: Optional[dict[str, str]] = None,
+    pull_secrets: Optional[Sequence[k8s.core.v1.LocalObjectReferenceArgs]] = None,
 ) -> k8s.batch.v1.Job:
     """A Job that runs `script` once with bash in `image`; `pulumi up` waits for it and fails with it.
 
@@ -287,6 +309,7 @@ def script_job(
                 spec=pod_spec(
                     restart_policy="Never",
                     security_context=security_context,
+                    image_pull_secrets=pull_secrets,
                     containers=[k8s.core.v1.ContainerArgs(
                         name=name,
                         image=image,

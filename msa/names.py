@@ -38,7 +38,7 @@ class KafkaNames:
     # Not "kafka": a Service of that name injects KAFKA_PORT into pods that do not switch links off.
     bootstrap: str = "kafka-bootstrap"
     ui: str = "kafka-ui"
-    # Day-two Jobs around a broker-count change (kafka_jobs.py).
+    # Day-two Jobs around a broker-count change (kafka/jobs.py).
     drain: str = "kafka-drain"
     rebalance: str = "kafka-rebalance"
     zookeeper_shrink: str = "zookeeper-shrink"

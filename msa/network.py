@@ -9,7 +9,7 @@
 `policy_plan` computes the policies (pure: plain data, tested on its own); `NetworkPolicies` creates
 them. Only ingress is restricted: egress (DNS, the Kubernetes API for the verification Job, Harbor) is
 left open. They need a CNI that enforces NetworkPolicies (Calico, Cilium, ...); flannel alone ignores
-them (README).
+them (docs/security.md).
 """
 
 from __future__ import annotations

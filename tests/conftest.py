@@ -1,8 +1,11 @@
 """Helpers to run the real program (__main__.py) under Pulumi's mock runtime with an edited stack config."""
 
+import atexit
 import copy
+import functools
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -33,14 +36,39 @@ TEST_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ntest-key-material-QmFzZTY0\
 NOT_COPIED = ("venv", ".venv", ".git", "rendered", "__pycache__", "*cache*", ".hypothesis", ".ci", "target")
 
 
+# The stacks the tests assert on (tests/stacks/README.md). The project's own Pulumi.<stack>.yaml files
+# are the deploying team's: no test reads them for values.
+STACKS = ROOT / "tests" / "stacks"
+FIXTURE_STACKS = ("dev", "prod")
+
+
+def install_fixture_stacks(project: Path) -> None:
+    """Make the stack files of `project` exactly the fixture stacks (a team's own ones are removed)."""
+    for own in project.glob("Pulumi.*.yaml"):
+        own.unlink()
+    for stack in FIXTURE_STACKS:
+        shutil.copy(STACKS / f"Pulumi.{stack}.yaml", project / f"Pulumi.{stack}.yaml")
+
+
 def copy_project(dest: Path) -> Path:
-    """A copy of the project to run render.py and friends in, so a test can never touch the real one."""
+    """A copy of the project to run render.py and friends in, so a test can never touch the real one;
+    its stack files are the fixture stacks."""
     shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(*NOT_COPIED))
+    install_fixture_stacks(dest)
     return dest
 
 
+@functools.cache
+def fixture_project() -> Path:
+    """One read-only copy of the project per test process, for tests that read stack files by name
+    (render.py STACK, load_stack_config): the team's stack files never leak into an assertion."""
+    folder = Path(tempfile.mkdtemp(prefix="msa-fixture-project-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return copy_project(folder / "project")
+
+
 def stack_values(stack: str) -> dict:
-    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return yaml.safe_load((STACKS / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
 def to_config(values: dict, secrets: Optional[dict] = None) -> tuple[dict, list]:

@@ -56,18 +56,41 @@ def test_run_as_user_is_a_per_service_setting_changed_in_place():
         "msa:services.user-service.runAsUser: 0 is too small")
 
 
+CP_WORKLOADS = [("StatefulSet", "kafka"), ("StatefulSet", "zookeeper"), ("Job", "kafka-drain"), ("Job", "kafka-rebalance"), ("Job", "verify")]
+
+
 def test_cp_workloads_skip_exactly_the_checks_their_entrypoints_need(dev):
-    for kind, name in [("StatefulSet", "kafka"), ("StatefulSet", "zookeeper"), ("Job", "kafka-drain"), ("Job", "kafka-rebalance")]:
+    for kind, name in CP_WORKLOADS[:-1]:
         workload = by_name(dev, kind, name)
         assert pod(workload)["securityContext"]["runAsUser"] == 1000
-        # uid 1000 owns what the scripts write; the root filesystem is written; 7.9.1 is given by tag.
-        assert set(skips(workload)) == {"CKV_K8S_40", "CKV_K8S_22", "CKV_K8S_43", "CKV_K8S_15"}, name
+        # uid 1000 owns what the scripts write; the root filesystem is written; mirrored, so by digest.
+        assert set(skips(workload)) == {"CKV_K8S_40", "CKV_K8S_22"}, name
         assert all(reason.strip() for reason in skips(workload).values())
+
+
+@pytest.mark.parametrize("mirror", ["copy", "proxy-cache"])
+def test_no_tag_exception_is_left_on_any_object_once_mirrored(mirror):
+    result = run_stack("dev", lambda v: v["msa:harbor"].update(mirror=mirror))
+    tag_checks = {"CKV_K8S_43", "CKV_K8S_15"}
+    for kind, name in [*CP_WORKLOADS, ("Deployment", "kafka-ui")]:
+        workload = by_name(result, kind, name)
+        assert not tag_checks & set(skips(workload)), name
+        assert "@sha256:" in pod(workload)["containers"][0]["image"], name
+
+
+def test_with_mirroring_off_a_tag_only_cp_image_keeps_its_exceptions():
+    result = run_stack("dev", lambda v: v["msa:harbor"].update(mirror="off"))
+    for kind, name in CP_WORKLOADS:
+        assert {"CKV_K8S_43", "CKV_K8S_15"} <= set(skips(by_name(result, kind, name))), name
+        expected = "confluentinc/cp-zookeeper:7.9.1" if name == "zookeeper" else "confluentinc/cp-kafka:7.9.1"
+        assert pod(by_name(result, kind, name))["containers"][0]["image"] == expected
+    # kafka-ui's default is pinned by digest upstream: no exception even unmirrored.
+    assert not {"CKV_K8S_43", "CKV_K8S_15"} & set(skips(by_name(result, "Deployment", "kafka-ui")))
 
 
 def test_a_cp_image_pinned_by_digest_drops_the_tag_exceptions():
     pinned = f"confluentinc/cp-kafka:7.9.1@{DIGEST}"
-    result = run_stack("dev", lambda v: v["msa:kafka"].update(image=pinned))
+    result = run_stack("dev", lambda v: (v["msa:kafka"].update(image=pinned), v["msa:harbor"].update(mirror="off")))
     kafka = by_name(result, "StatefulSet", "kafka")
     assert pod(kafka)["containers"][0]["image"] == pinned
     assert set(skips(kafka)) == {"CKV_K8S_40", "CKV_K8S_22"}

@@ -1,12 +1,12 @@
-"""The README's configuration table, generated from the config model so the two cannot drift.
+"""The configuration reference (docs/configuration.md), generated from the config model so the two cannot drift.
 
     venv/bin/python -m msa.config.docs                 # print the table
-    python3 tasks.py docs                               # rewrite it in README.md between the markers
+    python3 tasks.py docs                               # rewrite it in docs/configuration.md between the markers
 
 Every key of `StackConfig` becomes one row: its path as `pulumi config set --path` spells it, its
 default (the default of the object that holds it, so `kafka.resources.cpu` shows the broker's
 own default), its form (from the field's type) and its docstring. tests/config/test_config_docs.py fails
-when README.md and the model differ.
+when docs/configuration.md and the model differ.
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ from annotated_types import Ge, Le
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from .model import SECRET_KEYS, StackConfig, _model_in, _wire_name
+from .model import SECRET_KEYS, StackConfig
+from .problems import model_in, wire_name
 from .forms import Form
+from .sizes import SERVICE_HEAP, Floor
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 BEGIN = "<!-- config-table: generated from msa/config/model.py by `python3 tasks.py docs`; edit the model, not this table -->"
 END = "<!-- end config-table -->"
 
@@ -71,10 +73,10 @@ def _form(annotation: Any, field: Optional[FieldInfo] = None) -> str:
         return " | ".join(f"`{v}`" for v in typing.get_args(annotation))
     if origin is list:
         (item,) = typing.get_args(annotation)
-        return "list of objects" if _model_in(item) else f"list of {_form(item)}"
+        return "list of objects" if model_in(item) else f"list of {_form(item)}"
     if origin is dict:
         _, value = typing.get_args(annotation)
-        return "map of objects" if _model_in(value) else f"map of {_form(value)}"
+        return "map of objects" if model_in(value) else f"map of {_form(value)}"
     if annotation is bool:
         return "true/false"
     if annotation is int:
@@ -93,7 +95,7 @@ def _form(annotation: Any, field: Optional[FieldInfo] = None) -> str:
 def rows(model: type[BaseModel] = StackConfig, prefix: str = "", defaults: Any = None) -> Iterator[tuple[str, str, str, str]]:
     """(key, default, form, meaning) for every key below `model`, depth first, in model order."""
     for name, field in model.model_fields.items():
-        key = prefix + _wire_name(name, field)
+        key = prefix + wire_name(name, field)
         annotation = field.annotation
         if field.is_required():
             default = "required"
@@ -102,19 +104,44 @@ def rows(model: type[BaseModel] = StackConfig, prefix: str = "", defaults: Any =
         else:
             default = _default(field.get_default(call_default_factory=True))
         origin = typing.get_origin(annotation)
-        if origin is list and _model_in(typing.get_args(annotation)[0]):
+        if origin is list and model_in(typing.get_args(annotation)[0]):
             yield key + "[]", default, "list of objects", field.description or ""
-            yield from rows(_model_in(typing.get_args(annotation)[0]), key + "[].", None)
-        elif origin is dict and _model_in(typing.get_args(annotation)[1]):
+            yield from rows(model_in(typing.get_args(annotation)[0]), key + "[].", None)
+        elif origin is dict and model_in(typing.get_args(annotation)[1]):
             yield key + ".<name>", default, "map of objects", field.description or ""
-            yield from rows(_model_in(typing.get_args(annotation)[1]), key + ".<name>.", None)
-        elif _model_in(annotation):
+            yield from rows(model_in(typing.get_args(annotation)[1]), key + ".<name>.", None)
+        elif model_in(annotation):
             value = getattr(defaults, name) if defaults is not None else field.get_default(call_default_factory=True)
             form = next((m.name for m in field.metadata if isinstance(m, Form)), "object")
             yield key, default or ("none" if value is None else ""), form, field.description or ""
-            yield from rows(_model_in(annotation), key + ".", value if isinstance(value, BaseModel) else None)
+            yield from rows(model_in(annotation), key + ".", value if isinstance(value, BaseModel) else None)
         else:
-            yield key, default, _form(annotation, field), field.description or ""
+            yield key, default, _form(annotation, field) + _floor_text(field), field.description or ""
+
+
+def _floor(field: FieldInfo) -> Optional[Floor]:
+    return next((m for m in field.metadata if isinstance(m, Floor)), None)
+
+
+def _floor_text(field: FieldInfo) -> str:
+    floor = _floor(field)
+    return f", {floor.shown}" if floor else ""
+
+
+def floors(model: type[BaseModel] = StackConfig, prefix: str = "") -> Iterator[tuple[str, Floor]]:
+    """(key, floor) for every size or quantity key below `model` (sizes that cannot be meant are refused)."""
+    for name, field in model.model_fields.items():
+        key = prefix + wire_name(name, field)
+        annotation = field.annotation
+        origin = typing.get_origin(annotation)
+        if origin is dict and model_in(typing.get_args(annotation)[1]):
+            yield from floors(model_in(typing.get_args(annotation)[1]), key + ".<name>.")
+        elif origin is list and model_in(typing.get_args(annotation)[0]):
+            yield from floors(model_in(typing.get_args(annotation)[0]), key + "[].")
+        elif model_in(annotation):
+            yield from floors(model_in(annotation), key + ".")
+        elif _floor(field):
+            yield key, _floor(field)
 
 
 def table() -> str:
@@ -123,6 +150,12 @@ def table() -> str:
         lines.append(f"| `{key}` | {_cell(default)} | {_cell(form)} | {_cell(meaning)} |")
     for key in SECRET_KEYS:
         lines.append(f"| `{key}` | none | secret | {_cell(SECRET_ROWS[key])} |")
+    lines += ["", "Sizes that cannot be meant are refused with the likely fix (`storageSize: 10` is 10 bytes: "
+              "\"did you mean 10Gi?\"). The floor of each size key, and why:", "",
+              "| key | accepted | why |", "|---|---|---|"]
+    for key, floor in floors():
+        lines.append(f"| `{key}` | {floor.shown} | {_cell(floor.why)} |")
+    lines.append(f"| `services.<name>.javaOpts` (`-Xmx`) | {SERVICE_HEAP.shown} | {_cell(SERVICE_HEAP.why)} |")
     return "\n".join(lines)
 
 
@@ -132,11 +165,11 @@ def undocumented() -> list[str]:
 
 
 def with_table(readme: str) -> str:
-    """README text with the generated table between the markers."""
+    """The reference page's text with the generated table between the markers."""
     head, begin, rest = readme.partition(BEGIN)
     _, end, tail = rest.partition(END)
     if not begin or not end:
-        raise ValueError(f"README.md lacks the markers {BEGIN!r} ... {END!r}")
+        raise ValueError(f"docs/configuration.md lacks the markers {BEGIN!r} ... {END!r}")
     return f"{head}{BEGIN}\n{table()}\n{END}{tail}"
 
 
@@ -146,13 +179,13 @@ def main(argv: list[str]) -> int:
         if missing:
             print(f"error: these keys have no docstring in msa/config/model.py: {', '.join(missing)}", file=sys.stderr)
             return 2
-        text = README.read_text()
+        text = REFERENCE.read_text()
         updated = with_table(text)
         if updated != text:
-            README.write_text(updated)
-            print("README.md: configuration table updated")
+            REFERENCE.write_text(updated)
+            print("docs/configuration.md: configuration table updated")
         else:
-            print("README.md: configuration table already up to date")
+            print("docs/configuration.md: configuration table already up to date")
         return 0
     print(table())
     return 0

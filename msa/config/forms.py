@@ -1,8 +1,8 @@
 """The forms a configuration value can take, each checked by its real grammar (pure, no Pulumi).
 
 Every form is an `Annotated` type for the config model: `Quantity`, `DnsLabel`, `Host`, ... A
-check raises ValueError with the problem and the fix; config.py turns that into the one-line error
-that names the key. `Form` carries the human name of a form, which the generated README table
+check raises ValueError with the problem and the fix; the config layer (problems.py) turns that into the one-line error
+that names the key. `Form` carries the human name of a form, which the generated configuration reference
 shows in its "form" column.
 
 Grammars, from their sources:

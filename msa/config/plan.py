@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..addressing import AddressPlan, AddressRequest, plan_addresses
@@ -25,13 +26,19 @@ def address_requests(cfg: StackConfig, names: KafkaNames) -> list[AddressRequest
 
 def address_plan(cfg: StackConfig, names: KafkaNames) -> AddressPlan:
     # Service names the stack reserves for itself are refused by config (names.reserved_names).
-    return plan_addresses(address_requests(cfg, names), cfg.cluster.service_cidr, cfg.cluster.node_ports)
+    plan = plan_addresses(address_requests(cfg, names), cfg.cluster.service_cidr, cfg.cluster.node_ports)
+    if cfg.allow_address_change:
+        # Said on every run while it is set: the next accidental change would pass too.
+        plan.warnings.append(f"msa:allowAddressChange: the ClusterIPs of {', '.join(cfg.allow_address_change)} may change in this up "
+                             "(the Service is re-created); remove the key afterwards so a later change is refused again")
+    return plan
 
 
 def config_repo_files(cfg: StackConfig, project_dir: Path) -> dict[str, str]:
     """The files the config server serves, by file name (a ConfigMap is flat: no sub-folders)."""
     folder = project_dir / cfg.config_repo
-    if not folder.is_dir():
+    # os.path.isdir, not Path.is_dir: a name the file system cannot hold (too long) is "no such folder", not an OSError.
+    if not os.path.isdir(folder):
         raise ConfigError("configRepo", f"folder {cfg.config_repo!r} does not exist; create it with at least an application.yml")
     files = {p.name: p.read_text() for p in sorted(folder.iterdir()) if p.is_file() and p.suffix in (".yml", ".yaml", ".properties")}
     if "application.yml" not in files and "application.yaml" not in files:

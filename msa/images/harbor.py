@@ -152,8 +152,24 @@ def relay_local_script(plan: ImagePlan, harbor: Harbor) -> str:
         "# Paths are relative to the project folder: run it from there (pulumi up does).\n"
         f"{params}\n"
         f"RELAY_PUSH_SCRIPT=$(cat <<'__MSA_RELAY_PUSH__'\n{push}\n__MSA_RELAY_PUSH__\n)\n"
+        f"{relay_ssh_functions()}"
         f"{body}"
     )
+
+
+def relay_ssh_functions() -> str:
+    """`setup_relay_ssh`: ssh/scp options for the relay host, with its host key (relay-ssh.sh)."""
+    return (SCRIPTS / "relay-ssh.sh").read_text()
+
+
+def relay_params(harbor: Harbor) -> list[str]:
+    """The relay host's connection parameters as shell assignments (no secret among them)."""
+    return [
+        f"RELAY_HOST={shlex.quote(harbor.relay_host or '')}",
+        f"RELAY_USER={shlex.quote(harbor.relay_user)}",
+        f"RELAY_PORT={harbor.relay_port}",
+        f"RELAY_HOST_KEY={shlex.quote(harbor.relay_host_key or '')}",
+    ]
 
 
 class HarborImage(pulumi.ComponentResource):

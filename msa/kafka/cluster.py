@@ -6,6 +6,7 @@ these components only place it into StatefulSets.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import pulumi
@@ -39,21 +40,30 @@ def _container_security() -> k8s.core.v1.SecurityContextArgs:
     return kx.restricted_container_security(read_only_root=False)
 
 
-def cp_checkov_skips(image: str, writes: Optional[str] = None, extra: Optional[dict[str, str]] = None) -> dict[str, str]:
+def cp_checkov_skips(image: kx.PodImage, what: str, writes: Optional[str] = None, extra: Optional[dict[str, str]] = None) -> dict[str, str]:
     """The restricted-profile checks a workload on a cp-* image fails on purpose, and why (checkov.io/skip):
-    `writes` says what writes the image's own files (no read-only root filesystem), `extra` adds others."""
+    `writes` says what writes the image's own files (no read-only root filesystem), `extra` adds others.
+    The tag-only exceptions apply only with msa:harbor.mirror: off and a configured tag without digest."""
     skips = {"CKV_K8S_40": f"the cp images run as appuser (uid {CP_USER}) which owns the folders their scripts write", **(extra or {})}
     if writes:
         skips["CKV_K8S_22"] = writes
-    # No digest of cp-kafka/cp-zookeeper 7.9.1 could be verified when this was written: pin one in msa:kafka.
-    return kx.checkov_skips({**skips, **kx.tag_only_skips(image, "msa:kafka.image / zookeeperImage")})
+    return kx.checkov_skips({**skips, **image.checkov_skips(what)})
+
+
+@dataclass(frozen=True)
+class KafkaImages:
+    """The images of the Kafka components as pods pull them (mirrored into Harbor: images/mirror.py)."""
+
+    kafka: kx.PodImage
+    zookeeper: kx.PodImage
+    ui: Optional[kx.PodImage] = None
 
 
 ENTRYPOINT_WRITES = "the cp entrypoint (/etc/confluent/docker/configure) renders its properties into the image's /etc at every start"
 TOOLS_WRITE = "the Kafka tools' start script (kafka-run-class) creates its log folder inside the image"
 
 
-def _cp_stateful_set(name: str, namespace: str, component: str, replicas: int, headless: str,
+def _cp_stateful_set(name: str, namespace: str, component: str, replicas: int, headless: str, image: kx.PodImage, what: str,
                      container: k8s.core.v1.ContainerArgs, claim: k8s.core.v1.PersistentVolumeClaimArgs,
                      termination_grace: int, opts: pulumi.ResourceOptions) -> k8s.apps.v1.StatefulSet:
     """A cp-* StatefulSet: one container as appuser, per-pod DNS through `headless`, data on a claim.
@@ -63,7 +73,7 @@ def _cp_stateful_set(name: str, namespace: str, component: str, replicas: int, h
     """
     return k8s.apps.v1.StatefulSet(
         name,
-        metadata=kx.metadata(name, namespace, component, annotations=cp_checkov_skips(str(container.image), ENTRYPOINT_WRITES)),
+        metadata=kx.metadata(name, namespace, component, annotations=cp_checkov_skips(image, what, ENTRYPOINT_WRITES)),
         spec=k8s.apps.v1.StatefulSetSpecArgs(
             replicas=replicas,
             service_name=headless,
@@ -79,6 +89,7 @@ def _cp_stateful_set(name: str, namespace: str, component: str, replicas: int, h
                 spec=kx.pod_spec(
                     security_context=_pod_security(),
                     termination_grace_period_seconds=termination_grace,
+                    image_pull_secrets=image.pull_secrets,
                     containers=[container],
                 ),
             ),
@@ -129,7 +140,7 @@ def grow_claims(statefulset: k8s.apps.v1.StatefulSet, name: str, namespace: str,
 class ZooKeeper(pulumi.ComponentResource):
     """A ZooKeeper StatefulSet (1 node, or an ensemble of 3 or 5) with headless and client Services."""
 
-    def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, client_ip: str,
+    def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, client_ip: str, images: KafkaImages,
                  storage_guard: tuple[pulumi.Resource, ...] = (), opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("msa:kafka:ZooKeeper", name, {"replicas": cfg.zookeeper_replicas, "image": cfg.zookeeper_image}, opts)
         child = kx.child_options(self, opts)
@@ -155,7 +166,7 @@ class ZooKeeper(pulumi.ComponentResource):
         env.update(zookeeper_member_env(names))
         container = k8s.core.v1.ContainerArgs(
             name="zookeeper",
-            image=cfg.zookeeper_image,
+            image=images.zookeeper.ref,
             image_pull_policy=kx.PULL_POLICY,
             # Our start script instead of cp's `run`: membership by dynamic reconfiguration (zookeeper-start.sh).
             command=["bash", "-c", zookeeper_start_script()],
@@ -174,12 +185,13 @@ class ZooKeeper(pulumi.ComponentResource):
         )
         # Members that go away leave the ensemble first, one at a time (a no-op unless it shrinks).
         self.shrink = kx.script_job(
-            names.zookeeper_shrink, ns, ADMIN_COMPONENT, cfg.image, zookeeper_shrink_script(),
+            names.zookeeper_shrink, ns, ADMIN_COMPONENT, images.kafka.ref, zookeeper_shrink_script(),
             zookeeper_shrink_env(cfg.zookeeper_replicas, names), kx.waiting_for(child, (self.client, self.headless)),
-            timeout_seconds=300, security_context=_pod_security(), annotations=cp_checkov_skips(cfg.image, TOOLS_WRITE),
+            timeout_seconds=300, security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
+            pull_secrets=images.kafka.pull_secrets,
         )
         self.stateful_set = _cp_stateful_set(
-            names.zookeeper, ns, component, cfg.zookeeper_replicas, names.zookeeper_headless, container,
+            names.zookeeper, ns, component, cfg.zookeeper_replicas, names.zookeeper_headless, images.zookeeper, cfg.zookeeper_image, container,
             kx.data_claim("data", cfg.storage_class, cfg.zookeeper_storage_size), termination_grace=30,
             opts=kx.waiting_for(child, (self.shrink, *storage_guard)),
         )
@@ -194,7 +206,7 @@ class KafkaCluster(pulumi.ComponentResource):
     """`brokers` cp-kafka brokers in a StatefulSet, a headless Service for per-broker DNS and a
     bootstrap Service with a fixed address for clients."""
 
-    def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, bootstrap_ip: str,
+    def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, bootstrap_ip: str, images: KafkaImages,
                  brokers_wait_for: tuple[pulumi.Resource, ...] = (), storage_guard: tuple[pulumi.Resource, ...] = (),
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("msa:kafka:KafkaCluster", name, {"brokers": cfg.brokers, "image": cfg.image}, opts)
@@ -209,7 +221,7 @@ class KafkaCluster(pulumi.ComponentResource):
         ]
         container = k8s.core.v1.ContainerArgs(
             name="kafka",
-            image=cfg.image,
+            image=images.kafka.ref,
             image_pull_policy=kx.PULL_POLICY,
             command=["bash", "-c", KAFKA_START],
             env=env,
@@ -226,22 +238,24 @@ class KafkaCluster(pulumi.ComponentResource):
             volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data")],
         )
         # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
-        # spread over every broker after it is ready (see kafka_jobs.py; both are no-ops when nothing moves).
+        # spread over every broker after it is ready (see jobs.py; both are no-ops when nothing moves).
         self.drain = kx.script_job(
-            names.drain, ns, ADMIN_COMPONENT, cfg.image, drain_script(), drain_env(cfg.brokers, cfg.overrides, names),
+            names.drain, ns, ADMIN_COMPONENT, images.kafka.ref, drain_script(), drain_env(cfg.brokers, cfg.overrides, names),
             kx.waiting_for(child, (*brokers_wait_for, self.headless, self.bootstrap)), REASSIGN_TIMEOUT_SECONDS,
-            security_context=_pod_security(), annotations=cp_checkov_skips(cfg.image, TOOLS_WRITE),
+            security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
+            pull_secrets=images.kafka.pull_secrets,
         )
         self.stateful_set = _cp_stateful_set(
-            names.kafka, ns, component, cfg.brokers, names.kafka_headless, container,
+            names.kafka, ns, component, cfg.brokers, names.kafka_headless, images.kafka, cfg.image, container,
             kx.data_claim("data", cfg.storage_class, cfg.storage_size), termination_grace=60,
             opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard)),
         )
         self.claims = grow_claims(self.stateful_set, names.kafka, ns, cfg.brokers, cfg.storage_class, cfg.storage_size, child)
         self.rebalance = kx.script_job(
-            names.rebalance, ns, ADMIN_COMPONENT, cfg.image, rebalance_script(),
+            names.rebalance, ns, ADMIN_COMPONENT, images.kafka.ref, rebalance_script(),
             rebalance_env(cfg.brokers, cfg.overrides, names), kx.waiting_for(child, (self.stateful_set,)),
-            REASSIGN_TIMEOUT_SECONDS, security_context=_pod_security(), annotations=cp_checkov_skips(cfg.image, TOOLS_WRITE),
+            REASSIGN_TIMEOUT_SECONDS, security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
+            pull_secrets=images.kafka.pull_secrets,
         )
         if cfg.brokers >= 3:
             self.disruption_budget = kx.pod_disruption_budget(names.kafka, ns, component, names.kafka, child)
@@ -273,7 +287,7 @@ class KafkaUi(pulumi.ComponentResource):
     """kafbat/kafka-ui (the maintained fork of provectus/kafka-ui), behind a login form or read-only,
     on a NodePort or ClusterIP only."""
 
-    def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, cluster_ip: str, node_port: Optional[int],
+    def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, cluster_ip: str, node_port: Optional[int], image: kx.PodImage,
                  password: Optional[pulumi.Input[str]] = None, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("msa:kafka:KafkaUi", name, {"image": cfg.ui.image}, opts)
         child = kx.child_options(self, opts)
@@ -299,7 +313,7 @@ class KafkaUi(pulumi.ComponentResource):
             waits_for.append(self.auth)
         self.deployment = k8s.apps.v1.Deployment(
             names.ui,
-            metadata=kx.metadata(names.ui, ns, component, annotations=kx.checkov_skips(kx.tag_only_skips(cfg.ui.image, "msa:kafka.ui.image"))),
+            metadata=kx.metadata(names.ui, ns, component, annotations=kx.checkov_skips(image.checkov_skips(cfg.ui.image))),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=1,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kx.selector_labels(names.ui)),
@@ -309,9 +323,10 @@ class KafkaUi(pulumi.ComponentResource):
                         # fsGroup: the Secret's files (mode 0440) are readable by the pod's group.
                         security_context=kx.restricted_pod_security(cfg.ui.run_as_user, fs_group=cfg.ui.run_as_user),
                         volumes=volumes,
+                        image_pull_secrets=image.pull_secrets,
                         containers=[k8s.core.v1.ContainerArgs(
                             name="kafka-ui",
-                            image=cfg.ui.image,
+                            image=image.ref,
                             image_pull_policy=kx.PULL_POLICY,
                             env=kx.env(kafka_ui_env(cfg, names)),
                             ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=http)],

@@ -2,7 +2,7 @@
 
 Each Job runs one bash script in the configured cp-kafka image, which has the Kafka tools
 (`kafka-topics`, `kafka-reassign-partitions`, `kafka-configs`, `zookeeper-shell`) and python3. The
-script is kafka-admin-lib.sh + the planner (kafka_reassign.py, copied in verbatim) + the Job's own
+script is kafka-admin-lib.sh + the planner (reassign.py, copied in verbatim) + the Job's own
 part. Everything that decides a Job's work is in its env, so a change of any of it changes the Job's
 spec and Pulumi runs it again; nothing else does.
 """

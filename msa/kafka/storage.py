@@ -22,7 +22,7 @@ from pulumi import dynamic
 
 from ..config.forms import quantity_value
 
-PROCEDURE = 'see README "Changing the cluster: storage" for moving the data to new volumes'
+PROCEDURE = 'see docs/day2.md "Storage" for moving the data to new volumes'
 
 
 def storage_settings(kafka) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Spring Cloud services: the SpringService component (Deployment + Service) and the config-repo ConfigMap.
 
-What goes into each pod's SPRING_APPLICATION_JSON is computed in spring_settings.py (pure)."""
+What goes into each pod's SPRING_APPLICATION_JSON is computed in settings.py (pure)."""
 
 from __future__ import annotations
 
@@ -65,10 +65,6 @@ class SpringService(pulumi.ComponentResource):
             args.name, args.namespace, component, args.cluster_ip,
             [kx.port("http", svc.port, args.node_port)], args.name, child,
         )
-        env = [kx.field_env(POD_NAME, "metadata.name")]
-        if '"$(POD_IP)"' in args.settings_json:
-            env.append(kx.field_env(POD_IP, "status.podIP"))
-        env += kx.env({"SPRING_APPLICATION_JSON": args.settings_json, "JAVA_TOOL_OPTIONS": svc.java_opts})
         # Read-only root filesystem: the JVM writes only /tmp.
         volumes, mounts, pods_wait_for = [kx.TMP_VOLUME], [kx.TMP_MOUNT], list(args.pods_wait_for)
         if args.config_map is not None:
@@ -76,22 +72,7 @@ class SpringService(pulumi.ComponentResource):
             volumes.append(k8s.core.v1.VolumeArgs(name="config-repo", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=args.config_map.metadata.name)))
             mounts.append(k8s.core.v1.VolumeMountArgs(name="config-repo", mount_path=CONFIG_REPO_MOUNT, read_only=True))
             pods_wait_for.append(args.config_map)
-        container = k8s.core.v1.ContainerArgs(
-            name=args.name,
-            image=args.image,
-            image_pull_policy=kx.PULL_POLICY,
-            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=svc.port)],
-            env=env,
-            startup_probe=kx.http_probe("/actuator/health/liveness", svc.port, period=5, failures=startup_failure_threshold(svc.startup_seconds)),
-            liveness_probe=kx.http_probe("/actuator/health/liveness", svc.port, period=10, failures=3),
-            readiness_probe=kx.http_probe("/actuator/health/readiness", svc.port, period=5, failures=3),
-            resources=kx.resources(svc.resources),
-            # Endpoints drop the pod before SIGTERM reaches the JVM, and Eureka gets a moment to deregister.
-            lifecycle=k8s.core.v1.LifecycleArgs(pre_stop=k8s.core.v1.LifecycleHandlerArgs(
-                exec_=k8s.core.v1.ExecActionArgs(command=["sleep", "5"]))),
-            security_context=kx.restricted_container_security(read_only_root=True),
-            volume_mounts=mounts,
-        )
+        container = _container(args, mounts)
         # The checks a tag-only image fails on purpose; a digest in the config removes the exceptions.
         skips = {} if args.image_pinned else kx.tag_only_skips(f"the prebuilt {args.name} image", f"msa:services.{args.name}.digest")
         self.deployment = k8s.apps.v1.Deployment(
@@ -119,3 +100,31 @@ class SpringService(pulumi.ComponentResource):
             opts=kx.waiting_for(child, pods_wait_for),
         )
         self.register_outputs({"clusterIP": args.cluster_ip})
+
+
+def _env(args: SpringServiceArgs) -> list[k8s.core.v1.EnvVarArgs]:
+    """The pod's name (and address, where the settings use it) for the kubelet to expand, then the settings."""
+    env = [kx.field_env(POD_NAME, "metadata.name")]
+    if '"$(POD_IP)"' in args.settings_json:
+        env.append(kx.field_env(POD_IP, "status.podIP"))
+    return env + kx.env({"SPRING_APPLICATION_JSON": args.settings_json, "JAVA_TOOL_OPTIONS": args.service.java_opts})
+
+
+def _container(args: SpringServiceArgs, mounts: list[k8s.core.v1.VolumeMountArgs]) -> k8s.core.v1.ContainerArgs:
+    svc = args.service
+    return k8s.core.v1.ContainerArgs(
+        name=args.name,
+        image=args.image,
+        image_pull_policy=kx.PULL_POLICY,
+        ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=svc.port)],
+        env=_env(args),
+        startup_probe=kx.http_probe("/actuator/health/liveness", svc.port, period=5, failures=startup_failure_threshold(svc.startup_seconds)),
+        liveness_probe=kx.http_probe("/actuator/health/liveness", svc.port, period=10, failures=3),
+        readiness_probe=kx.http_probe("/actuator/health/readiness", svc.port, period=5, failures=3),
+        resources=kx.resources(svc.resources),
+        # Endpoints drop the pod before SIGTERM reaches the JVM, and Eureka gets a moment to deregister.
+        lifecycle=k8s.core.v1.LifecycleArgs(pre_stop=k8s.core.v1.LifecycleHandlerArgs(
+            exec_=k8s.core.v1.ExecActionArgs(command=["sleep", "5"]))),
+        security_context=kx.restricted_container_security(read_only_root=True),
+        volume_mounts=mounts,
+    )

@@ -51,7 +51,7 @@ def directory_for(cfg: StackConfig, kafka_bootstrap: str) -> Directory:
 
 
 def eureka_instance(name: str, svc: Service, spring: Spring, cluster_ip: str, directory: Directory) -> dict[str, Any]:
-    """What a client registers in Eureka, by `msa:spring.registration` (README: registration modes).
+    """What a client registers in Eureka, by `msa:spring.registration` (docs/spring.md: registration modes).
 
     clusterIP (default): the Service's fixed ClusterIP. kube-proxy only routes to ready pods, so a
     dead pod's stale registration still reaches a live one; pod host names never leak into Eureka.

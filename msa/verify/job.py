@@ -26,10 +26,12 @@ from .. import k8s as kx
 from ..config import StackConfig, Verify
 from ..kafka.cluster import cp_checkov_skips
 from ..names import VERIFY_JOB as NAME
-from .spec import CHECKER, inputs_digest, spec_json
+from .spec import checker_files, checker_source, inputs_digest, spec_json
 
 COMPONENT = "verification"          # NetworkPolicies admit the Job to Kafka and the Spring pods by it
 MOUNT = "/opt/msa-verify"
+# The checker package sits in MOUNT/checker (run from MOUNT as `python3 -m checker`), its spec beside it.
+CHECKER_PACKAGE = "checker"
 INPUTS_ENV = "MSA_VERIFY_INPUTS"
 # cp-kafka runs as appuser; its tools need nothing else (logs to stderr, JVM scratch in /tmp).
 CP_USER = 1000
@@ -51,8 +53,8 @@ class VerificationArgs:
     namespace: str
     verify: Verify
     spec: dict
-    image: str                          # the configured cp-kafka image: Python 3 and the Kafka tools
-    inputs: pulumi.Input[str]           # verify_spec.inputs_digest
+    image: kx.PodImage                  # cp-kafka as the brokers pull it: Python 3 and the Kafka tools
+    inputs: pulumi.Input[str]           # spec.inputs_digest
     waits_for: Sequence[pulumi.Resource]
 
 
@@ -60,7 +62,7 @@ class Verification(pulumi.ComponentResource):
     """ConfigMap (checker + spec), a ServiceAccount allowed to list pods, and the Job."""
 
     def __init__(self, name: str, args: VerificationArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("msa:verify:Verification", name, {"image": args.image}, opts)
+        super().__init__("msa:verify:Verification", name, {"image": args.image.ref}, opts)
         child = kx.child_options(self, opts)
         ns = args.namespace
         # Auto-named and immutable like every ConfigMap of the stack (spring.config_repo_map): a new
@@ -68,7 +70,7 @@ class Verification(pulumi.ComponentResource):
         self.config_map = k8s.core.v1.ConfigMap(
             NAME,
             metadata=kx.metadata(NAME, ns, COMPONENT, autonamed=True),
-            data={"verify_checker.py": CHECKER.read_text(), "spec.json": spec_json(args.spec)},
+            data={**checker_files(), "spec.json": spec_json(args.spec)},
             immutable=True,
             opts=child,
         )
@@ -95,7 +97,7 @@ class Verification(pulumi.ComponentResource):
         self.job = k8s.batch.v1.Job(
             NAME,
             metadata=kx.metadata(NAME, ns, COMPONENT, annotations={"pulumi.com/replaceUnready": "true", **cp_checkov_skips(
-                args.image, extra={"CKV_K8S_38": "the checker lists the stack's pods through the API with its own read-only ServiceAccount"})}),
+                args.image, "the cp-kafka image", extra={"CKV_K8S_38": "the checker lists the stack's pods through the API with its own read-only ServiceAccount"})}),
             spec=k8s.batch.v1.JobSpecArgs(
                 # One pod: the checker repeats failing checks itself within the settle window; a
                 # second pod would only repeat the whole wait.
@@ -103,20 +105,7 @@ class Verification(pulumi.ComponentResource):
                 active_deadline_seconds=deadline,
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=kx.labels(NAME, COMPONENT)),
-                    spec=kx.pod_spec(
-                        restart_policy="Never",
-                        service_account_name=NAME,
-                        automount_service_account_token=True,
-                        security_context=k8s.core.v1.PodSecurityContextArgs(
-                            run_as_user=CP_USER, run_as_group=CP_USER, run_as_non_root=True,
-                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                        ),
-                        containers=[self._container(args)],
-                        volumes=[
-                            k8s.core.v1.VolumeArgs(name="checker", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=self.config_map.metadata.name)),
-                            k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")),
-                        ],
-                    ),
+                    spec=self._pod_spec(args),
                 ),
             ),
             opts=pulumi.ResourceOptions.merge(
@@ -126,13 +115,32 @@ class Verification(pulumi.ComponentResource):
         )
         self.register_outputs({"inputs": args.inputs})
 
+    def _pod_spec(self, args: VerificationArgs) -> k8s.core.v1.PodSpecArgs:
+        return kx.pod_spec(
+            restart_policy="Never",
+            service_account_name=NAME,
+            automount_service_account_token=True,
+            image_pull_secrets=args.image.pull_secrets,
+            security_context=k8s.core.v1.PodSecurityContextArgs(
+                run_as_user=CP_USER, run_as_group=CP_USER, run_as_non_root=True,
+                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+            ),
+            containers=[self._container(args)],
+            volumes=[
+                k8s.core.v1.VolumeArgs(name="checker", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                    name=self.config_map.metadata.name, items=_volume_items())),
+                k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")),
+            ],
+        )
+
     @staticmethod
     def _container(args: VerificationArgs) -> k8s.core.v1.ContainerArgs:
         return k8s.core.v1.ContainerArgs(
             name=NAME,
-            image=args.image,
+            image=args.image.ref,
             image_pull_policy=kx.PULL_POLICY,
-            command=["python3", f"{MOUNT}/verify_checker.py", "--spec", f"{MOUNT}/spec.json"],
+            command=["python3", "-m", CHECKER_PACKAGE, "--spec", f"{MOUNT}/spec.json"],
+            working_dir=MOUNT,
             env=[
                 k8s.core.v1.EnvVarArgs(name=INPUTS_ENV, value=args.inputs),
                 # kafka-run-class creates $LOG_DIR; the root filesystem is read-only.
@@ -155,10 +163,16 @@ class Verification(pulumi.ComponentResource):
         )
 
 
+def _volume_items() -> list[k8s.core.v1.KeyToPathArgs]:
+    """The ConfigMap's keys as files: the checker's modules in the package folder, the spec beside it."""
+    return [k8s.core.v1.KeyToPathArgs(key=name, path=f"{CHECKER_PACKAGE}/{name}") for name in checker_files()] + [
+        k8s.core.v1.KeyToPathArgs(key="spec.json", path="spec.json")]
+
+
 def verification_inputs(spec: dict, cfg: StackConfig, config_repo: Mapping[str, str],
                         images: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[str]:
     """The inputs digest, once every image reference (a digest only a push knows) is known."""
     # The validated config holds no secret (they live in config.Secrets), so hashing it leaks none.
     config_json = cfg.model_dump_json(by_alias=True)
     return pulumi.Output.all(**images).apply(
-        lambda refs: inputs_digest(spec, CHECKER.read_text(), config_json, config_repo, refs))
+        lambda refs: inputs_digest(spec, checker_source(), config_json, config_repo, refs))

@@ -1,4 +1,4 @@
-"""What the verification expects of the live system, as JSON data for msa/verify/checker.py.
+"""What the verification expects of the live system, as JSON data for the checker (msa/verify/checker/).
 
 Pure: computed from the validated config and the address plan, before any resource exists. The
 verification Job gets it in a ConfigMap; `python3 tasks.py verify STACK` builds the same spec from
@@ -10,16 +10,18 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Optional
 
 import yaml
 
 from ..addressing import AddressPlan
 from ..config import StackConfig
 from ..config.kafka_properties import broker_properties
+from ..mirror_plan import pulled_repositories
 from ..names import KafkaNames
 
-CHECKER = Path(__file__).with_name("checker.py")
+# The checker package, shipped whole in the Job's ConfigMap and run there as `python3 -m checker`.
+CHECKER = Path(__file__).with_name("checker")
 VERIFY_TOPIC_PREFIX = "msa-verify"
 VERIFY_TRANSACTIONAL_ID = "msa-verify"
 VERIFY_RECORDS = 10
@@ -79,8 +81,6 @@ def verification_spec(cfg: StackConfig, addresses: AddressPlan, names: KafkaName
     (discovery,) = cfg.by_role("discovery")
     (config,) = cfg.by_role("config")
     gateways = cfg.by_role("gateway")
-    kafka = cfg.kafka
-    props = broker_properties(kafka.brokers, kafka.overrides)
     spec: dict = {
         "namespace": cfg.namespace,
         "settleSeconds": cfg.verify.settle_seconds,
@@ -97,33 +97,8 @@ def verification_spec(cfg: StackConfig, addresses: AddressPlan, names: KafkaName
             "clients": [{"name": name, "sources": config_sources(name, config_repo)} for name in cfg.services if name != config],
         },
         "gateway": None,
-        "kafka": {
-            "bootstrap": names.bootstrap_servers,
-            "brokers": kafka.brokers,
-            "brokerProperties": {k: props[k] for k in CHECKED_BROKER_PROPERTIES},
-            "replicationFactor": int(props["default.replication.factor"]),
-            "minInsyncReplicas": int(props["min.insync.replicas"]),
-            "internalReplicationFactor": {
-                "__transaction_state": int(props["transaction.state.log.replication.factor"]),
-                "__consumer_offsets": int(props["offsets.topic.replication.factor"]),
-            },
-            # One partition per broker: every broker leads one, so every broker takes part in the transaction.
-            "partitions": kafka.brokers,
-            "topicPrefix": VERIFY_TOPIC_PREFIX,
-            "transactionalId": VERIFY_TRANSACTIONAL_ID,
-            "records": VERIFY_RECORDS,
-            "timeoutMs": cfg.verify.kafka_timeout_seconds * 1000,
-        },
-        "pods": {
-            "selector": f"app.kubernetes.io/part-of={part_of}",
-            "harbor": cfg.harbor.host,
-            "workloads": [
-                *({"name": name, "replicas": svc.replicas, "repository": image_repositories[name]} for name, svc in cfg.services.items()),
-                {"name": names.zookeeper, "replicas": kafka.zookeeper_replicas, "image": kafka.zookeeper_image},
-                {"name": names.kafka, "replicas": kafka.brokers, "image": kafka.image},
-                *([{"name": names.ui, "replicas": 1, "image": kafka.ui.image}] if kafka.ui.enabled else []),
-            ],
-        },
+        "kafka": _kafka_spec(cfg, names),
+        "pods": _pods_spec(cfg, names, image_repositories, part_of),
     }
     if gateways:
         (gateway,) = gateways
@@ -136,6 +111,59 @@ def verification_spec(cfg: StackConfig, addresses: AddressPlan, names: KafkaName
             ],
         }
     return spec
+
+
+def _kafka_spec(cfg: StackConfig, names: KafkaNames) -> dict:
+    kafka = cfg.kafka
+    props = broker_properties(kafka.brokers, kafka.overrides)
+    return {
+        "bootstrap": names.bootstrap_servers,
+        "brokers": kafka.brokers,
+        "brokerProperties": {k: props[k] for k in CHECKED_BROKER_PROPERTIES},
+        "replicationFactor": int(props["default.replication.factor"]),
+        "minInsyncReplicas": int(props["min.insync.replicas"]),
+        "internalReplicationFactor": {
+            "__transaction_state": int(props["transaction.state.log.replication.factor"]),
+            "__consumer_offsets": int(props["offsets.topic.replication.factor"]),
+        },
+        # One partition per broker: every broker leads one, so every broker takes part in the transaction.
+        "partitions": kafka.brokers,
+        "topicPrefix": VERIFY_TOPIC_PREFIX,
+        "transactionalId": VERIFY_TRANSACTIONAL_ID,
+        "records": VERIFY_RECORDS,
+        "timeoutMs": cfg.verify.kafka_timeout_seconds * 1000,
+    }
+
+
+def _pods_spec(cfg: StackConfig, names: KafkaNames, image_repositories: Mapping[str, str], part_of: str) -> dict:
+    kafka = cfg.kafka
+    mirrored = pulled_repositories(cfg)
+    return {
+        "selector": f"app.kubernetes.io/part-of={part_of}",
+        "harbor": cfg.harbor.host,
+        "workloads": [
+            *({"name": name, "replicas": svc.replicas, "repository": image_repositories[name]} for name, svc in cfg.services.items()),
+            {"name": names.zookeeper, "replicas": kafka.zookeeper_replicas, **_third_party(mirrored["zookeeper"], kafka.zookeeper_image)},
+            {"name": names.kafka, "replicas": kafka.brokers, **_third_party(mirrored["kafka"], kafka.image)},
+            *([{"name": names.ui, "replicas": 1, **_third_party(mirrored["kafka-ui"], kafka.ui.image)}] if kafka.ui.enabled else []),
+        ],
+    }
+
+
+def _third_party(repository: Optional[str], configured: str) -> dict:
+    """A mirrored image runs as <Harbor repository>@<digest> (known only after the copy): match the
+    repository; an unmirrored one exactly as configured."""
+    return {"repository": repository} if repository else {"image": configured}
+
+
+def checker_files() -> dict[str, str]:
+    """Every module of the checker package by file name: what the Job's ConfigMap ships."""
+    return {path.name: path.read_text() for path in sorted(CHECKER.glob("*.py"))}
+
+
+def checker_source() -> str:
+    """All of the checker's text as one string, for `inputs_digest`: a change to any module counts."""
+    return json.dumps(checker_files(), sort_keys=True)
 
 
 def spec_json(spec: dict) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from msa import config
 from msa.errors import ConfigError
-from conftest import ROOT, TEST_PASSWORD, config_error, copy_project, run_stack, stack_values, to_config
+from conftest import ROOT, TEST_PASSWORD, config_error, copy_project, fixture_project, run_stack, stack_values, to_config
 
 
 def _set(path, value):
@@ -234,7 +234,8 @@ def test_valid_stacks_pass():
     assert run_stack("prod").resources
 
 
-def _render(*args, cwd=ROOT):
+def _render(*args, cwd=None):
+    cwd = cwd or fixture_project()
     return subprocess.run([sys.executable, "render.py", *args], cwd=cwd, capture_output=True, text=True)
 
 

@@ -1,7 +1,7 @@
 """Any value in any key: the program either stops with the one-line error, or renders valid objects.
 
 Hypothesis puts an arbitrary YAML value (scalars, lists, mappings, nested) at a key of the dev stack,
-picked from every key the config model has (the same list the README table is generated from, so a
+picked from every key the config model has (the same list the configuration reference is generated from, so a
 new key is covered the day it is added) and runs the real program under the mock runtime. The
 contract: a `pulumi.RunError` whose text is one line `msa:<key>: ...` (what render.py prints after
 `error: ` with exit 2), or a render whose every object passes `kubernetes-validate --strict`.
@@ -57,7 +57,7 @@ yaml_values = st.recursive(
 
 
 def place(values: dict, key: str, value, service: str) -> None:
-    """Set `key` (a README-table key such as services.<name>.routes[].path) to `value` in the stack values."""
+    """Set `key` (a configuration-reference key such as services.<name>.routes[].path) to `value` in the stack values."""
     tokens: list = []
     for part in key.removesuffix("[]").replace("<name>", service).split("."):
         tokens += [part[:-2], 0] if part.endswith("[]") else [part]

@@ -139,6 +139,8 @@ class EngineStack:
         self.state = root / "state"
         self.state.mkdir(parents=True, exist_ok=True)
         shutil.copytree(REPO, self.project, ignore=shutil.ignore_patterns(*NOT_COPIED))
+        # The fixture stacks (tests/stacks), never the team's committed ones.
+        shutil.copy(REPO / "tests" / "stacks" / f"Pulumi.{name}.yaml", self.project / f"Pulumi.{name}.yaml")
         self.edit(_engine_test_setup)
         if edit:
             self.edit(edit)

@@ -30,10 +30,14 @@ class CriClient:
         stub = self.rpc.RuntimeServiceStub(self.channel)
         return stub.Version(self.pb.VersionRequest(version="v1"), timeout=timeout).runtime_version
 
-    def pull(self, image: str, timeout: float = 30) -> str:
-        """The image ref on success; raises grpc.RpcError with containerd's message on failure."""
+    def pull(self, image: str, timeout: float = 30, auth: tuple[str, str] | None = None) -> str:
+        """The image ref on success; raises grpc.RpcError with containerd's message on failure.
+        `auth` is (username, password) as the kubelet passes it from an imagePullSecret."""
         stub = self.rpc.ImageServiceStub(self.channel)
-        return stub.PullImage(self.pb.PullImageRequest(image=self.pb.ImageSpec(image=image)), timeout=timeout).image_ref
+        request = self.pb.PullImageRequest(image=self.pb.ImageSpec(image=image))
+        if auth:
+            request.auth.username, request.auth.password = auth
+        return stub.PullImage(request, timeout=timeout).image_ref
 
     def remove(self, image: str) -> None:
         self.rpc.ImageServiceStub(self.channel).RemoveImage(self.pb.RemoveImageRequest(image=self.pb.ImageSpec(image=image)), timeout=10)

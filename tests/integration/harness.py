@@ -10,7 +10,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -101,10 +104,27 @@ class Registry:
     def manifest_digest(self, repository: str, tag: str) -> str:
         """Docker-Content-Digest of a tag, read back from the registry API."""
         request = urllib.request.Request(f"http://{self.address}/v2/{repository}/manifests/{tag}", method="HEAD")
-        for media in ("application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json"):
-            request.add_header("Accept", media)
+        # One header listing every type (urllib keeps only the last of repeated headers): the registry
+        # answers 404 for a manifest whose type the client does not accept.
+        request.add_header("Accept", ", ".join((
+            "application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json",
+            "application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")))
         with self._open(request) as response:
             return response.headers["Docker-Content-Digest"]
+
+    def requests(self) -> list[str]:
+        """Every request so far from the access log, as `METHOD /path` (registry.log)."""
+        self.log.flush()
+        lines = (self.root / "registry.log").read_text().splitlines()
+        return [m.group(1) for m in (re.search(r'"([A-Z]+ /v2/[^ ]*) HTTP', line) for line in lines) if m]
+
+    def uploads(self, since: int = 0) -> dict[str, int]:
+        """Blob uploads started and manifests written among the requests after the first `since`."""
+        new = self.requests()[since:]
+        return {
+            "blobs": sum(1 for r in new if r.startswith("POST ") and "/blobs/uploads/" in r),
+            "manifests": sum(1 for r in new if r.startswith("PUT ") and "/manifests/" in r),
+        }
 
     def stop(self) -> None:
         self.process.terminate()
@@ -125,6 +145,37 @@ def build_oci_layout(workdir: Path, message: str) -> Path:
     (bundle / "rootfs" / "hello.txt").write_text(message + "\n")
     run("umoci", "repack", "--image", f"{layout}:1.0", str(bundle))
     run("umoci", "config", "--image", f"{layout}:1.0", "--config.cmd=/bin/busybox", "--config.cmd=cat", "--config.cmd=/hello.txt")
+    return layout
+
+
+def build_index_layout(workdir: Path, messages: dict[str, str], tag: str) -> Path:
+    """An OCI layout whose `tag` is a multi-arch index: one busybox image per architecture (the arch
+    is only the config's label here: the tests never run the arm64 one)."""
+    layout = workdir / "layout"
+    run = lambda *cmd: subprocess.run(cmd, check=True, capture_output=True, text=True)  # noqa: E731
+    run("umoci", "init", "--layout", str(layout))
+    entries = []
+    for arch, message in messages.items():
+        bundle = workdir / f"bundle-{arch}"
+        run("umoci", "new", "--image", f"{layout}:{arch}")
+        run("umoci", "unpack", "--image", f"{layout}:{arch}", str(bundle))
+        (bundle / "rootfs" / "bin").mkdir(parents=True, exist_ok=True)
+        shutil.copy("/bin/busybox", bundle / "rootfs" / "bin" / "busybox")
+        (bundle / "rootfs" / "hello.txt").write_text(message + "\n")
+        run("umoci", "repack", "--image", f"{layout}:{arch}", str(bundle))
+        run("umoci", "config", "--image", f"{layout}:{arch}", f"--architecture={arch}",
+            "--config.cmd=/bin/busybox", "--config.cmd=cat", "--config.cmd=/hello.txt")
+    index_file = layout / "index.json"
+    for entry in json.loads(index_file.read_text())["manifests"]:
+        arch = entry["annotations"]["org.opencontainers.image.ref.name"]
+        entries.append({"mediaType": entry["mediaType"], "digest": entry["digest"], "size": entry["size"],
+                        "platform": {"architecture": arch, "os": "linux"}})
+    blob = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}).encode()
+    digest = hashlib.sha256(blob).hexdigest()
+    (layout / "blobs" / "sha256" / digest).write_bytes(blob)
+    index_file.write_text(json.dumps({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.index.v1+json", "digest": f"sha256:{digest}", "size": len(blob),
+        "annotations": {"org.opencontainers.image.ref.name": tag}}]}))
     return layout
 
 

@@ -1,7 +1,7 @@
 """The verification checker against real servers on loopback: it passes on a working system and fails
 with the right line for each fault the project was born from.
 
-The checker runs as the Job runs it (`python3 verify_checker.py --spec spec.json`, the Kafka tools on
+The checker runs as the Job runs it (`python3 -m checker --spec spec.json`, the Kafka tools on
 PATH under their cp-kafka names), with the spec the stack renders; only addresses are loopback ones.
 """
 

@@ -8,7 +8,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from msa.verify.spec import CHECKER
+from msa.verify.job import CHECKER_PACKAGE
+from msa.verify.spec import checker_files
 
 
 @dataclass
@@ -25,12 +26,28 @@ class Run:
         return self.line(check, subject)[:4]
 
 
+def install_checker(folder: Path) -> Path:
+    """The checker laid out as the Job's volume holds it (job.py): the package's modules in
+    `folder`/checker, run from `folder` with `python3 -m checker`. Returns `folder`."""
+    package = folder / CHECKER_PACKAGE
+    package.mkdir(parents=True, exist_ok=True)
+    for name, text in checker_files().items():
+        (package / name).write_text(text)
+    return folder
+
+
+def checker_command() -> list[str]:
+    """The Job's command (`python3 -m checker`), to run in the folder install_checker filled."""
+    return [sys.executable, "-m", CHECKER_PACKAGE]
+
+
 def run_checker(spec: dict, tmp_path: Path, only: str, env=None, extra=()) -> Run:
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps(spec))
     (tmp_path / "termination-log").write_text("")     # the kubelet's /dev/termination-log
-    done = subprocess.run([sys.executable, str(CHECKER), "--spec", str(spec_file), "--only", only,
+    folder = install_checker(tmp_path / "mount")
+    done = subprocess.run([*checker_command(), "--spec", str(spec_file), "--only", only,
                            "--termination-log", str(tmp_path / "termination-log"), *extra],
-                          capture_output=True, text=True, env=env, timeout=600)
+                          cwd=folder, capture_output=True, text=True, env=env, timeout=600)
     print(done.stdout)      # the table, shown with the test's output
     return Run(done.returncode, done.stdout, done.stderr)

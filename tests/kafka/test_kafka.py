@@ -141,7 +141,10 @@ def test_overrides_reach_the_broker():
 
 
 def test_images_are_cp_7_9_and_overridable():
-    result = run_stack("dev", lambda v: v["msa:kafka"].update(image="registry.local/cp-kafka:7.9.2"))
+    def edit(values):
+        values["msa:kafka"].update(image="registry.local/cp-kafka:7.9.2")
+        values["msa:harbor"]["mirror"] = "off"   # as configured (mirrored: tests/images/test_mirror.py)
+    result = run_stack("dev", edit)
     assert by_name(result, "StatefulSet", "kafka")["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.local/cp-kafka:7.9.2"
     assert by_name(result, "StatefulSet", "zookeeper")["spec"]["template"]["spec"]["containers"][0]["image"].startswith("confluentinc/cp-zookeeper:7.9.")
 
@@ -149,7 +152,7 @@ def test_images_are_cp_7_9_and_overridable():
 def test_kafka_ui_points_at_bootstrap_on_its_node_port(dev):
     env = env_of(by_name(dev, "Deployment", "kafka-ui"))
     assert env["KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS"] == "kafka-bootstrap.msa.svc.cluster.local:9092"
-    assert by_name(dev, "Deployment", "kafka-ui")["spec"]["template"]["spec"]["containers"][0]["image"].startswith("ghcr.io/kafbat/kafka-ui:")
+    assert by_name(dev, "Deployment", "kafka-ui")["spec"]["template"]["spec"]["containers"][0]["image"].startswith("msa.harbor.com/mirror/kafka-ui@sha256:")
     service = by_name(dev, "Service", "kafka-ui")
     assert service["spec"]["type"] == "NodePort"
     assert service["spec"]["ports"][0]["nodePort"] == 30089

@@ -80,7 +80,7 @@ def test_smaller_size_is_refused_with_one_line_naming_the_key():
     ((key, message),) = storage_change_problems(OLD, {**OLD, "kafka.storageSize": "5Gi"})
     assert key == "kafka.storageSize"
     assert message.startswith("msa:kafka.storageSize: 5Gi is smaller than the 10Gi the volumes already have")
-    assert "Changing the cluster: storage" in message and "\n" not in message
+    assert 'docs/day2.md "Storage"' in message and "\n" not in message
 
 
 def test_new_storage_class_is_refused():

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import render
-from conftest import ROOT, TEST_PASSWORD, TEST_UI_PASSWORD, objects, run_stack
+from conftest import ROOT, TEST_PASSWORD, TEST_UI_PASSWORD, fixture_project, objects, run_stack
 
 KUBERNETES_VERSION = "1.30.0"
 
@@ -32,7 +32,7 @@ def test_strict_validation_catches_a_misspelled_field(dev):
 
 
 def _render_cli(stack, out):
-    return subprocess.run([sys.executable, "render.py", stack, "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "render.py", stack, "--out", str(out)], cwd=fixture_project(), capture_output=True, text=True)
 
 
 def _tree(folder: Path) -> dict:
@@ -43,7 +43,8 @@ def test_render_twice_is_byte_identical_and_replaces_its_own_folder_whole(tmp_pa
     out = tmp_path / "out"
     assert _render_cli("dev", out).returncode == 0
     first = _tree(out)
-    assert set(first) == {".msa-render", "kubernetes.yaml", "images.yaml", "import.json", "nodes/172.10.40.174.sh"}
+    assert set(first) == {".msa-render", "kubernetes.yaml", "images.yaml", "import.json", "outputs.yaml", "nodes/172.10.40.174.sh",
+                          *(f"images/mirror-{workload}.sh" for workload in ("kafka", "zookeeper", "kafka-ui"))}
     (out / "nodes" / "node-that-was-removed.sh").write_text("stale")
     assert _render_cli("dev", out).returncode == 0
     assert _tree(out) == first
@@ -67,7 +68,7 @@ def test_render_writes_every_object_the_program_registers(tmp_path, dev):
 
 
 def test_secure_values_become_placeholders():
-    config, secret_keys = render.load_stack_config(ROOT, "dev")
+    config, secret_keys = render.load_stack_config(fixture_project(), "dev")
     assert config["msa:harborPassword"] == render.SECRET_PLACEHOLDER
     assert sorted(secret_keys) == ["msa:harborPassword", "msa:kafkaUiPassword", "msa:sshPrivateKey"]
 
@@ -105,7 +106,24 @@ def test_pull_secret_and_ssh_key_are_pulumi_secrets():
 
 def test_no_secret_in_stack_exports():
     result = run_stack("dev")
-    assert set(result.exports) == {"namespace", "clusterIPs", "nodePorts", "kafkaBootstrapServers", "images"}
+    assert set(result.exports) == {"namespace", "clusterIPs", "nodePorts", "kafkaBootstrapServers", "images", "mirroredImages"}
     assert result.exports["clusterIPs"]["user-service"] == "10.104.193.23"
     everything = str(result.exports) + str(result.outputs)
     assert TEST_PASSWORD not in everything and "test-key-material" not in everything
+
+
+def test_the_docs_say_the_order_kubernetes_yaml_is_in(dev):
+    from msa.render.engine import KIND_ORDER, LAST_KINDS
+
+    row = next(line for line in (ROOT / "docs" / "render.md").read_text().splitlines() if line.startswith("| `rendered/<stack>/kubernetes.yaml`"))
+    assert ", ".join(KIND_ORDER) in row and f"{LAST_KINDS[-1]} last" in row
+    kinds = [o["kind"] for o in objects(dev)]
+    ranks = [KIND_ORDER.index(k) if k in KIND_ORDER else len(KIND_ORDER) + (k in LAST_KINDS) for k in kinds]
+    assert ranks == sorted(ranks)
+
+
+def test_outputs_yaml_is_what_the_program_exports(dev):
+    outputs = yaml.safe_load(render.output_files(dev, ROOT)["outputs.yaml"][0])
+    assert set(outputs) == set(dev.exports) >= {"namespace", "clusterIPs", "nodePorts", "kafkaBootstrapServers", "images"}
+    assert outputs["clusterIPs"] == {o["metadata"]["name"]: o["spec"]["clusterIP"] for o in objects(dev, "Service")
+                                     if o["spec"].get("clusterIP") not in (None, "None")}

@@ -15,7 +15,7 @@ import pytest
 
 import render
 from msa.config.stackfile import StackFileError, read_stack_config
-from conftest import ROOT, copy_project
+from conftest import ROOT, STACKS, copy_project
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_a_failed_write_keeps_the_previous_render(tmp_path):
 
 # --- stack files, read like the Pulumi CLI reads them ------------------------------------------
 
-DEV = (ROOT / "Pulumi.dev.yaml").read_text()
+DEV = (STACKS / "Pulumi.dev.yaml").read_text()
 
 STACK_FILE_PROBLEMS = [
     ("duplicate key", DEV.replace("    brokers: 1\n", "    brokers: 1\n    brokers: 3\n"),

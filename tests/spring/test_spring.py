@@ -203,5 +203,5 @@ def test_spring_pods_wait_only_for_what_they_need(dev):
         assert any("command:remote:Command" in d for d in deps), name  # the node trusts Harbor first
         assert any(d.endswith("::harbor-pull") for d in deps), name
         assert not any("SpringService" in d for d in deps), name  # no serial rollout of the services
-        assert [d.rsplit("::", 1)[-1] for d in services[name].dependencies] == ["namespace"]
+        assert sorted(d.rsplit("::", 1)[-1] for d in services[name].dependencies) == ["address-guard", "namespace"]  # the guard refuses a moved ClusterIP first
     assert any(d.endswith("::config-repo") for d in deployments["config-service"].dependencies)

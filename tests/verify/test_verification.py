@@ -8,7 +8,7 @@ import pytest
 
 from msa.k8s import FORCE_APPLY
 from msa.verify.job import INPUTS_ENV, active_deadline_seconds
-from msa.verify.spec import CHECKER, config_sources
+from msa.verify.spec import checker_files, config_sources
 from conftest import by_name, env_of, objects, run_stack
 
 JOB = "kubernetes:batch/v1:Job"
@@ -71,10 +71,18 @@ def test_the_job_runs_the_shipped_checker_in_the_kafka_image(dev):
     pod = job["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert container["image"] == by_name(dev, "StatefulSet", "kafka")["spec"]["template"]["spec"]["containers"][0]["image"]
-    assert container["command"][:2] == ["python3", "/opt/msa-verify/verify_checker.py"]
+    assert container["command"] == ["python3", "-m", "checker", "--spec", "/opt/msa-verify/spec.json"]
+    assert container["workingDir"] == "/opt/msa-verify"
     assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
     data = by_name(dev, "ConfigMap", "verify")["data"]
-    assert data["verify_checker.py"] == CHECKER.read_text()
+    # Every module of the checker package, laid out as a package the command finds from its folder.
+    assert {k: v for k, v in data.items() if k != "spec.json"} == checker_files()
+    assert {"__init__.py", "__main__.py", "cli.py"} <= set(data)
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "checker"]
+    assert {i["key"]: i["path"] for i in volume["configMap"]["items"]} == {
+        **{name: f"checker/{name}" for name in checker_files()}, "spec.json": "spec.json"}
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "checker"]
+    assert mount["mountPath"] == "/opt/msa-verify"
     assert pod["restartPolicy"] == "Never" and pod["enableServiceLinks"] is False
 
 
@@ -177,6 +185,33 @@ def test_gateway_targets_are_the_addresses_eureka_lists(dev):
         assert route["targetUrl"] == f"http://{by_client[route['service']]['address']}:{by_client[route['service']]['port']}"
 
 
+def test_the_checker_runs_from_its_volume_as_the_job_starts_it(dev, tmp_path):
+    """The files the kubelet puts in the volume (the ConfigMap's data at its items' paths), started with
+    the container's command in its working directory: the package imports and runs as `checker`."""
+    import os
+    import subprocess
+
+    job = by_name(dev, "Job", "verify")
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "checker"]
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "checker"]
+    data = by_name(dev, "ConfigMap", "verify")["data"]
+    root = tmp_path / mount["mountPath"].lstrip("/")
+    for item in volume["configMap"]["items"]:
+        (root / item["path"]).parent.mkdir(parents=True, exist_ok=True)
+        (root / item["path"]).write_text(data[item["key"]])
+    command = [sys.executable, *container["command"][1:]]
+    spec_at = command.index("--spec") + 1
+    command[spec_at] = str(tmp_path / command[spec_at].lstrip("/"))
+    env = {k: v for k, v in os.environ.items() if k != "KUBERNETES_SERVICE_HOST"}
+    done = subprocess.run([*command, "--only", "pods"], cwd=tmp_path / container["workingDir"].lstrip("/"), env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("msa verification of namespace msa in the cluster")
+    assert done.stdout.rstrip().endswith("verification passed: 1 checks, 0 failed, 1 skipped")
+
+
 def test_a_config_file_without_properties_is_not_expected_from_the_config_server():
     files = {"application.yml": "a: 1\n", "user-service.yml": "# nothing yet\n", "store-service.properties": "x=1\n"}
     assert config_sources("user-service", files) == ["application.yml"]
@@ -184,29 +219,39 @@ def test_a_config_file_without_properties_is_not_expected_from_the_config_server
 
 
 def test_the_checker_runs_on_the_python_of_cp_kafka_7_9_with_the_standard_library_only():
-    source = CHECKER.read_text()
-    tree = ast.parse(source, feature_version=(3, 9))      # cp-base-new 7.9.0 ships Python 3.9
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            imported.add((node.module or "").split(".")[0])
+    files = checker_files()
+    imported, siblings = set(), set()
+    for name, source in files.items():
+        tree = ast.parse(source, feature_version=(3, 9))      # cp-base-new 7.9.0 ships Python 3.9
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level:
+                # Relative: a module the ConfigMap ships too (the package is `checker` in the Job).
+                assert node.level == 1, (name, node.module)
+                siblings.add(f"{node.module}.py")
+            elif isinstance(node, ast.ImportFrom):
+                imported.add((node.module or "").split(".")[0])
     assert imported <= set(sys.stdlib_module_names), imported - set(sys.stdlib_module_names)
+    assert siblings and siblings <= set(files), siblings - set(files)
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_tasks_verify_checks_against_the_spec_the_job_gets(stack, request):
     import verify
 
-    spec, _ = verify.stack_spec(stack)
+    from conftest import fixture_project
+
+    spec, _ = verify.stack_spec(stack, fixture_project())
     assert spec == spec_of(request.getfixturevalue(stack))
 
 
 def test_tasks_verify_without_a_node_address_says_how_to_give_one(tmp_path, monkeypatch, capsys):
     import verify
 
-    spec, cfg = verify.stack_spec("dev")
+    from conftest import fixture_project
+
+    spec, cfg = verify.stack_spec("dev", fixture_project())
     monkeypatch.setattr(verify, "stack_spec", lambda stack: (spec, cfg.model_copy(update={"cluster": cfg.cluster.model_copy(update={"nodes": []})})))
     assert verify.main(["dev"]) == 2
     assert capsys.readouterr().err == "error: no node address: msa:cluster.nodes is empty; pass --node <a node's address>\n"

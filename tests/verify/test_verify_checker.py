@@ -11,7 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from msa.verify import checker as vc
+from msa.verify.checker import cli, pods, spring, web
+from msa.verify.checker.kafka import _replication_problems, parse_broker_configs, parse_topic_description
+from msa.verify.checker.results import FAIL, PASS, Result
 
 SPEC = {
     "namespace": "msa",
@@ -37,7 +39,7 @@ def answers(table):
         if url not in table:
             raise ConnectionRefusedError(111, "Connection refused")
         status, body = table[url]
-        return vc.Response(status, body if isinstance(body, str) else json.dumps(body))
+        return web.Response(status, body if isinstance(body, str) else json.dumps(body))
     return get
 
 
@@ -54,20 +56,20 @@ APPS = "http://10.96.0.5:8761/eureka/apps"
 
 
 def test_eureka_passes_for_a_client_under_its_cluster_ip():
-    (line,) = vc.eureka_checks(SPEC, answers({APPS: (200, registry(instance("10.104.193.23")))}))
-    assert line.status == vc.PASS and "UP at 10.104.193.23:46279" in line.detail
+    (line,) = spring.eureka_checks(SPEC, answers({APPS: (200, registry(instance("10.104.193.23")))}))
+    assert line.status == PASS and "UP at 10.104.193.23:46279" in line.detail
 
 
 def test_eureka_reads_the_one_instance_form_of_the_registry():
     body = {"applications": {"application": {"name": "USER-SERVICE", "instance": instance("10.104.193.23")}}}
-    (line,) = vc.eureka_checks(SPEC, answers({APPS: (200, body)}))
-    assert line.status == vc.PASS
+    (line,) = spring.eureka_checks(SPEC, answers({APPS: (200, body)}))
+    assert line.status == PASS
 
 
 def test_eureka_names_an_instance_under_its_pod_host_name():
     pod = instance("users-deployment-65db46d67b-gtn8l", ip="10.244.1.7")
-    (line,) = vc.eureka_checks(SPEC, answers({APPS: (200, registry(pod))}))
-    assert line.status == vc.FAIL
+    (line,) = spring.eureka_checks(SPEC, answers({APPS: (200, registry(pod))}))
+    assert line.status == FAIL
     assert "registered as users-deployment-65db46d67b-gtn8l:46279, expected 10.104.193.23:46279" in line.detail
     assert "pod host name" in line.detail
 
@@ -77,35 +79,35 @@ def test_eureka_names_an_instance_under_its_pod_host_name():
     (instance("10.104.193.23", status="DOWN"), "is DOWN, expected UP"),
 ])
 def test_eureka_checks_port_and_status(inst, words):
-    (line,) = vc.eureka_checks(SPEC, answers({APPS: (200, registry(inst))}))
-    assert line.status == vc.FAIL and words in line.detail
+    (line,) = spring.eureka_checks(SPEC, answers({APPS: (200, registry(inst))}))
+    assert line.status == FAIL and words in line.detail
 
 
 def test_eureka_reports_a_client_that_never_registered():
-    (line,) = vc.eureka_checks(SPEC, answers({APPS: (200, {"applications": {"application": []}})}))
-    assert line.status == vc.FAIL and line.subject == "user-service" and line.detail.startswith("not registered")
+    (line,) = spring.eureka_checks(SPEC, answers({APPS: (200, {"applications": {"application": []}})}))
+    assert line.status == FAIL and line.subject == "user-service" and line.detail.startswith("not registered")
 
 
 def test_eureka_does_not_require_the_config_server_but_checks_it_when_registered():
     spec = {**SPEC, "eurekaClients": [{"name": "config-service", "address": "10.96.0.25", "port": 8888, "required": False}]}
     empty = {"applications": {"application": []}}
-    (line,) = vc.eureka_checks(spec, answers({APPS: (200, empty)}))
-    assert line.status == vc.PASS and "need not be" in line.detail
+    (line,) = spring.eureka_checks(spec, answers({APPS: (200, empty)}))
+    assert line.status == PASS and "need not be" in line.detail
     wrong = {"applications": {"application": [{"name": "CONFIG-SERVICE", "instance": [instance("config-service-7d9f-abcde", port=8888)]}]}}
-    (line,) = vc.eureka_checks(spec, answers({APPS: (200, wrong)}))
-    assert line.status == vc.FAIL and "pod host name" in line.detail
+    (line,) = spring.eureka_checks(spec, answers({APPS: (200, wrong)}))
+    assert line.status == FAIL and "pod host name" in line.detail
 
 
 def test_eureka_service_dns_mode_expects_the_service_name():
     spec = {**SPEC, "registration": "serviceDns", "eurekaClients": [{"name": "user-service", "address": "user-service.msa.svc.cluster.local", "port": 46279}]}
     ok = instance("user-service.msa.svc.cluster.local", ip="10.244.1.7")
-    assert vc.eureka_checks(spec, answers({APPS: (200, registry(ok))}))[0].status == vc.PASS
+    assert spring.eureka_checks(spec, answers({APPS: (200, registry(ok))}))[0].status == PASS
 
 
 def test_the_probe_path_matches_the_route_predicate():
-    assert vc.probe_path("/user-service/**") == "/user-service/actuator/health"
-    assert vc.probe_path("/api/*/orders/**") == "/api/msa-verify/orders/actuator/health"
-    assert vc.forwarded_path("/user-service/actuator/health", 1) == "/actuator/health"
+    assert spring.probe_path("/user-service/**") == "/user-service/actuator/health"
+    assert spring.probe_path("/api/*/orders/**") == "/api/msa-verify/orders/actuator/health"
+    assert spring.forwarded_path("/user-service/actuator/health", 1) == "/actuator/health"
 
 
 GW = "http://10.96.0.192:8000/user-service/actuator/health"
@@ -114,13 +116,13 @@ TARGET = "http://10.104.193.23:46279/user-service/actuator/health"
 
 
 def test_a_route_that_reaches_its_app_passes_even_with_a_404():
-    (line,) = vc.gateway_checks(SPEC, answers({**GW_UP, GW: (404, "{}"), TARGET: (404, "{}")}))
-    assert line.status == vc.PASS and "answered 404" in line.detail
+    (line,) = spring.gateway_checks(SPEC, answers({**GW_UP, GW: (404, "{}"), TARGET: (404, "{}")}))
+    assert line.status == PASS and "answered 404" in line.detail
 
 
 def test_a_route_to_a_stopped_app_is_reported_by_name():
-    (line,) = vc.gateway_checks(SPEC, answers({**GW_UP, GW: (503, "Service Unavailable")}))
-    assert line.status == vc.FAIL and line.subject == "/user-service/** -> user-service"
+    (line,) = spring.gateway_checks(SPEC, answers({**GW_UP, GW: (503, "Service Unavailable")}))
+    assert line.status == FAIL and line.subject == "/user-service/** -> user-service"
     assert "answered 503" in line.detail and "user-service is down or not registered" in line.detail
 
 
@@ -128,8 +130,8 @@ def test_a_gateway_that_does_not_route_differs_from_its_target():
     spec = json.loads(json.dumps(SPEC))
     spec["gateway"]["routes"][0]["stripPrefix"] = 1
     direct = "http://10.104.193.23:46279/actuator/health"
-    (line,) = vc.gateway_checks(spec, answers({**GW_UP, GW: (404, "{}"), direct: (200, '{"status":"UP"}')}))
-    assert line.status == vc.FAIL and "does not route it" in line.detail
+    (line,) = spring.gateway_checks(spec, answers({**GW_UP, GW: (404, "{}"), direct: (200, '{"status":"UP"}')}))
+    assert line.status == FAIL and "does not route it" in line.detail
 
 
 CONFIG = "http://10.96.0.25:8888/user-service/default"
@@ -141,29 +143,29 @@ def environment(*files):
 
 
 def test_config_passes_when_the_clients_file_is_served():
-    (line,) = vc.config_checks(SPEC, answers({CONFIG: (200, environment("user-service.yml", "application.yml"))}))
-    assert line.status == vc.PASS
+    (line,) = spring.config_checks(SPEC, answers({CONFIG: (200, environment("user-service.yml", "application.yml"))}))
+    assert line.status == PASS
 
 
 def test_config_names_the_missing_file():
-    (line,) = vc.config_checks(SPEC, answers({CONFIG: (200, environment("application.yml"))}))
-    assert line.status == vc.FAIL
+    (line,) = spring.config_checks(SPEC, answers({CONFIG: (200, environment("application.yml"))}))
+    assert line.status == FAIL
     assert "lacks user-service.yml (serves: application.yml)" in line.detail
 
 
 def test_config_source_names_of_older_servers_count_too():
     body = {"propertySources": [{"name": "file:/config-repo/user-service.yml"}, {"name": "file:/config-repo/application.yml"}]}
-    assert vc.config_checks(SPEC, answers({CONFIG: (200, body)}))[0].status == vc.PASS
+    assert spring.config_checks(SPEC, answers({CONFIG: (200, body)}))[0].status == PASS
 
 
 def test_a_404_from_something_that_is_not_a_running_gateway_proves_nothing():
-    (line,) = vc.gateway_checks(SPEC, answers({GW: (404, "{}"), TARGET: (404, "{}"), "http://10.96.0.192:8000/actuator/health/liveness": (404, "")}))
-    assert line.status == vc.FAIL and line.subject == "apigateway-service" and "is this the gateway?" in line.detail
+    (line,) = spring.gateway_checks(SPEC, answers({GW: (404, "{}"), TARGET: (404, "{}"), "http://10.96.0.192:8000/actuator/health/liveness": (404, "")}))
+    assert line.status == FAIL and line.subject == "apigateway-service" and "is this the gateway?" in line.detail
 
 
 def test_every_line_says_where_a_server_cannot_be_reached():
-    lines = vc.eureka_checks(SPEC, answers({})) + vc.config_checks(SPEC, answers({})) + vc.gateway_checks(SPEC, answers({}))
-    assert all(line.status == vc.FAIL and "not reachable" in line.detail for line in lines)
+    lines = spring.eureka_checks(SPEC, answers({})) + spring.config_checks(SPEC, answers({})) + spring.gateway_checks(SPEC, answers({}))
+    assert all(line.status == FAIL and "not reachable" in line.detail for line in lines)
 
 
 BROKER_CONFIGS = """\
@@ -176,7 +178,7 @@ Default configs for brokers in the cluster are:
 
 
 def test_broker_configs_are_read_per_broker():
-    assert vc.parse_broker_configs(BROKER_CONFIGS) == {0: {
+    assert parse_broker_configs(BROKER_CONFIGS) == {0: {
         "default.replication.factor": "1", "transaction.state.log.replication.factor": "3", "ssl.key.password": "null"}}
 
 
@@ -188,11 +190,11 @@ Topic: msa-verify-1\tTopicId: Xy\tPartitionCount: 2\tReplicationFactor: 3\tConfi
 
 
 def test_topic_descriptions_show_under_replicated_partitions():
-    topics = vc.parse_topic_description(TOPICS)
+    topics = parse_topic_description(TOPICS)
     assert [p.replicas for p in topics["msa-verify-1"]] == [(1, 2, 0), (2, 0, 1)]
-    assert vc._replication_problems("msa-verify-1", topics["msa-verify-1"], 3, 2) == [
+    assert _replication_problems("msa-verify-1", topics["msa-verify-1"], 3, 2) == [
         "msa-verify-1 partitions 1 not fully replicated (ISR smaller than replicas)"]
-    assert vc._replication_problems("msa-verify-1", topics["msa-verify-1"], 1) [0] == "msa-verify-1 has replication factor 3, expected 1"
+    assert _replication_problems("msa-verify-1", topics["msa-verify-1"], 1) [0] == "msa-verify-1 has replication factor 3, expected 1"
 
 
 def test_failing_checks_are_repeated_until_they_pass_within_the_settle_window():
@@ -202,25 +204,25 @@ def test_failing_checks_are_repeated_until_they_pass_within_the_settle_window():
     def runner(group, spec, kube):
         calls[group] = calls.get(group, 0) + 1
         ok = group != "eureka" or calls["eureka"] >= 3
-        return [vc.Result(vc.PASS if ok else vc.FAIL, group, "x", "")]
+        return [Result(PASS if ok else FAIL, group, "x", "")]
 
-    results = vc.verify(SPEC, ["eureka", "config"], {}, settle=60, kube=None, log=open("/dev/null", "w"), runner=runner,
+    results = cli.verify(SPEC, ["eureka", "config"], {}, settle=60, kube=None, log=open("/dev/null", "w"), runner=runner,
                         sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0])
-    assert [r.status for r in results] == [vc.PASS, vc.PASS]
+    assert [r.status for r in results] == [PASS, PASS]
     assert calls == {"eureka": 3, "config": 1}
 
 
 def test_a_check_still_failing_at_the_end_of_the_window_fails():
     now = [0.0]
-    results = vc.verify(SPEC, ["eureka"], {}, settle=12, kube=None, log=open("/dev/null", "w"),
-                        runner=lambda g, s, k: [vc.Result(vc.FAIL, g, "x", "no")],
+    results = cli.verify(SPEC, ["eureka"], {}, settle=12, kube=None, log=open("/dev/null", "w"),
+                        runner=lambda g, s, k: [Result(FAIL, g, "x", "no")],
                         sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0])
-    assert [r.status for r in results] == [vc.FAIL]
+    assert [r.status for r in results] == [FAIL]
     assert now[0] == 10.0     # two retries fit into 12 s, a third would not
 
 
 def test_from_outside_uses_node_ports_and_says_what_it_skips():
-    spec, skips = vc.from_outside(SPEC, "172.10.40.174")
+    spec, skips = cli.from_outside(SPEC, "172.10.40.174")
     assert spec["discovery"]["url"] == "http://172.10.40.174:30007"
     assert spec["gateway"]["url"] == "http://172.10.40.174:30010"
     assert "targetUrl" not in spec["gateway"]["routes"][0]      # user-service has no NodePort
@@ -234,8 +236,9 @@ def test_a_failing_run_writes_its_lines_to_the_termination_log(tmp_path, capsys,
     log = tmp_path / "termination-log"
     log.write_text("")
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    monkeypatch.setattr(vc, "http_get", answers({APPS: (200, {"applications": {"application": []}})}))
-    code = vc.main(["--spec", str(spec_file), "--only", "eureka,pods", "--termination-log", str(log)])
+    # The Eureka check calls spring.http_get: answer there.
+    monkeypatch.setattr(spring, "http_get", answers({APPS: (200, {"applications": {"application": []}})}))
+    code = cli.main(["--spec", str(spec_file), "--only", "eureka,pods", "--termination-log", str(log)])
     out = capsys.readouterr().out
     assert code == 1
     assert "SKIP  pods" in out and out.rstrip().endswith("verification FAILED: 2 checks, 1 failed, 1 skipped")
@@ -277,7 +280,7 @@ def fake_api():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    served["api"] = vc.KubeApi(f"http://127.0.0.1:{server.server_port}", "test-token", None)
+    served["api"] = pods.KubeApi(f"http://127.0.0.1:{server.server_port}", "test-token", None)
     yield served
     server.shutdown()
     server.server_close()
@@ -289,8 +292,8 @@ HARBOR_IMAGE = "msa.harbor.com/library/usersservice@sha256:" + "a" * 64
 def test_pods_pass_when_every_pod_runs_its_image(fake_api):
     fake_api["items"] = [pod("user-service-1", "user-service", HARBOR_IMAGE), pod("user-service-2", "user-service", HARBOR_IMAGE),
                          pod("kafka-0", "kafka", "confluentinc/cp-kafka:7.9.1"), pod("verify-x", "verify", "confluentinc/cp-kafka:7.9.1")]
-    lines = vc.pod_checks(SPEC, fake_api["api"])
-    assert [(r.status, r.subject) for r in lines] == [(vc.PASS, "user-service"), (vc.PASS, "kafka")]
+    lines = pods.pod_checks(SPEC, fake_api["api"])
+    assert [(r.status, r.subject) for r in lines] == [(PASS, "user-service"), (PASS, "kafka")]
     ((path, _),) = fake_api["requests"]
     assert path == "/api/v1/namespaces/msa/pods?labelSelector=app.kubernetes.io/part-of%3Dmsa"
 
@@ -300,8 +303,8 @@ def test_pods_name_an_image_pull_failure_and_an_image_not_from_harbor(fake_api):
     fake_api["items"] = [pod("user-service-1", "user-service", "msa.harbor.com/library/usersservice:1.0", phase="Pending", waiting=http_error),
                          pod("user-service-2", "user-service", "docker.io/library/usersservice:1.0"),
                          pod("kafka-0", "kafka", "confluentinc/cp-kafka:7.9.1")]
-    user, kafka = vc.pod_checks(SPEC, fake_api["api"])
-    assert user.status == vc.FAIL and kafka.status == vc.PASS
+    user, kafka = pods.pod_checks(SPEC, fake_api["api"])
+    assert user.status == FAIL and kafka.status == PASS
     assert user.detail.startswith("1 of 2 pod(s) Running")
     assert "user-service-1 is Pending: user-service ImagePullBackOff" in user.detail
     assert "server gave HTTP response to HTTPS client" in user.detail
@@ -309,6 +312,6 @@ def test_pods_name_an_image_pull_failure_and_an_image_not_from_harbor(fake_api):
 
 
 def test_pods_without_permission_say_what_the_service_account_needs(fake_api):
-    api = vc.KubeApi(fake_api["api"].base, "wrong-token", None)
-    (line,) = vc.pod_checks(SPEC, api)
-    assert line.status == vc.FAIL and "answered 401" in line.detail and "get/list on pods" in line.detail
+    api = pods.KubeApi(fake_api["api"].base, "wrong-token", None)
+    (line,) = pods.pod_checks(SPEC, api)
+    assert line.status == FAIL and "answered 401" in line.detail and "get/list on pods" in line.detail

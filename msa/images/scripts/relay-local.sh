@@ -13,23 +13,8 @@ for arg in "${BUILD_ARGS[@]}"; do build_flags+=(--build-arg "$arg"); done
 docker build --platform "$PLATFORM" --file "$DOCKERFILE" --tag "$TARGET" "${build_flags[@]}" "$CONTEXT" >&2
 docker save --output "$work/image.tar" "$TARGET"
 
-# RELAY_HOST_KEY (msa:harbor.relayHostKey): the only key ssh/scp accept for the relay host, from a
-# known_hosts file of this run. Without it (msa:cluster.skipHostKeyCheck) the first key seen is trusted.
-host_check=(-o StrictHostKeyChecking=accept-new)
-if [ -n "${RELAY_HOST_KEY:-}" ]; then
-  known_as=$RELAY_HOST
-  [ "$RELAY_PORT" = 22 ] || known_as="[$RELAY_HOST]:$RELAY_PORT"
-  printf '%s %s\n' "$known_as" "$RELAY_HOST_KEY" >"$work/known_hosts"
-  host_check=(-o StrictHostKeyChecking=yes -o UserKnownHostsFile="$work/known_hosts" -o GlobalKnownHostsFile=/dev/null)
-fi
-ssh_opts=(-o BatchMode=yes "${host_check[@]}" -p "$RELAY_PORT")
-scp_opts=(-o BatchMode=yes "${host_check[@]}" -P "$RELAY_PORT")
-if [ -n "${MSA_SSH_KEY:-}" ]; then
-  (umask 077 && printf '%s\n' "$MSA_SSH_KEY" >"$work/id")
-  ssh_opts+=(-i "$work/id")
-  scp_opts+=(-i "$work/id")
-fi
-relay="$RELAY_USER@$RELAY_HOST"
+# ssh_opts, scp_opts and relay: relay-ssh.sh, placed above by relay_local_script
+setup_relay_ssh
 
 remote_dir=$(ssh "${ssh_opts[@]}" "$relay" 'mktemp -d /tmp/msa-image.XXXXXX')
 echo "copying $(du -h "$work/image.tar" | cut -f1) to $relay:$remote_dir" >&2
