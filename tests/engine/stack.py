@@ -173,6 +173,9 @@ class EngineStack:
         for module in [m for m in sys.modules if m == "msa" or m.startswith("msa.")]:
             del sys.modules[module]
         sys.path.insert(0, str(self.project))
+        # The program runs in this process, not under the CLI: give it the environment `pulumi up` would
+        # (it checks that KUBECONFIG has the stack's context).
+        os.environ.update(self.control_plane.env)
         for transform in self.transforms:
             pulumi.runtime.register_resource_transform(transform)
         try:
@@ -248,5 +251,7 @@ class EngineStack:
 
 
 def _engine_test_setup(config: dict) -> None:
-    """What the engine tests cannot have: nodes to set up over SSH (no node setup when the list is empty)."""
+    """What the engine tests cannot have: nodes to set up over SSH (no node setup when the list is empty) and
+    a Harbor to copy the third-party images into (`mirror: off`; both need pulumi-command, not built here)."""
     config["msa:cluster"]["nodes"] = []
+    config["msa:harbor"]["mirror"] = "off"
