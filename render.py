@@ -13,7 +13,7 @@ resources with a mock engine; this script only records them and writes:
     DIR/outputs.yaml        the stack outputs `pulumi stack output` shows after an up
     DIR/nodes/<host>.sh     the exact script each node runs (containerd trusts Harbor)
     DIR/images.yaml         per image: context, platform, target reference, push mode; the mirror plan
-    DIR/images/*.sh         relay build scripts; mirror-<name>.sh: each third-party image's copy into Harbor
+    DIR/images/*.sh         relay build scripts; mirror-<workload>.sh: each third-party image's copy into Harbor
     DIR/import.json         `pulumi import --file` document adopting every (named) Kubernetes object
 
 Exit 0 on success; exit 2 with `error: msa:<key>: ...` on invalid configuration, writing nothing.

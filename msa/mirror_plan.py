@@ -17,6 +17,7 @@ the config layer validates with these functions too, so they import nothing of m
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,6 +207,9 @@ def mirror_plans(cfg: StackConfig, project_dir: Path) -> dict[str, MirrorPlan]:
                 raise MirrorProblem(image.key, f"{image.ref} would be copied to {harbor.mirror_project}/{src.name} like {other.ref} "
                                                f"(msa:{other.key}); use images with different names, or the same image")
             names[src.name] = image
+        if mode != "off" and len(target.rsplit(":", 1)[0]) > 255:
+            raise MirrorProblem(image.key, f"its copy would be named {target.rsplit(':', 1)[0][:60]}..., longer than the 255 characters a registry "
+                                           "accepts for a repository; use a shorter image name or msa:harbor.mirrorProject")
         archive, digest = _image_settings(src.name, settings, mode, harbor.push, harbor.mirror_platforms, project_dir)
         if mode == "copy" and harbor.push == "none" and digest is None:
             # Nothing is copied, so nothing can be read back: the team copied it and says which digest.
@@ -237,7 +241,7 @@ def _image_settings(name: str, settings: Optional[MirrorImage], mode: str, push:
         if push == "none":
             raise MirrorProblem(f"{where}.archive", "harbor.push is none, so nothing is copied; remove archive or choose push: direct or relay")
         archive = (project_dir / settings.archive).resolve()
-        if not archive.exists():
+        if not os.path.exists(archive):   # not Path.exists: a name too long for the file system is missing, not an OSError
             raise MirrorProblem(f"{where}.archive", f"{settings.archive!r} does not exist (relative to the project folder); "
                                                     "point it at the `docker save` tarball or OCI layout folder of the image")
         if archive_kind(archive) == "docker-archive" and not archive.is_file():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..addressing import AddressPlan, AddressRequest, plan_addresses
@@ -36,7 +37,8 @@ def address_plan(cfg: StackConfig, names: KafkaNames) -> AddressPlan:
 def config_repo_files(cfg: StackConfig, project_dir: Path) -> dict[str, str]:
     """The files the config server serves, by file name (a ConfigMap is flat: no sub-folders)."""
     folder = project_dir / cfg.config_repo
-    if not folder.is_dir():
+    # os.path.isdir, not Path.is_dir: a name the file system cannot hold (too long) is "no such folder", not an OSError.
+    if not os.path.isdir(folder):
         raise ConfigError("configRepo", f"folder {cfg.config_repo!r} does not exist; create it with at least an application.yml")
     files = {p.name: p.read_text() for p in sorted(folder.iterdir()) if p.is_file() and p.suffix in (".yml", ".yaml", ".properties")}
     if "application.yml" not in files and "application.yaml" not in files:

@@ -6,12 +6,20 @@ Input is what `kafka-topics --describe` (Kafka 3.9) prints; output is the JSON
 
 - `drain_plan`: before a cluster shrinks to `brokers`, every replica on a broker id >= `brokers`
   moves to a staying broker, and a topic whose replication factor no longer fits is lowered to the
-  broker count (internal topics included). A topic-level min ISR above the new factor is lowered to
-  it, or writes with acks=all (every transactional producer) would fail with NOT_ENOUGH_REPLICAS.
-- `grow_plan`: after the StatefulSet has `brokers` brokers, each topic below its wanted factor
-  (internal topics: the stack's offsets/transaction factors; others: default.replication.factor)
-  gets replicas on the least loaded brokers, preferred leaders are spread, and min ISR is raised to
-  what the stack sets.
+  broker count (internal topics included). When the broker count changes, the StatefulSet then
+  restarts every broker once: a topic-level min ISR that one restarting broker would undercut
+  (above RF - 1) is lowered for the change, and a cluster-wide min ISR (`cluster_min_isr`) bridges
+  the topics that use the brokers' own value, or writes with acks=all (every idempotent and
+  transactional producer) would fail with NOT_ENOUGH_REPLICAS while a broker is down.
+- `grow_plan`: after the StatefulSet has `brokers` brokers, internal topics below the stack's
+  offsets/transaction factors, and topics still at the cluster's default factor from before the
+  change, get replicas on the least loaded brokers; preferred leaders are spread; min ISR is raised
+  to what the stack sets and what the drain lowered is restored. A topic a user created with a
+  lower factor than the default keeps it.
+
+What the drain lowered, and the default factor before the change, live in a `ChangeRecord` (a short
+text the Jobs keep in a znode) from the drain to the rebalance: a drain that runs again keeps the
+first values; the rebalance restores exactly them, and only where nobody changed them since.
 
 This file is copied verbatim into the Kafka admin Jobs and run by the cp-kafka image's python3
 (`python3 planner.py drain|grow ... < describe.txt`), so it sticks to the standard library and to
@@ -22,7 +30,7 @@ import json
 import re
 import sys
 from collections import OrderedDict
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 MIN_ISR = "min.insync.replicas"
 
@@ -81,6 +89,32 @@ def parse_describe(text: str) -> "OrderedDict[str, Topic]":
     return topics
 
 
+_OVERRIDES_HEADER = re.compile(r"^Dynamic configs for topic (?P<topic>\S+) are:\s*$")
+_OVERRIDE_LINE = re.compile(r"^\s+(?P<key>[a-z][a-z0-9._-]*)=(?P<value>.*?) sensitive=(?:true|false) synonyms=")
+
+
+def parse_topic_overrides(text: str) -> Dict[str, Dict[str, str]]:
+    """Each topic's own settings from `kafka-configs --entity-type topics --describe` (Kafka 3.9). Unlike
+    `kafka-topics --describe`, it leaves out what a topic takes from the brokers' static or cluster-wide values."""
+    found = OrderedDict()  # type: Dict[str, Dict[str, str]]
+    current = None
+    for line in text.splitlines():
+        m = _OVERRIDES_HEADER.match(line)
+        if m:
+            current = found.setdefault(m.group("topic"), OrderedDict())
+            continue
+        m = _OVERRIDE_LINE.match(line)
+        if m and current is not None:
+            current[m.group("key")] = m.group("value")
+    return found
+
+
+def use_topic_overrides(topics: Dict[str, Topic], overrides: Dict[str, Dict[str, str]]) -> None:
+    """Replace the describe's configs by the topics' own (a topic missing from `overrides` has none)."""
+    for topic in topics.values():
+        topic.configs = overrides.get(topic.name, OrderedDict())
+
+
 class Plan(object):
     """What a Job does: reassign these partitions, set these topic configs; or refuse with `errors`."""
 
@@ -89,6 +123,8 @@ class Plan(object):
         self.configs_before = OrderedDict()  # type: Dict[str, Dict[str, str]]  (applied before moving)
         self.configs_after = OrderedDict()  # type: Dict[str, Dict[str, str]]   (applied once moved)
         self.errors = []  # type: List[str]
+        self.cluster_min_isr = None  # type: Optional[int]   (cluster-wide bridge while the brokers restart)
+        self.record = ChangeRecord()
 
     def reassignment_json(self) -> dict:
         return {
@@ -105,7 +141,59 @@ class Plan(object):
             "configsBefore": self.configs_before,
             "configsAfter": self.configs_after,
             "errors": self.errors,
+            "clusterMinIsr": self.cluster_min_isr,
+            "record": self.record.text(),
         }
+
+
+class ChangeRecord(object):
+    """What a broker-count change has to undo or still needs to know, from the drain to the rebalance:
+    `min_isr` topic -> (the user's value, the value the drain set), `default_rf` the cluster's
+    default.replication.factor before the change. Text form: `v1;defaultRf=3;minIsr=t:2:1,u:3:2`
+    (topic names hold no `;`, `,` or `:`)."""
+
+    PREFIX = "v1"
+
+    def __init__(self, default_rf: Optional[int] = None, min_isr: Optional[Dict[str, Tuple[int, int]]] = None):
+        self.default_rf = default_rf
+        self.min_isr = OrderedDict(min_isr or {})  # type: Dict[str, Tuple[int, int]]
+
+    @classmethod
+    def parse(cls, text: str) -> "ChangeRecord":
+        record = cls()
+        parts = (text or "").strip().split(";")
+        if parts[0] != cls.PREFIX:
+            return record
+        for part in parts[1:]:
+            key, _, value = part.partition("=")
+            if key == "defaultRf" and value.isdigit():
+                record.default_rf = int(value)
+            elif key == "minIsr":
+                for item in value.split(","):
+                    fields = item.split(":")
+                    if len(fields) == 3 and fields[1].isdigit() and fields[2].isdigit():
+                        record.min_isr[fields[0]] = (int(fields[1]), int(fields[2]))
+        return record
+
+    def text(self) -> str:
+        """The record, or "" when nothing is left to remember."""
+        parts = []
+        if self.default_rf is not None:
+            parts.append("defaultRf={}".format(self.default_rf))
+        if self.min_isr:
+            parts.append("minIsr=" + ",".join("{}:{}:{}".format(t, a, b) for t, (a, b) in self.min_isr.items()))
+        return ";".join([self.PREFIX] + parts) if parts else ""
+
+
+def _min_isr(topic: Topic) -> Optional[int]:
+    """The topic-level min.insync.replicas, or None when the topic uses the brokers' value."""
+    value = topic.configs.get(MIN_ISR)
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def _survives_one_restart(rf: int) -> int:
+    """The highest min ISR a partition of `rf` replicas keeps while one of them restarts (at least 1)."""
+    return max(1, rf - 1)
 
 
 def _load(topics: Dict[str, Topic], brokers: List[int]) -> Dict[int, int]:
@@ -123,17 +211,22 @@ def _least_loaded(load: Dict[int, int], exclude: List[int]) -> Optional[int]:
     return min(candidates, key=lambda b: (load[b], b)) if candidates else None
 
 
-def drain_plan(topics: Dict[str, Topic], brokers: int, live: List[int]) -> Plan:
-    """Move every replica off brokers >= `brokers` onto the staying, registered brokers."""
+def drain_plan(topics: Dict[str, Topic], brokers: int, live: List[int], target_min_isr: Optional[int] = None,
+               default_rf_now: Optional[int] = None, record: Optional[ChangeRecord] = None) -> Plan:
+    """Move every replica off brokers >= `brokers` onto the staying, registered brokers. When the
+    registered brokers are not exactly 0..brokers-1 (the count changes; the StatefulSet restarts each
+    broker next), also bridge min ISR for the restarts and carry `record` on (see the module doc)."""
     plan = Plan()
+    plan.record = ChangeRecord(record.default_rf, record.min_isr) if record else ChangeRecord()
     staying = sorted(b for b in live if b < brokers)
     if not staying:
         plan.errors.append("none of the staying brokers 0..{} is registered; start them and retry".format(brokers - 1))
         return plan
     load = _load(topics, staying)
+    rf_after = {}  # type: Dict[str, int]
     for topic in topics.values():
         new_rf = min(topic.replication_factor, len(staying))
-        moved = False
+        rf_after[topic.name] = new_rf
         for number, partition in topic.partitions.items():
             if partition.leader is None or not partition.isr:
                 plan.errors.append("partition {}-{} has no leader (replicas {}); bring its brokers back before shrinking".format(
@@ -155,20 +248,34 @@ def drain_plan(topics: Dict[str, Topic], brokers: int, live: List[int]) -> Plan:
                 load[extra] += 1
             if keep != partition.replicas:
                 plan.reassignments[(topic.name, number)] = keep
-                moved = True
-        isr = topic.configs.get(MIN_ISR)
-        if moved and isr is not None and isr.isdigit() and int(isr) > new_rf:
-            plan.configs_before.setdefault(topic.name, OrderedDict())[MIN_ISR] = str(new_rf)
+    if sorted(live) == list(range(brokers)):
+        return plan  # the same brokers before and after: no restart to bridge
+    if plan.record.default_rf is None:
+        plan.record.default_rf = default_rf_now
+    bridge = target_min_isr
+    for topic in topics.values():
+        fits = _survives_one_restart(rf_after[topic.name])
+        isr = _min_isr(topic)
+        if isr is None:
+            bridge = fits if bridge is None else min(bridge, fits)
+        elif isr > fits:
+            plan.configs_before.setdefault(topic.name, OrderedDict())[MIN_ISR] = str(fits)
+            if topic.name not in plan.record.min_isr:   # a drain that runs again keeps the user's value
+                plan.record.min_isr[topic.name] = (isr, fits)
+    plan.cluster_min_isr = bridge
     return plan
 
 
 def grow_plan(topics: Dict[str, Topic], brokers: int, live: List[int], wanted_rf: Dict[str, int], default_rf: int,
-              wanted_min_isr: Dict[str, int]) -> Plan:
-    """Raise topics to their wanted factor on `brokers` brokers, spreading replicas and preferred leaders."""
+              wanted_min_isr: Dict[str, int], record: Optional[ChangeRecord] = None) -> Plan:
+    """Raise topics to their wanted factor on `brokers` brokers, spreading replicas and preferred leaders,
+    and restore what the drain lowered (`record`)."""
     plan = Plan()
+    record = record or ChangeRecord()
     missing = [b for b in range(brokers) if b not in live]
     if missing:
         plan.errors.append("brokers {} are not registered; the StatefulSet is not healthy".format(",".join(map(str, missing))))
+        plan.record = record
         return plan
     everyone = list(range(brokers))
     load = _load(topics, everyone)
@@ -177,8 +284,15 @@ def grow_plan(topics: Dict[str, Topic], brokers: int, live: List[int], wanted_rf
         for partition in topic.partitions.values():
             if partition.replicas and partition.replicas[0] in leaders:
                 leaders[partition.replicas[0]] += 1
+    targets = {}  # type: Dict[str, int]
     for topic in topics.values():
-        target = min(brokers, max(topic.replication_factor, wanted_rf.get(topic.name, default_rf)))
+        if topic.name in wanted_rf:
+            wanted = wanted_rf[topic.name]
+        elif record.default_rf is not None and topic.replication_factor == record.default_rf:
+            wanted = default_rf   # it had the cluster's default: it follows the new one
+        else:
+            wanted = topic.replication_factor   # a user's own factor stays
+        target = targets[topic.name] = min(brokers, max(topic.replication_factor, wanted))
         for number, partition in topic.partitions.items():
             if len(partition.replicas) >= target:
                 continue
@@ -200,6 +314,17 @@ def grow_plan(topics: Dict[str, Topic], brokers: int, live: List[int], wanted_rf
             isr_target = min(isr_target, target)
             if topic.configs.get(MIN_ISR) != str(isr_target):
                 plan.configs_after.setdefault(topic.name, OrderedDict())[MIN_ISR] = str(isr_target)
+    # What the drain lowered goes back, as far as the topic's factor allows (the rest waits in the record
+    # for a later grow), unless the topic is gone, the stack owns its min ISR, or someone changed it since.
+    for name, (original, bridged) in record.min_isr.items():
+        topic = topics.get(name)
+        if topic is None or name in wanted_min_isr or _min_isr(topic) != bridged:
+            continue
+        restored = min(original, targets[name])
+        if restored != bridged:
+            plan.configs_after.setdefault(name, OrderedDict())[MIN_ISR] = str(restored)
+        if restored != original:
+            plan.record.min_isr[name] = (original, restored)
     return plan
 
 
@@ -214,14 +339,26 @@ def _int_map(text: str) -> Dict[str, int]:
     return {k: int(v) for k, v in (item.split("=", 1) for item in text.split(",") if item)}
 
 
+def _optional_int(text: str) -> Optional[int]:
+    return int(text) if text.strip().isdigit() else None
+
+
 def main(argv: List[str]) -> int:
-    """drain BROKERS LIVE | grow BROKERS LIVE WANTED_RF DEFAULT_RF WANTED_MIN_ISR; describe text on stdin."""
+    """drain BROKERS LIVE TARGET_MIN_ISR DEFAULT_RF_NOW RECORD OVERRIDES | grow BROKERS LIVE WANTED_RF DEFAULT_RF
+    WANTED_MIN_ISR RECORD OVERRIDES; `kafka-topics --describe` text on stdin. RECORD is a ChangeRecord's
+    text ("" for none), OVERRIDES a file with `kafka-configs --entity-type topics --describe` text."""
     mode, brokers, live = argv[0], int(argv[1]), _ids(argv[2])
     topics = parse_describe(sys.stdin.read())
+
+    def overrides(path):
+        with open(path) as f:
+            use_topic_overrides(topics, parse_topic_overrides(f.read()))
     if mode == "drain":
-        plan = drain_plan(topics, brokers, live)
+        overrides(argv[6])
+        plan = drain_plan(topics, brokers, live, _optional_int(argv[3]), _optional_int(argv[4]), ChangeRecord.parse(argv[5]))
     elif mode == "grow":
-        plan = grow_plan(topics, brokers, live, _int_map(argv[3]), int(argv[4]), _int_map(argv[5]))
+        overrides(argv[7])
+        plan = grow_plan(topics, brokers, live, _int_map(argv[3]), int(argv[4]), _int_map(argv[5]), ChangeRecord.parse(argv[6]))
     else:
         raise SystemExit("usage: planner.py drain|grow ...")
     json.dump(plan.to_json(), sys.stdout, indent=1)

@@ -7,7 +7,7 @@
     images.yaml         per image: context, platform, target reference, push mode; mirror: the third-party
                         images' plan (source, target, platform, mode; digests unknown until a real run)
     images/*.sh         in relay mode: the local build/copy script and the relay host's push script;
-                        images/mirror-<name>.sh: the copy (or proxy-cache lookup) of each third-party image
+                        images/mirror-<workload>.sh: the copy (or proxy-cache lookup) of each third-party image
     import.json         `pulumi import --file` document adopting every (named) Kubernetes object
 """
 
@@ -97,7 +97,9 @@ def mirror_entries(result: RenderedStack, files: dict[str, tuple[str, int]]) -> 
         entry["deployedAs"] = MIRROR_DEPLOYED_AS[i["mode"]] if i.get("push") != "none" else "<target repository>@msa:harbor.mirrorImages.<name>.digest"
         script = scripts.get(image.urn)
         if script is not None:
-            entry["script"] = f"images/mirror-{i['name']}.sh"
+            # Named by the workload (mirror-kafka, mirror-zookeeper, mirror-kafka-ui): short and fixed,
+            # whatever the image's name (a repository name may be longer than a file name can be).
+            entry["script"] = f"images/{image.name}.sh"
             files[entry["script"]] = (script, 0o755)
         entries.append(entry)
     return entries

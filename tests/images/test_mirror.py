@@ -151,10 +151,12 @@ def test_render_shows_the_mirror_plan_and_unknown_digests(tmp_path):
         "name": "cp-kafka", "key": "msa:kafka.image", "source": "confluentinc/cp-kafka:7.9.1", "mode": "copy",
         "target": "msa.harbor.com/mirror/cp-kafka:7.9.1", "platform": "linux/amd64", "push": "direct",
         "deployedAs": "<target repository>@<digest read back from Harbor after the copy> (unknown until a real run)",
-        "script": "images/mirror-cp-kafka.sh",
+        "script": "images/mirror-kafka.sh",
     }
-    script = (tmp_path / "out" / "images" / "mirror-cp-kafka.sh").read_text()
-    assert script.startswith("#!/usr/bin/env bash") and "skopeo" in script
+    for name, entry in plan.items():
+        script = (tmp_path / "out" / entry["script"]).read_text()
+        # Each image's own script (mirror-kafka's step name is a prefix of mirror-kafka-ui's).
+        assert script.startswith(f"#!/usr/bin/env bash\n# msa mirror of {name} ") and "skopeo" in script
     everything = "".join(p.read_text() for p in (tmp_path / "out").rglob("*") if p.is_file())
     assert TEST_PASSWORD not in everything
 
@@ -174,6 +176,11 @@ def test_render_shows_the_mirror_plan_and_unknown_digests(tmp_path):
      "msa:harbor.mirrorImages.cp-kafka.archive: is only read with mirror: copy (mirror is proxy-cache)"),
     (_harbor(mirrorPlatforms="all", mirrorImages={"cp-kafka": {"archive": "README.md"}}),
      "msa:harbor.mirrorImages.cp-kafka.archive: a `docker save` tarball holds one platform, but msa:harbor.mirrorPlatforms is all"),
+    (_harbor(proxyProjects={"docker.io/x": "p"}), "msa:harbor.proxyProjects.docker.io/x: 'docker.io/x' is not a registry host"),
+    (_harbor(proxyProjects={"docker.io": "Bad Project"}), "msa:harbor.proxyProjects.docker.io: 'Bad Project' is not an image name"),
+    (_harbor(mirrorImages={"cp-kafka": "x.tar"}), "msa:harbor.mirrorImages.cp-kafka: expected an object"),
+    (lambda v: v["msa:kafka"].update(image="x" * 240 + ":7.9.1"),
+     "msa:kafka.image: its copy would be named msa.harbor.com/mirror/xxx"),
     (lambda v: v["msa:kafka"].update(zookeeperImage="example.com/other/cp-kafka:1.0"),
      "msa:kafka.zookeeperImage: example.com/other/cp-kafka:1.0 would be copied to mirror/cp-kafka like confluentinc/cp-kafka:7.9.1"),
 ])

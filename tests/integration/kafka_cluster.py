@@ -325,6 +325,9 @@ class ZooKeeperEnsemble:
         self.configure.write_text(CONFIGURE_STANDIN.format(tests=str(REPO / "tests")))
         self.configure.chmod(0o755)
         self.members: dict[int, ZooKeeperMember] = {}
+        # Members the StatefulSet scaled away: their volumes (folders) and pod addresses (ports) stay,
+        # and a later scale-up brings the same ordinal back on them.
+        self.removed: dict[int, ZooKeeperMember] = {}
 
     @property
     def connect(self) -> str:
@@ -347,6 +350,9 @@ class ZooKeeperEnsemble:
         return env
 
     def new_member(self, ordinal: int) -> ZooKeeperMember:
+        if ordinal in self.removed:
+            member = self.members[ordinal] = self.removed.pop(ordinal)
+            return member
         member = ZooKeeperMember(ordinal, free_port(), free_port(), free_port(), free_port(), self.root / f"zookeeper-{ordinal}")
         member.root.mkdir(parents=True, exist_ok=True)
         self.members[ordinal] = member
@@ -392,14 +398,15 @@ class ZooKeeperEnsemble:
         return self
 
     def remove_member(self, ordinal: int) -> None:
-        """A StatefulSet scale-down: the pod stops; its volume stays behind."""
-        self.members.pop(ordinal).server.stop()
+        """A StatefulSet scale-down: the pod stops; its volume stays behind (and comes back with the ordinal)."""
+        member = self.removed[ordinal] = self.members.pop(ordinal)
+        member.server.stop()
 
     def leaders(self) -> list[int]:
         return [m.server_id for m in self.members.values() if m.server and m.server.running and m.mode == "leader"]
 
     def stop(self) -> None:
-        for member in self.members.values():
+        for member in [*self.members.values(), *self.removed.values()]:
             if member.server:
                 member.server.stop()
 
@@ -487,16 +494,34 @@ class KafkaCluster:
             return set(broker_ids) <= self.registered()
         wait_for(up, timeout, f"brokers {broker_ids} to register in ZooKeeper")
 
-    def roll(self, pod_env: Mapping[str, str]) -> None:
-        """What a StatefulSet update does to running pods: one at a time, restart with the new env."""
+    def roll(self, pod_env: Mapping[str, str], down_seconds: float = 0) -> None:
+        """What a StatefulSet update does to running pods: one at a time, restart with the new env, the next
+        only once the previous one is Ready (the rendered readiness probe). `down_seconds`: how long a pod
+        stays away between stop and start (image pull, scheduling, volume attach on a real node)."""
         self.pod_env = dict(pod_env)
         for broker_id in sorted(self.brokers, reverse=True):   # the controller updates the highest ordinal first
             broker = self.brokers[broker_id]
             broker.server.stop()
+            time.sleep(down_seconds)
             broker.props = kafka_properties_from_env(self.broker_env(broker_id, broker.port, broker.root))
             write_properties(broker.root / "server.properties", broker.props)
             broker.server.start()
-            self.wait_registered([broker_id])
+            self.wait_ready(broker_id)
+
+    def ready(self, broker_id: int) -> bool:
+        """The pod's readiness probe (registered, in sync for every partition it holds), run as the kubelet would."""
+        from msa.kafka.jobs import kafka_ready_script
+
+        env = {**os.environ, "HOSTNAME": f"kafka-{broker_id}", "KAFKA_READY_PORT": str(self.brokers[broker_id].port)}
+        return subprocess.run(["python3", "-S", "-c", kafka_ready_script()], env=env, capture_output=True, timeout=15).returncode == 0
+
+    def wait_ready(self, broker_id: int, timeout: float = START_TIMEOUT + 60) -> None:
+        def ready() -> bool:
+            server = self.brokers[broker_id].server
+            if not server.running:
+                raise AssertionError(f"{server.name} exited:\n{server.log_tail()}")
+            return self.ready(broker_id)
+        wait_until(ready, timeout, f"broker {broker_id} to be ready", interval=1)
 
     def stop_broker(self, broker_id: int, kill: bool = False) -> None:
         self.brokers[broker_id].server.stop(kill=kill)
@@ -534,18 +559,28 @@ class PartitionState:
     leader: int
 
 
-def run_job_script(job: Mapping, tools: ToolBox, substitute: Mapping[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run a rendered Job's script unchanged: its own env with `substitute` (loopback addresses), the
-    cp-named tools first on PATH. The kubelet would expand $(VAR) references in the command first; the
-    scripts contain none (tests/kafka/test_kafka_jobs.py), so the text runs as it is."""
+def _job_command(job: Mapping, tools: ToolBox, substitute: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
     (container,) = job["spec"]["template"]["spec"]["containers"]
     assert container["command"][:2] == ["bash", "-c"], container["command"][:2]
     env = {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
     missing = set(substitute) - set(env)
     assert not missing, f"the Job has no {missing} to substitute"
     env.update(substitute)
-    return subprocess.run(["bash", "-c", container["command"][2]], env=tools.env(**env), capture_output=True, text=True,
-                          timeout=timeout)
+    return ["bash", "-c", container["command"][2]], tools.env(**env)
+
+
+def run_job_script(job: Mapping, tools: ToolBox, substitute: Mapping[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run a rendered Job's script unchanged: its own env with `substitute` (loopback addresses), the
+    cp-named tools first on PATH. The kubelet would expand $(VAR) references in the command first; the
+    scripts contain none (tests/kafka/test_kafka_jobs.py), so the text runs as it is."""
+    command, env = _job_command(job, tools, substitute)
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def start_job_script(job: Mapping, tools: ToolBox, substitute: Mapping[str, str]) -> subprocess.Popen:
+    """`run_job_script` in the background, in its own process group (a Job's pod: kill the group to kill it)."""
+    command, env = _job_command(job, tools, substitute)
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
 # --- pytest fixtures --------------------------------------------------------------------------------------

@@ -6,12 +6,14 @@ real: Kafka 3.9.1 brokers configured from the rendered env, the Jobs' script tex
 rendered Job, the cp-named Kafka tools, and a transactional client.
 """
 
+import time
 import uuid
 
 import pytest
 
 from conftest import by_name, run_stack
-from integration.kafka_cluster import rendered_pod_env, run_job_script
+from integration.kafka_cluster import rendered_pod_env, run_job_script, wait_until
+from integration.kafka_load import ProductionLoad, assert_no_write_refused
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +97,7 @@ def test_three_to_one_keeps_every_record_and_transactions_work(kafka_world):
     topics = cluster.topics()
     for name, partitions in topics.items():
         for number, state in partitions.items():
-            assert state.replicas == [0], (name, number, state)
+            assert state.replicas == [0], (name, number, state, done.stdout, done.stderr)
     # Before the brokers go (the StatefulSet has not acted yet), transactions commit already.
     between = [f"between-{i}" for i in range(10)]
     _commit(cluster, "orders", between)
@@ -119,6 +121,9 @@ def test_three_to_one_keeps_every_record_and_transactions_work(kafka_world):
 
 
 def test_one_to_three_replicates_every_topic_three_times(kafka_world):
+    """Under continuous idempotent and transactional production: after the roll the brokers' static min ISR
+    is 2 while every topic still has one replica; the drain's bridge keeps writes going until the
+    rebalance has raised the factors."""
     drain_one, _, _ = _rendered(1)
     cluster = kafka_world.start(brokers=1, zookeepers=1, stack="prod")
     tools = kafka_world.tools
@@ -130,13 +135,25 @@ def test_one_to_three_replicates_every_topic_three_times(kafka_world):
 
     drain, rebalance, env_three = _rendered(3)
     assert drain["spec"] != drain_one["spec"]     # the target count is in the spec: Pulumi runs it again
-    assert _run(drain, cluster, tools).returncode == 0   # growing: nothing to move
-    cluster.roll(env_three)
-    for broker_id in (1, 2):
-        cluster.add_broker(broker_id)
-    cluster.wait_registered([0, 1, 2])
-    done = _run(rebalance, cluster, tools)
-    assert done.returncode == 0, done.stdout + done.stderr
+    tools.run("kafka-topics", "--bootstrap-server", cluster.bootstrap_servers, "--create", "--topic", "events",
+              "--partitions", "6", "--replication-factor", "1")
+    with ProductionLoad(cluster.bootstrap_servers, ["events"]) as load:
+        wait_until(lambda: load.report.commits >= 5, 60, "the first transactions")
+        load.phase("drain")
+        assert _run(drain, cluster, tools).returncode == 0   # growing: nothing to move, min ISR bridged at 1
+        load.phase("roll")
+        cluster.roll(env_three, down_seconds=5)     # kafka-0 restarts with min ISR 2 while every topic has RF 1
+        load.phase("new brokers")
+        for broker_id in (1, 2):
+            cluster.add_broker(broker_id)
+        cluster.wait_registered([0, 1, 2])
+        load.phase("rebalance")
+        done = _run(rebalance, cluster, tools)
+        load.phase("after")
+        print(done.stdout)
+        assert done.returncode == 0, done.stdout + done.stderr
+        time.sleep(3)
+    assert_no_write_refused(load.report, cluster.bootstrap_servers)
 
     topics = cluster.topics()
     assert {"orders", "__consumer_offsets", "__transaction_state"} <= set(topics)

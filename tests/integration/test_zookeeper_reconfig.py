@@ -122,6 +122,73 @@ def test_one_three_five_three_one_keeps_every_znode_and_one_leader(kafka_tools, 
         ensemble.stop()
 
 
+def _resize_job(ensemble, tools, size: int) -> str:
+    """The zookeeper-shrink Job of a stack with `size` members, against the running members."""
+    shrink = by_name(run_stack("prod", _with_members(size)), "Job", "zookeeper-shrink")
+    running = ",".join(m.connect for m in ensemble.members.values() if m.server and m.server.running)
+    done = run_job_script(shrink, tools, {"ZK_ENSEMBLE_CONNECT": running}, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def _ensemble_ids(ensemble) -> list:
+    from kazoo.client import KazooClient
+
+    client = KazooClient(hosts=ensemble.members[0].connect, timeout=10)
+    client.start(timeout=15)
+    try:
+        text = client.get("/zookeeper/config")[0].decode()
+        return sorted(int(line.split("=")[0].split(".")[1]) for line in text.splitlines() if line.startswith("server."))
+    finally:
+        client.stop()
+        client.close()
+
+
+def test_three_one_three_on_kept_volumes_brings_the_removed_members_back(kafka_tools, tmp_path):
+    """3 -> 1 -> 3 with the volumes kept, one member down during the shrink: the members that come back
+    (one removed while running, one whose volume still lists the old ensemble) rejoin as new members;
+    a removed member restarting before its pod is deleted does not join again."""
+    ensemble = ZooKeeperEnsemble(tmp_path / "zk", kafka_tools, rendered_workload("prod", "zookeeper", _with_members(3)))
+    try:
+        written: dict = {}
+        ensemble.start(3)
+        _check(ensemble, written, 3)
+        _write(ensemble, written, "three")
+
+        # Member 3 (ordinal 2) is down while the ensemble shrinks: its volume keeps the 3-member config.
+        ensemble.members[2].server.stop()
+        assert "removing member 2" in _resize_job(ensemble, kafka_tools, 1)
+        assert _ensemble_ids(ensemble) == [1]
+        # Member 2's pod restarts before the StatefulSet deletes it: it must not undo the shrink.
+        ensemble.members[1].server.stop()
+        ensemble.start_member(1)
+        wait_until(lambda: "not joining" in ensemble.members[1].server.log_path.read_text(), 60, "member 2 to hold back")
+        assert _ensemble_ids(ensemble) == [1] and not ensemble.ready(ensemble.members[1])
+        for ordinal in (2, 1):
+            ensemble.remove_member(ordinal)
+        _check(ensemble, written, 1)
+        _write(ensemble, written, "one")
+
+        # Back to 3 on the same volumes (and addresses): the Job records the size, both pods start at once.
+        for ordinal in (1, 2):
+            assert (ensemble.removed[ordinal].data / "version-2").is_dir()
+        _resize_job(ensemble, kafka_tools, 3)
+        ensemble.scale_up(3)
+        _check(ensemble, written, 3)
+        assert _ensemble_ids(ensemble) == [1, 2, 3]
+        logs = {o: ensemble.members[o].server.log_path.read_text() for o in (1, 2)}
+        assert all("joining it as a new member" in text for text in logs.values()), logs
+        assert "My id" not in logs[1] + logs[2]
+        _write(ensemble, written, "three-again")
+
+        # And a roll after that restarts each member from its own (now current) config.
+        ensemble.members[2].server.stop()
+        ensemble.start_member(2)
+        _check(ensemble, written, 3)
+    finally:
+        ensemble.stop()
+
+
 def test_first_deploy_shrink_job_does_nothing(kafka_tools):
     shrink = by_name(run_stack("prod", _with_members(1)), "Job", "zookeeper-shrink")
     done = run_job_script(shrink, kafka_tools, {"ZK_ENSEMBLE_CONNECT": f"127.0.0.1:{free_port()}"}, timeout=120)

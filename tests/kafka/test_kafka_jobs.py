@@ -7,7 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from msa.kafka.jobs import drain_script, rebalance_script
-from msa.kafka.reassign import Partition, Topic, drain_plan, grow_plan, parse_broker_ids, parse_describe
+from msa.kafka.reassign import (
+    ChangeRecord, Partition, Topic, drain_plan, grow_plan, parse_broker_ids, parse_describe, parse_topic_overrides,
+    use_topic_overrides,
+)
 from conftest import by_name, objects, run_stack
 
 # As Kafka 3.9.1's `kafka-topics --describe` printed it on the loopback cluster (tabs included).
@@ -37,6 +40,37 @@ def test_parse_describe_reads_kafka_3_9_output():
     assert topics["audit"].configs == {"leader.replication.throttled.replicas": "0:2,0:1", "retention.ms": "1000"}
 
 
+# `kafka-configs --entity-type topics --describe` (Kafka 3.9): only the topics' own settings.
+OVERRIDES_3 = (
+    "Dynamic configs for topic orders are:\n"
+    "  min.insync.replicas=2 sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:min.insync.replicas=2, "
+    "STATIC_BROKER_CONFIG:min.insync.replicas=2, DEFAULT_CONFIG:min.insync.replicas=1}\n"
+    "Dynamic configs for topic audit are:\n"
+    "  leader.replication.throttled.replicas=0:2,0:1 sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:leader.replication.throttled.replicas=0:2,0:1}\n"
+    "Dynamic configs for topic events are:\n"
+)
+
+
+def test_topic_overrides_replace_what_the_brokers_set():
+    # kafka-topics --describe also prints the brokers' static min.insync.replicas as if it were the topic's.
+    topics = parse_describe(DESCRIBE_3.replace("ReplicationFactor: 1\t", "ReplicationFactor: 1\t").replace(
+        "Configs: leader.replication", "Configs: min.insync.replicas=2,leader.replication"))
+    assert topics["audit"].configs["min.insync.replicas"] == "2"
+    use_topic_overrides(topics, parse_topic_overrides(OVERRIDES_3))
+    assert topics["orders"].configs == {"min.insync.replicas": "2"}
+    assert topics["audit"].configs == {"leader.replication.throttled.replicas": "0:2,0:1"}
+    assert topics["__transaction_state"].configs == {}   # not listed: no settings of its own
+
+
+def test_drain_bridges_topics_without_their_own_min_isr_cluster_wide_only():
+    topics = parse_describe(DESCRIBE_3)
+    use_topic_overrides(topics, parse_topic_overrides(OVERRIDES_3))
+    plan = drain_plan(topics, brokers=2, live=[0, 1, 2], target_min_isr=1, default_rf_now=3)
+    assert plan.configs_before == {"orders": {"min.insync.replicas": "1"}}
+    assert plan.record.min_isr == {"orders": (2, 1)}
+    assert plan.cluster_min_isr == 1
+
+
 def test_drain_to_one_broker_moves_everything_to_broker_0_and_lowers_min_isr():
     plan = drain_plan(parse_describe(DESCRIBE_3), brokers=1, live=[0, 1, 2])
     assert plan.errors == []
@@ -54,8 +88,36 @@ def test_drain_keeps_in_sync_staying_replicas_and_the_leader_first():
     assert plan.reassignments[("orders", 0)] == [1, 0]
     assert plan.reassignments[("orders", 2)] == [0, 1]
     assert ("audit", 0) in plan.reassignments and plan.reassignments[("audit", 0)][0] in (0, 1)
-    # RF 3 -> 2 keeps min ISR 2 (not above the new factor): unchanged.
-    assert plan.configs_before == {}
+    # RF 3 -> 2 with min ISR 2: one broker restarting in the roll that follows would refuse writes.
+    # Lowered for the change, and recorded so that the rebalance puts the user's value back.
+    assert plan.configs_before == {"orders": {"min.insync.replicas": "1"}, "__transaction_state": {"min.insync.replicas": "1"}}
+    assert plan.record.min_isr == {"orders": (2, 1), "__transaction_state": (2, 1)}
+    assert plan.cluster_min_isr == 1   # audit (RF 1) uses the brokers' value
+
+
+def test_drain_that_runs_again_keeps_the_first_recorded_values():
+    first = drain_plan(parse_describe(DESCRIBE_3), brokers=2, live=[0, 1, 2], target_min_isr=1, default_rf_now=3)
+    assert first.record.text() == "v1;defaultRf=3;minIsr=orders:2:1,__transaction_state:2:1"
+    # Killed after lowering: the topics now say 1, and the brokers' default has become 2.
+    lowered = DESCRIBE_3.replace("Configs: min.insync.replicas=2", "Configs: min.insync.replicas=1").replace(
+        "compression.type=uncompressed,min.insync.replicas=2", "compression.type=uncompressed,min.insync.replicas=1")
+    again = drain_plan(parse_describe(lowered), 2, [0, 1, 2], 1, 2, ChangeRecord.parse(first.record.text()))
+    assert again.configs_before == {}
+    assert again.record.text() == first.record.text()
+
+
+def test_drain_without_a_count_change_bridges_nothing():
+    plan = drain_plan(parse_describe(DESCRIBE_3), brokers=3, live=[0, 1, 2], target_min_isr=2, default_rf_now=3)
+    assert plan.reassignments == {} and plan.configs_before == {} and plan.cluster_min_isr is None
+    assert plan.record.text() == ""
+
+
+def test_drain_before_a_grow_keeps_min_isr_at_one_until_the_factor_is_raised():
+    one = "Topic: orders\tTopicId: x\tPartitionCount: 2\tReplicationFactor: 1\tConfigs: \n" + "".join(
+        f"\tTopic: orders\tPartition: {p}\tLeader: 0\tReplicas: 0\tIsr: 0\n" for p in range(2))
+    plan = drain_plan(parse_describe(one), brokers=3, live=[0], target_min_isr=2, default_rf_now=1)
+    assert plan.reassignments == {} and plan.errors == []
+    assert plan.cluster_min_isr == 1 and plan.record.default_rf == 1
 
 
 def test_drain_when_growing_moves_nothing():
@@ -75,12 +137,56 @@ def test_grow_raises_internal_and_default_topics_and_spreads_leaders():
         for t in ("orders", "__transaction_state", "__consumer_offsets") for p in range(6)
     )
     topics = parse_describe(one)
-    plan = grow_plan(topics, 3, [0, 1, 2], {"__consumer_offsets": 3, "__transaction_state": 3}, 3, {"__transaction_state": 2})
+    plan = grow_plan(topics, 3, [0, 1, 2], {"__consumer_offsets": 3, "__transaction_state": 3}, 3, {"__transaction_state": 2},
+                     ChangeRecord(default_rf=1))
     assert plan.errors == []
     assert all(sorted(r) == [0, 1, 2] for r in plan.reassignments.values()) and len(plan.reassignments) == 18
     leaders = [r[0] for r in plan.reassignments.values()]
     assert sorted(leaders.count(b) for b in (0, 1, 2)) == [6, 6, 6]
     assert plan.configs_after == {"__transaction_state": {"min.insync.replicas": "2"}}
+
+
+def test_grow_keeps_a_users_lower_factor():
+    text = "".join(
+        f"\tTopic: {t}\tPartition: 0\tLeader: 0\tReplicas: {r}\tIsr: {r}\n"
+        for t, r in (("scratch", "1"), ("orders", "0,1"), ("__consumer_offsets", "0,1")))
+    # 3 -> 2 brokers, default factor 3 before: scratch (RF 1) and the drained orders (RF 2) stay as they are.
+    plan = grow_plan(parse_describe(text), 2, [0, 1], {"__consumer_offsets": 2}, 2, {}, ChangeRecord(default_rf=3))
+    assert plan.reassignments == {}
+    # 2 -> 3, default 2 before: orders had the default and follows it; scratch keeps its own factor.
+    plan = grow_plan(parse_describe(text), 3, [0, 1, 2], {"__consumer_offsets": 3}, 3, {}, ChangeRecord(default_rf=2))
+    assert sorted(plan.reassignments) == [("__consumer_offsets", 0), ("orders", 0)]
+    # Without a record of the default (no count change), only the stack's internal topics change.
+    plan = grow_plan(parse_describe(text), 3, [0, 1, 2], {"__consumer_offsets": 3}, 3, {})
+    assert sorted(plan.reassignments) == [("__consumer_offsets", 0)]
+
+
+def test_grow_restores_exactly_what_the_drain_lowered():
+    def describe(isr_orders, isr_audit, rf_orders="0,1"):
+        return (f"Topic: orders\tTopicId: x\tPartitionCount: 1\tReplicationFactor: 2\tConfigs: min.insync.replicas={isr_orders}\n"
+                f"\tTopic: orders\tPartition: 0\tLeader: 0\tReplicas: {rf_orders}\tIsr: {rf_orders}\n"
+                f"Topic: audit\tTopicId: y\tPartitionCount: 1\tReplicationFactor: 1\tConfigs: min.insync.replicas={isr_audit}\n"
+                "\tTopic: audit\tPartition: 0\tLeader: 0\tReplicas: 0\tIsr: 0\n")
+    record = ChangeRecord.parse("v1;defaultRf=3;minIsr=orders:2:1,audit:3:1,gone:2:1,__transaction_state:2:1")
+    plan = grow_plan(parse_describe(describe(1, 1)), 2, [0, 1], {}, 2, {"__transaction_state": 1}, record)
+    # orders back to 2; audit (RF 1) only as far as its factor allows: the rest waits for a later grow.
+    assert plan.configs_after == {"orders": {"min.insync.replicas": "2"}}
+    assert plan.record.text() == "v1;minIsr=audit:3:1"
+    # Someone set orders to 3 by hand since: theirs stays.
+    plan = grow_plan(parse_describe(describe(3, 1)), 2, [0, 1], {}, 2, {}, record)
+    assert "orders" not in plan.configs_after
+    # Running the rebalance again changes nothing more.
+    again = grow_plan(parse_describe(describe(2, 1)), 2, [0, 1], {}, 2, {}, plan.record)
+    assert again.configs_after == {} and again.record.text() == "v1;minIsr=audit:3:1"
+
+
+@given(st.one_of(st.none(), st.integers(1, 5)),
+       st.dictionaries(st.from_regex(r"[A-Za-z0-9._-]{1,20}", fullmatch=True), st.tuples(st.integers(1, 5), st.integers(1, 5))))
+def test_change_record_text_round_trips(default_rf, min_isr):
+    record = ChangeRecord(default_rf, min_isr)
+    back = ChangeRecord.parse(record.text())
+    assert (back.default_rf, dict(back.min_isr)) == (default_rf, min_isr)
+    assert ChangeRecord.parse("").text() == "" and ChangeRecord.parse("garbage").text() == ""
 
 
 def test_grow_waits_for_every_broker():

@@ -38,8 +38,23 @@ describe_topics() {
     fail "kafka-topics --describe failed: $(grep -v '^\s*$' "$WORK/describe.err" | tail -n 1)"
 }
 
+# The topics' own settings: `kafka-topics --describe` also prints values a topic takes from the brokers
+# (their static or cluster-wide min.insync.replicas), `kafka-configs` only the topic-level ones.
+describe_topic_overrides() {
+  tool kafka-configs --bootstrap-server "$BOOTSTRAP_SERVERS" --entity-type topics --describe >"$WORK/overrides.txt" 2>"$WORK/overrides.err" ||
+    fail "kafka-configs --describe failed: $(grep -v '^\s*$' "$WORK/overrides.err" | tail -n 1)"
+}
+
 # plan_field FIELD: one part of the planner's JSON answer ($WORK/plan.json).
 plan_field() { python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))[sys.argv[2]]))' "$WORK/plan.json" "$1"; }
+
+# plan_text FIELD: a text or number field of the plan as it is ("" for null).
+plan_text() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print("" if v is None else v)' "$WORK/plan.json" "$1"; }
+
+# plan_errors: the planner's first refusal (and how many more), or nothing.
+plan_errors() {
+  python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["errors"]; print(e[0] + (" (+%d more)" % (len(e)-1) if len(e) > 1 else "") if e else "")' "$WORK/plan.json"
+}
 
 # apply_configs FIELD: topic -> {key: value} from the plan, one kafka-configs call per topic.
 apply_configs() {
@@ -53,6 +68,81 @@ for topic, cfg in json.load(open(sys.argv[1]))[sys.argv[2]].items():
       --alter --add-config "$settings" >/dev/null 2>"$WORK/configs.err" ||
       fail "could not set $settings on topic $topic: $(tail -n 1 "$WORK/configs.err")"
   done <"$WORK/configs.txt"
+}
+
+# The broker-count change in progress (kafka_reassign.ChangeRecord's text): what the drain lowered and
+# the cluster's default replication factor before the change, kept in ZooKeeper (next to Kafka's own
+# state) from the drain to the rebalance, which restores it and removes the znode.
+CHANGE_ZNODE=${CHANGE_ZNODE:-/msa-kafka-change}
+
+read_change() {
+  if zk_get "$CHANGE_ZNODE"; then
+    grep -m1 '^v1;' "$WORK/zk.out" || true
+    return 0
+  fi
+  cat "$WORK/zk.out" "$WORK/zk.err" | grep -q "Node does not exist" && return 0
+  fail "could not read $CHANGE_ZNODE from ZooKeeper at $ZOOKEEPER_CONNECT: $(tail -n 1 "$WORK/zk.err")"
+}
+
+# write_change TEXT: store the record; an empty TEXT removes it.
+write_change() {
+  local text=$1
+  if [ -z "$text" ]; then
+    [ -n "$(read_change)" ] || return 0
+    tool zookeeper-shell "$ZOOKEEPER_CONNECT" delete "$CHANGE_ZNODE" >"$WORK/zkw.out" 2>&1 || true
+  else
+    [ "$(read_change)" != "$text" ] || return 0
+    tool zookeeper-shell "$ZOOKEEPER_CONNECT" set "$CHANGE_ZNODE" "$text" >"$WORK/zkw.out" 2>&1 || true
+    if grep -q "Node does not exist" "$WORK/zkw.out"; then
+      tool zookeeper-shell "$ZOOKEEPER_CONNECT" create "$CHANGE_ZNODE" "$text" >"$WORK/zkw.out" 2>&1 || true
+    fi
+  fi
+  [ "$(read_change)" = "$text" ] ||
+    fail "could not record the change in ZooKeeper ($CHANGE_ZNODE): $(grep -v '^\s*$' "$WORK/zkw.out" | tail -n 1)"
+}
+
+# set_cluster_min_isr VALUE|"": the cluster-wide dynamic min.insync.replicas (overrides the brokers'
+# static value, not a topic's own); "" removes it.
+set_cluster_min_isr() {
+  if [ -n "$1" ]; then
+    tool kafka-configs --bootstrap-server "$BOOTSTRAP_SERVERS" --entity-type brokers --entity-default \
+      --alter --add-config "min.insync.replicas=$1" >/dev/null 2>"$WORK/configs.err" ||
+      fail "could not set the cluster-wide min.insync.replicas: $(tail -n 1 "$WORK/configs.err")"
+  else
+    tool kafka-configs --bootstrap-server "$BOOTSTRAP_SERVERS" --entity-type brokers --entity-default \
+      --alter --delete-config min.insync.replicas >/dev/null 2>"$WORK/configs.err" ||
+      fail "could not remove the cluster-wide min.insync.replicas: $(tail -n 1 "$WORK/configs.err")"
+  fi
+}
+
+# Moves already running (a drain or rebalance stopped mid-way, or an operator's own) block a new
+# `--execute` ("There is an existing partition assignment") and make `--describe` show replica sets
+# in flux: wait until they have finished, bounded by TIMEOUT_SECONDS, before planning.
+wait_for_running_moves() {
+  local running logged=""
+  while :; do
+    tool kafka-reassign-partitions --bootstrap-server "$BOOTSTRAP_SERVERS" --list >"$WORK/list.out" 2>&1 ||
+      fail "kafka-reassign-partitions --list failed: $(grep -v '^\s*$' "$WORK/list.out" | tail -n 1)"
+    running=$(grep -c ': replicas: ' "$WORK/list.out" || true)
+    [ "$running" != 0 ] || return 0
+    [ -n "$logged" ] || log "waiting for $running partition move(s) started earlier, e.g. $(grep -m1 ': replicas: ' "$WORK/list.out")"
+    logged=yes
+    [ "$(date +%s)" -lt "$DEADLINE" ] ||
+      fail "$running partition move(s) started earlier still running after ${TIMEOUT_SECONDS}s, e.g. $(grep -m1 ': replicas: ' "$WORK/list.out"); check the brokers' replication (throttles: kafka-configs --describe) and run again"
+    sleep 5
+  done
+}
+
+# wait_in_sync: until no partition is under-replicated, bounded by TIMEOUT_SECONDS.
+wait_in_sync() {
+  while :; do
+    tool kafka-topics --bootstrap-server "$BOOTSTRAP_SERVERS" --describe --under-replicated-partitions \
+      >"$WORK/urp.txt" 2>"$WORK/urp.err" || fail "kafka-topics --describe failed: $(tail -n 1 "$WORK/urp.err")"
+    grep -q 'Partition:' "$WORK/urp.txt" || return 0
+    [ "$(date +%s)" -lt "$DEADLINE" ] ||
+      fail "$(grep -c 'Partition:' "$WORK/urp.txt") partition(s) still under-replicated after ${TIMEOUT_SECONDS}s, e.g. $(grep -m1 'Partition:' "$WORK/urp.txt" | tr -s ' \t' ' '); check the brokers and run again"
+    sleep 5
+  done
 }
 
 # reassign: execute the plan's reassignment and wait for it, bounded by TIMEOUT_SECONDS.

@@ -1,5 +1,9 @@
-# Before the Kafka StatefulSet shrinks to TARGET_BROKERS: move every replica off the brokers that go
-# away, lower replication factors and topic min ISR to fit. Nothing is touched when it cannot finish.
+# Before the Kafka StatefulSet changes to TARGET_BROKERS: move every replica off the brokers that go
+# away and lower replication factors to fit. When the broker count changes the StatefulSet restarts
+# every broker next: min ISR is bridged so that one broker down never refuses acks=all writes (topic
+# level where a topic sets its own, cluster-wide for the rest), and what was lowered is recorded for
+# the rebalance. Nothing is touched when the drain cannot finish. Inputs besides the common ones:
+# TARGET_MIN_ISR (the brokers' min.insync.replicas after the change).
 JOB=kafka-drain
 if ! kafka_ever_ran; then
   log "no Kafka cluster in ZooKeeper yet (first deploy): nothing to drain"
@@ -8,20 +12,26 @@ fi
 live=$(registered_brokers)
 [ -n "$live" ] || fail "no broker is registered in ZooKeeper; start the brokers (or restore msa:kafka.brokers) and retry"
 log "registered brokers: $live; target: $TARGET_BROKERS"
+wait_for_running_moves
 describe_topics
-python3 "$MSA_PLANNER" drain "$TARGET_BROKERS" "$live" <"$WORK/describe.txt" >"$WORK/plan.json"
-errors=$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["errors"]; print(e[0] + (" (+%d more)" % (len(e)-1) if len(e) > 1 else "") if e else "")' "$WORK/plan.json")
+describe_topic_overrides
+# The default factor topics get now: the rebalance raises the topics that have it to the new default,
+# and leaves a user's own lower factor alone.
+default_rf=$(tool kafka-configs --bootstrap-server "$BOOTSTRAP_SERVERS" --entity-type brokers --entity-name "${live%%,*}" \
+  --describe --all 2>/dev/null | sed -n 's/^ *default\.replication\.factor=\([0-9][0-9]*\) .*/\1/p' | head -n 1 || true)
+python3 "$MSA_PLANNER" drain "$TARGET_BROKERS" "$live" "$TARGET_MIN_ISR" "$default_rf" "$(read_change)" "$WORK/overrides.txt" \
+  <"$WORK/describe.txt" >"$WORK/plan.json"
+errors=$(plan_errors)
 [ -z "$errors" ] || fail "cannot drain: $errors"
+# Recorded before anything is lowered: a drain stopped half-way and run again still knows the user's values.
+write_change "$(plan_text record)"
 apply_configs configsBefore
-moves=$(python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); print(len(p["reassignment"]["partitions"]) + len(p["configsBefore"]))' "$WORK/plan.json")
-if [ "$moves" != 0 ]; then
-  # Until the StatefulSet restarts the brokers with the new static min.insync.replicas, the old one
-  # (2 with three brokers) would refuse acks=all writes, transaction markers included, to partitions
-  # that now have fewer replicas. A cluster-wide dynamic default bridges that; kafka-rebalance removes it.
-  log "cluster-wide min.insync.replicas=$TARGET_MIN_ISR until the brokers restart with it"
-  tool kafka-configs --bootstrap-server "$BOOTSTRAP_SERVERS" --entity-type brokers --entity-default \
-    --alter --add-config "min.insync.replicas=$TARGET_MIN_ISR" >/dev/null 2>"$WORK/configs.err" ||
-    fail "could not set the cluster-wide min.insync.replicas: $(tail -n 1 "$WORK/configs.err")"
+bridge=$(plan_text clusterMinIsr)
+if [ -n "$bridge" ]; then
+  # Until the rebalance after the StatefulSet's restarts: the brokers' static value (the old one, or the
+  # new one before the factors are raised) would refuse acks=all writes, transaction markers included.
+  log "cluster-wide min.insync.replicas=$bridge while the brokers restart"
+  set_cluster_min_isr "$bridge"
 fi
 reassign
 log "done: every partition lives on brokers 0..$((TARGET_BROKERS - 1))"

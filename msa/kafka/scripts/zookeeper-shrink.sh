@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Before the ZooKeeper StatefulSet shrinks to TARGET_MEMBERS: remove the members that go away from
-# the ensemble, one at a time, with dynamic reconfiguration (the remaining members keep a quorum).
-# Inputs: ZK_ENSEMBLE_CONNECT, TARGET_MEMBERS.
+# Before the ZooKeeper StatefulSet changes to TARGET_MEMBERS: record the target size where the members'
+# start script reads it (a removed member whose pod restarts before the StatefulSet deletes it must not
+# join again; a member that comes back after a later grow must), then remove the members that go away
+# from the ensemble, one at a time, with dynamic reconfiguration (the remaining members keep a quorum).
+# Inputs: ZK_ENSEMBLE_CONNECT, TARGET_MEMBERS; ZK_SIZE_ZNODE (the start script's default).
 set -euo pipefail
 fail() { echo "zookeeper-shrink: $*" >&2; { echo "zookeeper-shrink: $*" >/dev/termination-log; } 2>/dev/null || true; exit 1; }
 log() { echo "zookeeper-shrink: $*"; }
@@ -12,6 +14,14 @@ if [ -z "$current" ]; then
   log "no ZooKeeper ensemble answers at $ZK_ENSEMBLE_CONNECT (first deploy): nothing to remove"
   exit 0
 fi
+size_znode=${ZK_SIZE_ZNODE:-/msa-zookeeper-size}
+out=$(timeout 60 zookeeper-shell "$ZK_ENSEMBLE_CONNECT" set "$size_znode" "members=$TARGET_MEMBERS" 2>&1 || true)
+if grep -q "Node does not exist" <<<"$out"; then
+  out=$(timeout 60 zookeeper-shell "$ZK_ENSEMBLE_CONNECT" create "$size_znode" "members=$TARGET_MEMBERS" 2>&1 || true)
+fi
+timeout 60 zookeeper-shell "$ZK_ENSEMBLE_CONNECT" get "$size_znode" 2>/dev/null | grep -q "^members=$TARGET_MEMBERS\$" ||
+  fail "could not record the target size in $size_znode: $(grep -v '^\s*$' <<<"$out" | tail -n 1)"
+log "target size: $TARGET_MEMBERS members"
 for id in $(sed -n 's/^server\.\([0-9]*\)=.*/\1/p' <<<"$current" | sort -rn); do
   [ "$id" -gt "$TARGET_MEMBERS" ] || continue
   log "removing member $id"

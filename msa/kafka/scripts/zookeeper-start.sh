@@ -4,13 +4,18 @@
 # Membership lives in a dynamic config file on the member's own volume (ZooKeeper rewrites it on
 # every `reconfig`), never in the pod's env, so a new ensemble size does not restart anyone and new,
 # empty members can never elect a leader among themselves:
-# - a member that has a dynamic file restarts with it;
-# - otherwise it asks the running ensemble for its config and joins it: it
+# - a member restarts with its own file when that file lists it as a member and the running ensemble
+#   (if one answers) lists it too;
+# - otherwise it joins the running ensemble as a new member: it asks for the committed config,
 #   syncs from the current leader as a non-voting follower, then `reconfig -add`s itself. Its own
 #   file lists the committed members plus itself at weight 0, so every quorum it sees is a majority
-#   of the old members;
-# - only member 1 (ordinal 0) may start alone, and only when no ensemble answers: the first deploy,
-#   or the move from the old standalone server (its data stays where it was).
+#   of the old members. That covers a member whose volume is kept across a shrink: the ensemble
+#   removed it (its file no longer lists it, or, if it was down during the shrink, still lists the
+#   old, larger ensemble that no longer has it);
+# - a member never joins while the zookeeper-shrink Job's target size (the znode $ZK_SIZE_ZNODE)
+#   leaves it out: a removed member whose pod restarts before the StatefulSet deletes it waits;
+# - only member 1 (ordinal 0) may start alone, and only when no ensemble answers and its volume has
+#   no dynamic config: the first deploy, or the move from the old standalone server (its data stays).
 # Inputs: HOSTNAME (<name>-<ordinal>), ZK_SELF_TEMPLATE (host:peer:election;clientPort, "{ordinal}"
 # replaced), ZK_ENSEMBLE_CONNECT (the client Service); cp-zookeeper's ZOOKEEPER_* settings.
 set -euo pipefail
@@ -24,6 +29,8 @@ MYID=$ZOOKEEPER_SERVER_ID
 SELF=${ZK_SELF_TEMPLATE//\{ordinal\}/$ORDINAL}
 PARTICIPANT="server.$MYID=${SELF%%;*}:participant;${SELF#*;}"
 STATIC=$ZK_DATA/zoo.cfg
+# Written by the zookeeper-shrink Job: "members=N", the size it shrinks (or grows) the ensemble to.
+ZK_SIZE_ZNODE=${ZK_SIZE_ZNODE:-/msa-zookeeper-size}
 log() { echo "zookeeper-start: member $MYID: $*" >&2; }
 
 # cp-zookeeper's own configure: ZOOKEEPER_* -> $ZK_BASE_PROPS, myid, log4j (ZOOKEEPER_SERVERS is never set).
@@ -46,23 +53,47 @@ ensemble_config() {
   timeout 30 zookeeper-shell "$ZK_ENSEMBLE_CONNECT" config 2>/dev/null | grep -E '^(server\.[0-9]+=|version=)' || true
 }
 
+# Whether a config (server.N=... lines) has this member as a participant.
+lists_self() { grep -q "^server\.$MYID=.*:participant" <<<"$1"; }
+
+# The ensemble size the zookeeper-shrink Job last aimed at, or nothing (never set, or no answer).
+target_size() {
+  timeout 30 zookeeper-shell "$ZK_ENSEMBLE_CONNECT" get "$ZK_SIZE_ZNODE" 2>/dev/null | sed -n 's/^members=\([0-9][0-9]*\)$/\1/p' | tail -n 1 || true
+}
+
 join=""
+own=""
+write=""
 dynamic=$(sed -n 's/^dynamicConfigFile=//p' "$STATIC" 2>/dev/null | tail -n 1 || true)
 if [ -n "$dynamic" ] && [ -f "$dynamic" ]; then
+  own=$(grep -E '^server\.[0-9]+=' "$dynamic" || true)
+fi
+config=$(ensemble_config)
+if [ -n "$own" ] && lists_self "$own" && ! grep -q "^weight\.$MYID=0" "$dynamic" &&
+    { ! grep -q '^server\.' <<<"$config" || lists_self "$config"; }; then
   log "restarting with $(basename "$dynamic")"
 else
+  [ -z "$own" ] || log "$(basename "$dynamic") is not a member's config of the running ensemble: joining it as a new member"
   deadline=$(( $(date +%s) + ZK_JOIN_TIMEOUT ))
   while :; do
-    config=$(ensemble_config)
     if grep -q '^server\.' <<<"$config"; then
+      size=$(target_size)
+      if [ -n "$size" ] && [ "$MYID" -gt "$size" ]; then
+        # Removed by the zookeeper-shrink Job: the StatefulSet deletes this pod next. Joining would undo the shrink.
+        log "the ensemble's target size is $size: not joining, waiting (the StatefulSet removes this member)"
+        sleep 10
+        config=$(ensemble_config)
+        continue
+      fi
       version=$(sed -n 's/^version=//p' <<<"$config")
       servers=$(grep '^server\.' <<<"$config")
-      if ! grep -q "^server\.$MYID=" <<<"$servers"; then
+      if ! lists_self "$servers"; then
         # The committed members plus this one at weight 0 (a hierarchical quorum of one group): any
         # quorum of this view is a majority of the old members, so a joiner can only follow the current
         # leader, never elect one with other joiners. Once synced as a (non-voting) follower it is
         # added for real. (As an observer it would really observe, and observers do not count for the
         # new configuration's quorum; as a plain participant it could not join a one-member ensemble.)
+        servers=$(grep -v "^server\.$MYID=" <<<"$servers" || true)
         ids=$(sed -n 's/^server\.\([0-9]*\)=.*:participant.*/\1/p' <<<"$servers" | tr '\n' ':')
         servers="$servers"$'\n'"$PARTICIPANT"$'\n'"group.1=$ids$MYID"
         for id in ${ids//:/ }; do servers="$servers"$'\n'"weight.$id=1"; done
@@ -70,19 +101,31 @@ else
         join=yes
       fi
       log "joining the running ensemble (config version ${version:-0})"
+      write=yes
       break
     fi
-    if [ "$ORDINAL" = 0 ]; then
+    if [ "$ORDINAL" = 0 ] && [ -z "$own" ]; then
       version=0
       servers=$PARTICIPANT
       log "no ensemble answers: starting as its first member$( [ -d "$ZK_DATA/version-2" ] && echo ', keeping the data already here')"
+      write=yes
+      break
+    fi
+    if [ -n "$own" ] && lists_self "$own" && ! grep -q "^weight\.$MYID=0" "$dynamic"; then
+      # Its own file lists it and no ensemble answers: every member restarts at once (a node reboot).
+      # A file that an ensemble without this member has superseded lists a minority of that old
+      # ensemble only (a shrink needs a quorum of the rest), so it cannot elect a leader on its own.
+      log "no ensemble answers: restarting with $(basename "$dynamic")"
       break
     fi
     [ "$(date +%s)" -lt "$deadline" ] || { log "no ensemble answered at $ZK_ENSEMBLE_CONNECT within ${ZK_JOIN_TIMEOUT}s"; exit 1; }
     sleep 3
+    config=$(ensemble_config)
   done
-  dynamic="$STATIC.dynamic.${version:-0}"
-  echo "$servers" >"$dynamic"
+  if [ -n "$write" ]; then
+    dynamic="$STATIC.dynamic.${version:-0}"
+    echo "$servers" >"$dynamic"
+  fi
 fi
 write_static "$dynamic"
 
