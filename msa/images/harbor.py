@@ -232,6 +232,28 @@ def unpinned_warnings(plans: dict[str, "ImagePlan"]) -> list[str]:
     ]
 
 
+def resolved_ref(plan: ImagePlan, harbor: Harbor, secrets: Secrets, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """`repo@<digest Harbor holds for repo:tag>`, read by resolve_script.
+
+    An invoke, not a Command: it runs at every preview and up (a Command runs once, at create), so a
+    tag re-pushed in Harbor shows in the preview as the Deployment's new digest. It only reads (one
+    manifest request per service), so running it each time is cheap and changes nothing."""
+    environment = {}
+    if plan.resolve == "relay":
+        environment["MSA_SSH_KEY"] = secrets.ssh_private_key
+    if harbor.username:
+        environment.update(HARBOR_USERNAME=harbor.username, HARBOR_PASSWORD=secrets.harbor_password)
+    read = command.local.run_output(
+        command=resolve_script(plan, harbor),
+        interpreter=["/bin/bash", "-c"],
+        environment={k: v for k, v in environment.items() if v is not None} or None,
+        logging=command.local.Logging.STDOUT_AND_STDERR,
+        opts=pulumi.InvokeOutputOptions(parent=parent),
+    )
+    # The password makes the invoke's result secret; stdout is only the digest, which the preview must show.
+    return pulumi.Output.unsecret(read.stdout).apply(lambda out: f"{plan.repository}@{digest_from_output(out)}")
+
+
 class HarborImage(pulumi.ComponentResource):
     """One service image in Harbor. `ref` is what Deployments pull: `repo@sha256:...` when the stack
     pushed the image (a new build changes it, so the Deployment rolls out by itself), else
@@ -284,23 +306,7 @@ class HarborImage(pulumi.ComponentResource):
             )
             self.ref = push.stdout.apply(lambda out: f"{plan.repository}@{digest_from_output(out)}")
         elif plan.resolve:
-            # An invoke, not a Command: it runs at every preview and up (a Command runs once, at create),
-            # so a tag re-pushed in Harbor shows in the preview as the Deployment's new digest. It only
-            # reads (one manifest request), so running it each time is cheap and changes nothing.
-            environment = {}
-            if plan.resolve == "relay":
-                environment["MSA_SSH_KEY"] = secrets.ssh_private_key
-            if harbor.username:
-                environment.update(HARBOR_USERNAME=harbor.username, HARBOR_PASSWORD=secrets.harbor_password)
-            read = command.local.run_output(
-                command=resolve_script(plan, harbor),
-                interpreter=["/bin/bash", "-c"],
-                environment={k: v for k, v in environment.items() if v is not None} or None,
-                logging=command.local.Logging.STDOUT_AND_STDERR,
-                opts=pulumi.InvokeOutputOptions(parent=self),
-            )
-            # The password makes the invoke's result secret; stdout is only the digest, which the preview must show.
-            self.ref = pulumi.Output.unsecret(read.stdout).apply(lambda out: f"{plan.repository}@{digest_from_output(out)}")
+            self.ref = resolved_ref(plan, harbor, secrets, self)
         else:
             self.ref = pulumi.Output.from_input(plan.prebuilt_ref)
         self.register_outputs({"ref": self.ref})
