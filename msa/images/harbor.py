@@ -257,7 +257,8 @@ def resolved_ref(plan: ImagePlan, harbor: Harbor, secrets: Secrets, parent: pulu
 class HarborImage(pulumi.ComponentResource):
     """One service image in Harbor. `ref` is what Deployments pull: `repo@sha256:...` when the stack
     pushed the image (a new build changes it, so the Deployment rolls out by itself), else
-    `repo:tag@sha256:...` with a configured digest, else `repo:tag`."""
+    `repo:tag@sha256:...` with a configured digest, else `repo@sha256:...` read from Harbor for a
+    prebuilt image (push: direct or relay), else `repo:tag` (push: none)."""
 
     ref: pulumi.Output[str]
 
