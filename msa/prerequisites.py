@@ -11,7 +11,8 @@ timeout. What is checked, from the stack file (no secret is read):
   stack file is passphrase-encrypted;
 - the kubeconfig has `kubernetes:context` and its API server answers on TCP;
 - every node (or its bastion) answers on its SSH port;
-- Harbor answers; for a plain-HTTP Harbor that the runner pushes to, Docker lists it as an insecure registry.
+- Harbor answers; for a plain-HTTP Harbor that the runner pushes to, Docker lists it as an insecure registry;
+- skopeo, where the runner copies the third-party images into Harbor (`mirror: copy`, `push: direct`).
 """
 
 from __future__ import annotations
@@ -113,6 +114,18 @@ def docker_insecure_registries(run: Callable = subprocess.run) -> Optional[list[
     return sorted(name for name, c in configs.items() if not c.get("Secure", True))
 
 
+def check_mirror_tool(config: dict, which: Callable = shutil.which) -> list[Check]:
+    """`mirror: copy` (the default) with `push: direct` copies cp-kafka, cp-zookeeper and kafka-ui into
+    Harbor from the runner with skopeo (msa/images/scripts/mirror-image.sh)."""
+    harbor = config.get("msa:harbor") or {}
+    if harbor.get("mirror", "copy") != "copy" or harbor.get("push", "direct") != "direct":
+        return []
+    if which("skopeo") is None:
+        return [(False, "skopeo: not on PATH; the runner copies the third-party images into Harbor (msa:harbor.mirror: copy): "
+                        "apt-get install skopeo, or set msa:harbor.push: relay")]
+    return [(True, "skopeo: copies the third-party images into Harbor")]
+
+
 def check_harbor(config: dict, connect: Callable = reachable, insecure: Callable = docker_insecure_registries) -> list[Check]:
     harbor = config.get("msa:harbor") or {}
     host = str(harbor.get("host", ""))
@@ -139,7 +152,7 @@ def run_checks(project_dir: Path, stack: str, environ: Mapping[str, str] = os.en
     config = stack_file.get("config") or {}
     home = home or Path.home()
     return [check_runner(environ), *check_backend(stack_file, environ), *check_kubernetes(config, environ, home),
-            *check_nodes(config), *check_harbor(config)]
+            *check_nodes(config), *check_harbor(config), *check_mirror_tool(config)]
 
 
 def main(argv: Optional[list[str]] = None, project_dir: Optional[Path] = None) -> int:

@@ -61,3 +61,12 @@ def test_a_plain_http_harbor_must_be_an_insecure_registry_of_docker_when_the_run
     assert not pre.check_harbor(config, connect=answers, insecure=lambda: None)[-1][0]
     # Nothing built: Docker is not needed at all.
     assert len(pre.check_harbor(stack_values("dev"), connect=answers, insecure=lambda: None)) == 1
+
+
+def test_the_mirror_copy_needs_skopeo_on_the_runner():
+    config = stack_values("dev")
+    (ok, line), = pre.check_mirror_tool(config, which=lambda tool: None)
+    assert not ok and line.startswith("skopeo: not on PATH; the runner copies the third-party images into Harbor")
+    assert pre.check_mirror_tool(config, which=lambda tool: "/usr/bin/skopeo")[0][0]
+    config["msa:harbor"] = {**config["msa:harbor"], "mirror": "proxy-cache"}
+    assert pre.check_mirror_tool(config, which=lambda tool: None) == []
