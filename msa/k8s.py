@@ -259,11 +259,15 @@ def http_probe(path: str, port_number: int, period: int, failures: int) -> k8s.c
     )
 
 
+# One pod per volume: the access mode of every data claim (StatefulSet templates and the claim patches).
+CLAIM_ACCESS_MODES = ["ReadWriteOnce"]
+
+
 def data_claim(name: str, storage_class: str, size: str) -> k8s.core.v1.PersistentVolumeClaimArgs:
     return k8s.core.v1.PersistentVolumeClaimArgs(
         metadata=k8s.meta.v1.ObjectMetaArgs(name=name),
         spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-            access_modes=["ReadWriteOnce"],
+            access_modes=CLAIM_ACCESS_MODES,
             # "" means the cluster's default StorageClass: leave the field out rather than send "".
             storage_class_name=storage_class or None,
             resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": size}),

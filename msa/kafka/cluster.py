@@ -99,22 +99,39 @@ def _cp_stateful_set(name: str, namespace: str, component: str, replicas: int, h
     )
 
 
-def grow_claims(statefulset: k8s.apps.v1.StatefulSet, name: str, namespace: str, replicas: int, size: str,
-                opts: pulumi.ResourceOptions) -> list[k8s.core.v1.PersistentVolumeClaimPatch]:
-    """Set each existing claim's requested size through the API (server-side apply), after the StatefulSet
-    created them. Needs a StorageClass with allowVolumeExpansion to grow; the same size is a no-op."""
+def grow_claims(statefulset: k8s.apps.v1.StatefulSet, name: str, namespace: str, replicas: int, storage_class: str,
+                size: str, opts: pulumi.ResourceOptions) -> list[k8s.core.v1.PersistentVolumeClaimPatch]:
+    """Set each claim's requested size through the API (server-side apply), after the StatefulSet. Needs a
+    StorageClass with allowVolumeExpansion to grow; the same size is a no-op.
+
+    A Patch resource is a server-side apply, and an apply of an object that does not exist *creates* it
+    (pulumi-kubernetes await.go: Patch resources always apply). The claim need not exist yet: the preview
+    of a scale-up (a dry run, nothing was created), an `up` whose StatefulSet was not awaited
+    (`pulumi.com/skipAwait`, or pods still starting). A patch of the size alone then fails (`spec.accessModes:
+    Required value`). So each patch declares the whole claim the StatefulSet controller would create from
+    its template (`claim`: access modes, class, size; the selector labels the controller adds): a missing
+    claim is created exactly so, and the controller uses it for the pod; on an existing claim the equal
+    fields change nothing (server-side apply shares equal values) and only the size moves.
+
+    retain_on_delete: when a patch goes (brokers 3 -> 1), the provider would hand back its fields, and after
+    a growth the patch is the only owner of the size, which the API server refuses to drop
+    (`spec.resources[storage]: Required value`). The claim stays, as the StatefulSet leaves it on a scale-down.
+    """
     return [
         k8s.core.v1.PersistentVolumeClaimPatch(
             claim,
             metadata=k8s.meta.v1.ObjectMetaPatchArgs(
-                name=claim, namespace=namespace,
-                # The StatefulSet controller created the claim and owns the field: take it over.
+                name=claim, namespace=namespace, labels=kx.selector_labels(name),
+                # The StatefulSet controller created the claim and owns the size: take it over.
                 annotations={"pulumi.com/patchForce": "true"},
             ),
             spec=k8s.core.v1.PersistentVolumeClaimSpecPatchArgs(
+                access_modes=kx.CLAIM_ACCESS_MODES,
+                # "" = the cluster's default class: left out, as in the StatefulSet's template.
+                storage_class_name=storage_class or None,
                 resources=k8s.core.v1.VolumeResourceRequirementsPatchArgs(requests={"storage": size}),
             ),
-            opts=kx.waiting_for(opts, (statefulset,)),
+            opts=pulumi.ResourceOptions.merge(kx.waiting_for(opts, (statefulset,)), pulumi.ResourceOptions(retain_on_delete=True)),
         )
         for claim in claim_names(name, replicas)
     ]
@@ -178,7 +195,8 @@ class ZooKeeper(pulumi.ComponentResource):
             kx.data_claim("data", cfg.storage_class, cfg.zookeeper_storage_size), termination_grace=30,
             opts=kx.waiting_for(child, (self.shrink, *storage_guard)),
         )
-        self.claims = grow_claims(self.stateful_set, names.zookeeper, ns, cfg.zookeeper_replicas, cfg.zookeeper_storage_size, child)
+        self.claims = grow_claims(self.stateful_set, names.zookeeper, ns, cfg.zookeeper_replicas, cfg.storage_class,
+                                  cfg.zookeeper_storage_size, child)
         if cfg.zookeeper_replicas >= 3:
             self.disruption_budget = kx.pod_disruption_budget(names.zookeeper, ns, component, names.zookeeper, child)
         self.register_outputs({})
@@ -232,7 +250,7 @@ class KafkaCluster(pulumi.ComponentResource):
             kx.data_claim("data", cfg.storage_class, cfg.storage_size), termination_grace=60,
             opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard)),
         )
-        self.claims = grow_claims(self.stateful_set, names.kafka, ns, cfg.brokers, cfg.storage_size, child)
+        self.claims = grow_claims(self.stateful_set, names.kafka, ns, cfg.brokers, cfg.storage_class, cfg.storage_size, child)
         self.rebalance = kx.script_job(
             names.rebalance, ns, ADMIN_COMPONENT, images.kafka.ref, rebalance_script(),
             rebalance_env(cfg.brokers, cfg.overrides, names), kx.waiting_for(child, (self.stateful_set,)),

@@ -50,6 +50,8 @@ class Recorded:
     custom_timeouts: dict = field(default_factory=dict)
     # ignoreChanges as the engine would get them (property paths whose drift is ignored).
     ignore_changes: list[str] = field(default_factory=list)
+    # retainOnDelete: removing the resource from the program leaves the object in the cluster.
+    retain_on_delete: bool = False
 
 
 @dataclass
@@ -166,6 +168,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             recorded.dependencies = list(request.dependencies)
             recorded.delete_before_replace = bool(request.deleteBeforeReplace)
             recorded.ignore_changes = list(request.ignoreChanges)
+            recorded.retain_on_delete = bool(request.retainOnDelete)
             timeouts = request.customTimeouts
             recorded.custom_timeouts = {k: v for k, v in (("create", timeouts.create), ("update", timeouts.update), ("delete", timeouts.delete)) if v}
         return response

@@ -28,12 +28,40 @@ def test_every_existing_claim_is_grown_after_its_statefulset():
         owner = kafka if name.startswith("data-kafka") else zookeeper
         assert owner.urn in patch.dependencies, name
     claims = {o["metadata"]["name"]: o for o in objects(result, "PersistentVolumeClaim")}
-    assert claims["data-kafka-2"]["spec"] == {"resources": {"requests": {"storage": "80Gi"}}}
+    assert claims["data-kafka-2"]["spec"]["resources"] == {"requests": {"storage": "80Gi"}}
     assert claims["data-zookeeper-0"]["spec"]["resources"]["requests"]["storage"] == "4Gi"
     assert claims["data-kafka-0"]["metadata"]["annotations"] == {"pulumi.com/patchForce": "true"}
     # The template follows too, for claims the controller creates later (new brokers), but is never applied to old ones.
     (template,) = by_name(result, "StatefulSet", "kafka")["spec"]["volumeClaimTemplates"]
     assert template["spec"]["resources"]["requests"]["storage"] == "80Gi"
+
+
+@pytest.mark.parametrize("storage_class", ["", "fast-ssd"])
+def test_a_claim_patch_is_the_whole_claim_the_statefulset_would_create(storage_class):
+    """Regression (engine): a patch of the size alone, applied where the claim does not exist yet (the preview
+    of a scale-up, an `up` whose StatefulSet was not awaited), failed with `spec.accessModes: Required value`.
+    Each patch declares the claim exactly as the StatefulSet controller creates it from its template, so an
+    apply that meets no claim creates the very claim the controller then uses."""
+    result = run_stack("prod", lambda v: v["msa:kafka"].update(storageClass=storage_class))
+    claims = {o["metadata"]["name"]: o for o in objects(result, "PersistentVolumeClaim")}
+    for workload in ("kafka", "zookeeper"):
+        statefulset = by_name(result, "StatefulSet", workload)
+        (template,) = statefulset["spec"]["volumeClaimTemplates"]
+        for ordinal in range(3):
+            claim = claims[f"data-{workload}-{ordinal}"]
+            assert claim["spec"] == template["spec"]
+            assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+            assert claim["spec"].get("storageClassName") == (storage_class or None)
+            # The controller labels its claims with the StatefulSet's selector.
+            assert claim["metadata"]["labels"] == statefulset["spec"]["selector"]["matchLabels"]
+
+
+def test_a_removed_claim_patch_leaves_the_claim(prod):
+    """Regression (engine): brokers 3 -> 1 removes the patches of data-kafka-1/2; a deleted Patch gives its
+    fields back, and after a growth it is the only owner of the size, which the API server refuses to drop
+    (`Required value`), failing the `up`. The claims stay, as the StatefulSet leaves them."""
+    patches = prod.of_type("kubernetes:core/v1:PersistentVolumeClaimPatch")
+    assert patches and all(p.retain_on_delete for p in patches)
 
 
 def test_statefulsets_wait_for_the_storage_guard(prod):
