@@ -21,8 +21,10 @@ AUTH = {"image": "authservice", "tag": "1.0", "port": 8090}
 
 
 def _no_mirror(config: dict) -> None:
-    """The third-party images are pulled as configured: copying them into Harbor needs a Harbor."""
+    """The third-party images are pulled as configured: copying them into Harbor needs a Harbor. So
+    does reading the prebuilt services' digests (push: direct/relay), so push: none keeps their tags."""
     config["msa:harbor"]["mirror"] = "off"
+    config["msa:harbor"]["push"] = "none"
 
 
 def _services(control_plane) -> dict[str, tuple[str, str]]:
