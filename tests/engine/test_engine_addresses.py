@@ -11,10 +11,6 @@ from pulumi import automation as auto
 
 from msa.addressing import derived_address, static_band
 
-# The harness (conftest.py, cluster.py, stack.py: the engine_stack and control_plane fixtures) comes with
-# issue 15; written against its API and run against it (3 passed, 23 min on the shared machine).
-pytest.importorskip("engine.stack", reason="the engine harness of tests/engine (issue 15) is not in this tree yet")
-
 pytestmark = [pytest.mark.engine, pytest.mark.integration]
 
 AUTH = {"image": "authservice", "tag": "1.0", "port": 8090}
