@@ -24,7 +24,7 @@ from msa.adoption import UPSERT_KEY, adoption_warnings
 from msa.config import plan
 from msa.config.providers import check_context
 from msa.errors import ConfigError
-from msa.images.harbor import HarborImage, harbor_pull_secret, image_plan
+from msa.images.harbor import HarborImage, harbor_pull_secret, image_plan, unpinned_warnings
 from msa.images.mirror import MirroredImage
 from msa.mirror_plan import mirror_plans
 from msa.k8s import FORCE_APPLY
@@ -57,7 +57,7 @@ except ConfigError as error:
     raise pulumi.RunError(str(error)) from None
 # The provider compares the text with "true" (provider.go), so the warning does too.
 adoption_run = pulumi.Config("kubernetes").get(UPSERT_KEY) == "true"
-for warning in [*addresses.warnings, *config.host_key_warnings(cfg), *adoption_warnings(adoption_run)]:
+for warning in [*addresses.warnings, *config.host_key_warnings(cfg), *adoption_warnings(adoption_run), *unpinned_warnings(images)]:
     pulumi.log.warn(warning)
 
 namespace = k8s.core.v1.Namespace("namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=cfg.namespace, annotations=FORCE_APPLY))

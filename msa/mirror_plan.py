@@ -192,6 +192,18 @@ def pulled_repositories(cfg: StackConfig) -> dict[str, Optional[str]]:
     return found
 
 
+def service_digest_source(svc: Any, harbor: Any) -> Optional[str]:
+    """Where the digest a service is deployed by comes from: `push` (the stack builds and pushes it),
+    `config` (msa:services.<name>.digest), `resolve` (prebuilt: read from Harbor by its tag at every
+    preview and up, through msa:harbor.push direct or relay, as the proxy cache is), or None: by tag
+    (prebuilt with push: none, where nothing can reach Harbor)."""
+    if svc.context is not None:
+        return "push"
+    if svc.digest is not None:
+        return "config"
+    return "resolve" if harbor.push != "none" else None
+
+
 def mirror_plans(cfg: StackConfig, project_dir: Path) -> dict[str, MirrorPlan]:
     """Role -> MirrorPlan for every third-party image, or MirrorProblem naming the key to fix."""
     harbor = cfg.harbor

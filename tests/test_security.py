@@ -96,13 +96,33 @@ def test_a_cp_image_pinned_by_digest_drops_the_tag_exceptions():
     assert set(skips(kafka)) == {"CKV_K8S_40", "CKV_K8S_22"}
 
 
+def _push_none(values):
+    values["msa:harbor"].update(push="none", mirror="off")
+
+
 def test_prebuilt_images_deploy_by_digest_when_given():
-    before = by_name(run_stack("dev"), "Deployment", "user-service")
-    after = by_name(run_stack("dev", lambda v: v["msa:services"]["user-service"].update(digest=DIGEST)), "Deployment", "user-service")
+    # push: none reads nothing from Harbor: by tag, with the exceptions and a warning naming the key.
+    by_tag = run_stack("dev", _push_none)
+    before = by_name(by_tag, "Deployment", "user-service")
+    pinned = run_stack("dev", lambda v: (_push_none(v), v["msa:services"]["user-service"].update(digest=DIGEST)))
+    after = by_name(pinned, "Deployment", "user-service")
     assert pod(before)["containers"][0]["image"] == "msa.harbor.com/library/usersservice:1.0"
     assert set(skips(before)) == {"CKV_K8S_43", "CKV_K8S_15"}
+    assert any(w.startswith("msa:services.user-service.digest is not set and msa:harbor.push is none") for w in by_tag.warnings)
     assert pod(after)["containers"][0]["image"] == f"msa.harbor.com/library/usersservice:1.0@{DIGEST}"
     assert skips(after) == {}
+    assert not any("msa:services.user-service.digest" in w for w in pinned.warnings)
+
+
+def test_committed_stacks_deploy_every_workload_from_harbor_by_digest():
+    """The done-when of issue 19: no workload image outside Harbor or without a digest, no tag exception."""
+    for stack in ("dev", "prod"):
+        result = run_stack(stack)
+        for kind in ("Deployment", "StatefulSet"):
+            for workload in [o for o in result.kubernetes_objects() if o["kind"] == kind]:
+                for container in pod(workload)["containers"] + pod(workload).get("initContainers", []):
+                    assert container["image"].startswith("msa.harbor.com/") and "@sha256:" in container["image"], (stack, container["image"])
+                assert "CKV_K8S_43" not in skips(workload), (stack, workload["metadata"]["name"])
 
 
 @pytest.mark.parametrize("digest, expected", [

@@ -287,7 +287,7 @@ class Service(StrictModel):
     tag: ImageTag
     """Image tag, quoted; `latest` is refused."""
     digest: Optional[ImageDigest] = None
-    """Prebuilt image (no `context`): its manifest digest; deployed as `image:tag@digest`, the one integrity check over plain HTTP."""
+    """Prebuilt image (no `context`): its manifest digest; deployed as `image:tag@digest`, the one integrity check over plain HTTP. Unset: read from Harbor at every preview and up (`harbor.push` direct or relay), or by tag with `push: none`."""
     run_as_user: Uid = DEFAULT_UID
     """Numeric uid the container runs as (non-root, read-only root filesystem, writable /tmp); the image's files must be readable by it."""
     port: Port

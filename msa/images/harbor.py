@@ -4,7 +4,11 @@ Three push modes (`msa:harbor.push`):
 - direct: pulumi-docker `Image` builds with the local Docker daemon and pushes to Harbor.
 - relay:  build and `docker save` locally, copy the archive over SSH to `msa:harbor.relayHost`,
           and push from there with docker or, where docker is absent, the daemonless skopeo.
-- none:   the images are already in Harbor; the stack only references them by tag.
+- none:   the images are already in Harbor; the stack references them by tag (or a configured digest).
+
+A prebuilt service (no `context`) is not built; unless its digest is configured, the stack reads the
+digest Harbor holds for its tag at every preview and up (push: direct or relay; read-only) and
+deploys `repo@sha256:...`.
 
 Whatever machine runs `pulumi up` (an Apple-silicon laptop builds arm64 by default), the build
 platform is always `linux/<msa:cluster.nodeArch>`, or the nodes answer `exec format error`.
@@ -29,6 +33,7 @@ import pulumi_kubernetes as k8s
 
 from .. import k8s as kx
 from ..config import Harbor, Secrets, Service
+from ..mirror_plan import service_digest_source
 from ..names import PULL_SECRET
 
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -51,6 +56,8 @@ class ImagePlan:
     project_dir: Optional[Path] = None
     # A prebuilt image's manifest digest (msa:services.<name>.digest).
     digest: Optional[str] = None
+    # A prebuilt image without a configured digest: how its digest is read from Harbor (direct | relay).
+    resolve: Optional[str] = None
 
     @property
     def target(self) -> str:
@@ -64,8 +71,9 @@ class ImagePlan:
 
     @property
     def pinned(self) -> bool:
-        """Deployed by digest: built and pushed by the stack, or prebuilt with a configured digest."""
-        return self.context is not None or self.digest is not None
+        """Deployed by digest: built and pushed by the stack, prebuilt with a configured digest, or
+        prebuilt with its digest read from Harbor."""
+        return self.context is not None or self.digest is not None or self.resolve is not None
 
     def build_path(self, path: Path) -> str:
         """`path` as the build sees it: relative to the project folder, so the same commit checked out
@@ -93,6 +101,7 @@ def image_plan(name: str, svc: Service, harbor: Harbor, platform: str, project_d
         build_args=dict(svc.build_args),
         project_dir=project_dir.resolve(),
         digest=svc.digest,
+        resolve=harbor.push if service_digest_source(svc, harbor) == "resolve" else None,
     )
 
 
@@ -172,10 +181,84 @@ def relay_params(harbor: Harbor) -> list[str]:
     ]
 
 
+def mirror_image_script() -> str:
+    return (SCRIPTS / "mirror-image.sh").read_text()
+
+
+def harbor_step_script(header: str, mode: str, source: str, archive: Optional[str], target: str, platform: str,
+                       push: str, harbor: Harbor) -> str:
+    """scripts/mirror-image.sh (copy, or resolve: read the digest only) with its parameters, run where
+    pulumi runs or, for push: relay, on the relay host through mirror-relay.sh. No secret is in it:
+    HARBOR_USERNAME, HARBOR_PASSWORD (and MSA_SSH_KEY) come from its environment."""
+    if push != "relay":
+        args = " ".join(shlex.quote(a) for a in (mode, source, target, platform, harbor.scheme))
+        return f"{header}set -- {args}\n{mirror_image_script()}"
+    params = "\n".join([
+        f"MODE={mode}",
+        f"SOURCE={shlex.quote(source)}",
+        f"ARCHIVE={shlex.quote(archive or '')}",
+        f"TARGET={shlex.quote(target)}",
+        f"PLATFORM={shlex.quote(platform)}",
+        f"HARBOR_SCHEME={shlex.quote(harbor.scheme)}",
+        *relay_params(harbor),
+    ])
+    return (
+        f"{header}{params}\n"
+        f"MIRROR_SCRIPT=$(cat <<'__MSA_MIRROR_IMAGE__'\n{mirror_image_script()}\n__MSA_MIRROR_IMAGE__\n)\n"
+        f"{relay_ssh_functions()}"
+        f"{(SCRIPTS / 'mirror-relay.sh').read_text()}"
+    )
+
+
+def resolve_script(plan: ImagePlan, harbor: Harbor) -> str:
+    """The read-only step of a prebuilt service: print the digest Harbor holds for `repo:tag` now
+    (skopeo inspect, no write), where pulumi runs or on the relay host."""
+    assert plan.resolve is not None
+    header = (
+        "#!/usr/bin/env bash\n"
+        f"# msa digest of the prebuilt {plan.service} (msa:services.{plan.service}): read {plan.target} from Harbor "
+        f"(read-only, at every preview and up; push: {plan.resolve})\n"
+    )
+    return harbor_step_script(header, "resolve", f"docker://{plan.target}", None, plan.target, plan.platform, plan.resolve, harbor)
+
+
+def unpinned_warnings(plans: dict[str, "ImagePlan"]) -> list[str]:
+    """One line per prebuilt service the stack deploys by tag (push: none and no digest configured)."""
+    return [
+        f"msa:services.{p.service}.digest is not set and msa:harbor.push is none, so {p.target} is deployed by tag (a re-pushed tag "
+        f"changes what the nodes run, and checkov's CKV_K8S_43 stays excepted); set it to what "
+        f"`skopeo inspect --format '{{{{.Digest}}}}' docker://{p.target}` prints, or use push: direct or relay to read it from Harbor"
+        for p in plans.values() if not p.pinned
+    ]
+
+
+def resolved_ref(plan: ImagePlan, harbor: Harbor, secrets: Secrets, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """`repo@<digest Harbor holds for repo:tag>`, read by resolve_script.
+
+    An invoke, not a Command: it runs at every preview and up (a Command runs once, at create), so a
+    tag re-pushed in Harbor shows in the preview as the Deployment's new digest. It only reads (one
+    manifest request per service), so running it each time is cheap and changes nothing."""
+    environment = {}
+    if plan.resolve == "relay":
+        environment["MSA_SSH_KEY"] = secrets.ssh_private_key
+    if harbor.username:
+        environment.update(HARBOR_USERNAME=harbor.username, HARBOR_PASSWORD=secrets.harbor_password)
+    read = command.local.run_output(
+        command=resolve_script(plan, harbor),
+        interpreter=["/bin/bash", "-c"],
+        environment={k: v for k, v in environment.items() if v is not None} or None,
+        logging=command.local.Logging.STDOUT_AND_STDERR,
+        opts=pulumi.InvokeOutputOptions(parent=parent),
+    )
+    # The password makes the invoke's result secret; stdout is only the digest, which the preview must show.
+    return pulumi.Output.unsecret(read.stdout).apply(lambda out: f"{plan.repository}@{digest_from_output(out)}")
+
+
 class HarborImage(pulumi.ComponentResource):
     """One service image in Harbor. `ref` is what Deployments pull: `repo@sha256:...` when the stack
     pushed the image (a new build changes it, so the Deployment rolls out by itself), else
-    `repo:tag@sha256:...` with a configured digest, else `repo:tag`."""
+    `repo:tag@sha256:...` with a configured digest, else `repo@sha256:...` read from Harbor for a
+    prebuilt image (push: direct or relay), else `repo:tag` (push: none)."""
 
     ref: pulumi.Output[str]
 
@@ -187,6 +270,8 @@ class HarborImage(pulumi.ComponentResource):
             "platform": plan.platform,
             "target": plan.target,
             "push": plan.push,
+            "resolve": plan.resolve,
+            "resolveScript": resolve_script(plan, harbor) if plan.resolve else None,
         }, opts)
         child = kx.child_options(self, opts)
         if plan.push == "direct":
@@ -221,6 +306,8 @@ class HarborImage(pulumi.ComponentResource):
                 opts=child,
             )
             self.ref = push.stdout.apply(lambda out: f"{plan.repository}@{digest_from_output(out)}")
+        elif plan.resolve:
+            self.ref = resolved_ref(plan, harbor, secrets, self)
         else:
             self.ref = pulumi.Output.from_input(plan.prebuilt_ref)
         self.register_outputs({"ref": self.ref})

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shlex
 import tarfile
 from pathlib import Path
 from typing import Optional
@@ -22,12 +21,8 @@ import pulumi_command as command
 
 from .. import k8s as kx
 from ..config import Harbor, Secrets
-from .harbor import SCRIPTS, digest_from_output, relay_params, relay_ssh_functions
+from .harbor import digest_from_output, harbor_step_script
 from ..mirror_plan import MirrorPlan
-
-
-def mirror_image_script() -> str:
-    return (SCRIPTS / "mirror-image.sh").read_text()
 
 
 def archive_identity(path: Path) -> str:
@@ -64,24 +59,7 @@ def mirror_script(plan: MirrorPlan, harbor: Harbor, project_dir: Path) -> str:
         f"# msa mirror of {plan.name} (msa:{plan.key}): {what} ({plan.platform}, push: {plan.push})\n"
         "# Paths are relative to the project folder: run it from there (pulumi up does).\n"
     )
-    if plan.push != "relay":
-        args = " ".join(shlex.quote(a) for a in (_mode(plan), source, plan.target, plan.platform, plan.scheme))
-        return f"{header}set -- {args}\n{mirror_image_script()}"
-    params = "\n".join([
-        f"MODE={_mode(plan)}",
-        f"SOURCE={shlex.quote(source)}",
-        f"ARCHIVE={shlex.quote(_archive_path(plan, project_dir) or '')}",
-        f"TARGET={shlex.quote(plan.target)}",
-        f"PLATFORM={shlex.quote(plan.platform)}",
-        f"HARBOR_SCHEME={shlex.quote(plan.scheme)}",
-        *relay_params(harbor),
-    ])
-    return (
-        f"{header}{params}\n"
-        f"MIRROR_SCRIPT=$(cat <<'__MSA_MIRROR_IMAGE__'\n{mirror_image_script()}\n__MSA_MIRROR_IMAGE__\n)\n"
-        f"{relay_ssh_functions()}"
-        f"{(SCRIPTS / 'mirror-relay.sh').read_text()}"
-    )
+    return harbor_step_script(header, _mode(plan), source, _archive_path(plan, project_dir), plan.target, plan.platform, plan.push, harbor)
 
 
 def mirror_triggers(plan: MirrorPlan, project_dir: Path) -> list[str]:

@@ -4,7 +4,8 @@
                         `kubectl apply -f` pass accepts (engine.KIND_ORDER; docs/render.md lists it)
     outputs.yaml        the stack outputs (`pulumi stack output`): namespace, clusterIPs, nodePorts, ...
     nodes/<host>.sh     the exact script each node runs (containerd trusts Harbor)
-    images.yaml         per image: context, platform, target reference, push mode; mirror: the third-party
+    images.yaml         per image: context, platform, target reference, push mode (a prebuilt one: its
+                        resolve step, images/<service>.resolve.sh); mirror: the third-party
                         images' plan (source, target, platform, mode; digests unknown until a real run)
     images/*.sh         in relay mode: the local build/copy script and the relay host's push script;
                         images/mirror-<workload>.sh: the copy (or proxy-cache lookup) of each third-party image
@@ -52,11 +53,15 @@ def output_files(result: RenderedStack, project_dir: Path) -> dict[str, tuple[st
             "platform": image.inputs["platform"],
             "target": image.inputs["target"],
             "push": image.inputs["push"],
-            "deployedAs": "repository@digest of the pushed image" if image.inputs["push"] != "none" else "the tag above",
+            "deployedAs": _service_deployed_as(image.inputs),
         }
         if not image.inputs.get("context"):
-            entry["why"] = (f"not built: msa:services.{image.inputs['service']} has no context, so the stack pulls this tag from "
-                            "Harbor as it is; msa:harbor.push applies only to services with a context (set one to build and push)")
+            entry["why"] = (f"not built: msa:services.{image.inputs['service']} has no context, so the stack pulls this image from "
+                            "Harbor as it is; msa:harbor.push builds only services with a context (set one to build and push)")
+        if image.inputs.get("resolveScript"):
+            entry["resolve"] = image.inputs["resolve"]
+            entry["resolveScript"] = f"images/{image.inputs['service']}.resolve.sh"
+            files[entry["resolveScript"]] = (image.inputs["resolveScript"], 0o755)
         script = relay_scripts.get(f"{image.name}-relay-push")
         if script is not None:
             entry["relayScript"] = f"images/{image.inputs['service']}.relay.sh"
@@ -70,6 +75,15 @@ def output_files(result: RenderedStack, project_dir: Path) -> dict[str, tuple[st
     # What `pulumi stack output` will show after an up (a digest only a real push knows is the placeholder).
     files["outputs.yaml"] = (yaml.safe_dump(plain(result.exports), sort_keys=True, width=1000), 0o644)
     return files
+
+
+def _service_deployed_as(inputs: dict) -> str:
+    if inputs["push"] != "none":
+        return "repository@digest of the pushed image"
+    if inputs.get("resolve"):
+        return ("repository@<digest Harbor holds for the tag above, read (skopeo inspect, read-only) at every preview and up> "
+                "(unknown until a real run)")
+    return "the tag above (with msa:services.<name>.digest: tag@digest)"
 
 
 MIRROR_DEPLOYED_AS = {

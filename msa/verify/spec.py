@@ -17,7 +17,7 @@ import yaml
 from ..addressing import AddressPlan
 from ..config import StackConfig
 from ..config.kafka_properties import broker_properties
-from ..mirror_plan import pulled_repositories
+from ..mirror_plan import pulled_repositories, service_digest_source
 from ..names import KafkaNames
 
 # The checker package, shipped whole in the Job's ConfigMap and run there as `python3 -m checker`.
@@ -142,7 +142,9 @@ def _pods_spec(cfg: StackConfig, names: KafkaNames, image_repositories: Mapping[
         "selector": f"app.kubernetes.io/part-of={part_of}",
         "harbor": cfg.harbor.host,
         "workloads": [
-            *({"name": name, "replicas": svc.replicas, "repository": image_repositories[name]} for name, svc in cfg.services.items()),
+            # byDigest: built, configured or resolved from Harbor, so the pods must run `repository@sha256:...`.
+            *({"name": name, "replicas": svc.replicas, "repository": image_repositories[name],
+               "byDigest": service_digest_source(svc, cfg.harbor) is not None} for name, svc in cfg.services.items()),
             {"name": names.zookeeper, "replicas": kafka.zookeeper_replicas, **_third_party(mirrored["zookeeper"], kafka.zookeeper_image)},
             {"name": names.kafka, "replicas": kafka.brokers, **_third_party(mirrored["kafka"], kafka.image)},
             *([{"name": names.ui, "replicas": 1, **_third_party(mirrored["kafka-ui"], kafka.ui.image)}] if kafka.ui.enabled else []),

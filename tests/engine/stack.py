@@ -251,7 +251,9 @@ class EngineStack:
 
 
 def _engine_test_setup(config: dict) -> None:
-    """What the engine tests cannot have: nodes to set up over SSH (no node setup when the list is empty) and
-    a Harbor to copy the third-party images into (`mirror: off`; both need pulumi-command, not built here)."""
+    """What the engine tests cannot have: nodes to set up over SSH (no node setup when the list is empty),
+    a Harbor to copy the third-party images into (`mirror: off`) or to read the prebuilt services'
+    digests from (`push: none`: by tag); all three need pulumi-command, not built here."""
     config["msa:cluster"]["nodes"] = []
     config["msa:harbor"]["mirror"] = "off"
+    config["msa:harbor"]["push"] = "none"

@@ -71,6 +71,14 @@ class DigestMocks(render.RecordingMocks):
             state["stdout"] = f"building...\npushed\n{FAKE_DIGEST}\n"
         return id_, state
 
+    def call(self, args):
+        if args.token == "command:local:run":   # a prebuilt service's digest, read from Harbor
+            return {"stdout": f"{RESOLVED_DIGEST}\n", "stderr": ""}
+        return super().call(args)
+
+
+RESOLVED_DIGEST = "sha256:" + "4" * 64
+
 
 @pytest.mark.parametrize("push, relay", [("direct", None), ("relay", "172.10.40.160")])
 def test_deployments_pull_what_the_stack_pushed_by_digest(contexts, push, relay):
@@ -78,8 +86,8 @@ def test_deployments_pull_what_the_stack_pushed_by_digest(contexts, push, relay)
     container = _deployment_image(result, "user-service")
     assert container["image"] == f"msa.harbor.com/library/usersservice@{FAKE_DIGEST}"
     assert container["imagePullPolicy"] == "IfNotPresent"
-    # Services without a build context keep their tag.
-    assert _deployment_image(result, "discovery-service")["image"] == "msa.harbor.com/library/discoveryservice:1.0"
+    # Services without a build context: by the digest Harbor holds for their tag, read by the resolve step.
+    assert _deployment_image(result, "discovery-service")["image"] == f"msa.harbor.com/library/discoveryservice@{RESOLVED_DIGEST}"
 
 
 def test_no_pod_pulls_with_policy_always(dev):

@@ -20,7 +20,7 @@ from integration.cri import CriClient
 from integration.harness import (
     REGISTRY_NAME, Containerd, Registry, build_index_layout, build_oci_layout, containerd_versions, require,
 )
-from msa.config import Cluster, Harbor, StackConfig
+from msa.config import Cluster, Harbor, Service, StackConfig
 from msa.images.harbor import digest_from_output
 from msa.images.mirror import mirror_script
 from msa.mirror_plan import mirror_plans
@@ -305,3 +305,52 @@ def test_proxy_cache_mode_only_reads_the_digest(world, tmp_path):
     result, _ = _run_mirror(world, cfg, "zookeeper", tmp_path)
     assert digest_from_output(result.stdout) == world.harbor.manifest_digest("dockerhub-proxy/confluentinc/cp-zookeeper", TAG)
     assert world.harbor.uploads(before) == {"blobs": 0, "manifests": 0}
+
+
+def _service_config(world: World, push: str = "direct") -> StackConfig:
+    return StackConfig.model_validate({
+        "harbor": {"host": world.harbor_host, "scheme": "http", "username": USER, "push": push, "mirror": "off", "project": "library"},
+        "kafka": {"ui": {"enabled": False}},
+        "services": {},
+    })
+
+
+def test_a_prebuilt_service_resolves_the_digest_harbor_holds_and_follows_a_re_pushed_tag(world, tmp_path):
+    """resolve_script for a prebuilt service: prints the digest of library/usersservice:1.0 as Harbor
+    holds it, uploads nothing, and after the tag is re-pushed prints the new one."""
+    from msa.images.harbor import image_plan, resolve_script
+
+    creds = ["--dest-creds", f"{USER}:{PASSWORD}"]   # the test's own push, not the stack's
+    copy = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", *creds]
+    subprocess.run([*copy, f"oci:{world.zookeeper_layout}:1.0", f"docker://{world.harbor.address}/library/usersservice:1.0"], check=True)
+    cfg = _service_config(world)
+    svc = Service.model_validate({"image": "usersservice", "tag": "1.0", "port": 8080})
+    plan = image_plan("user-service", svc, cfg.harbor, "linux/amd64", tmp_path)
+    script = resolve_script(plan, cfg.harbor)
+
+    def run(password: str) -> subprocess.CompletedProcess:
+        with CmdlineWatch(password) as watch:
+            result = subprocess.run([*world.in_namespace(), "/bin/bash", "-c", script],
+                                    env={**os.environ, "HARBOR_USERNAME": USER, "HARBOR_PASSWORD": password},
+                                    cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert watch.samples > 0 and watch.seen == [], watch.seen
+        assert password not in result.stdout + result.stderr + script
+        return result
+
+    before = len(world.harbor.requests())
+    first = run(PASSWORD)
+    assert first.returncode == 0, first.stderr
+    assert digest_from_output(first.stdout) == world.harbor.manifest_digest("library/usersservice", "1.0")
+    assert world.harbor.uploads(before) == {"blobs": 0, "manifests": 0}
+
+    # The team re-pushes the tag with another image: the next run (preview or up) reads the new digest.
+    subprocess.run([*copy, f"oci:{world.kafka_layout}:{TAG}", f"docker://{world.harbor.address}/library/usersservice:1.0"], check=True)
+    second = run(PASSWORD)
+    assert second.returncode == 0, second.stderr
+    assert digest_from_output(second.stdout) == world.harbor.manifest_digest("library/usersservice", "1.0")
+    assert digest_from_output(second.stdout) != digest_from_output(first.stdout)
+
+    wrong = "Wrong-Canary-5e1c"
+    refused = run(wrong)
+    assert refused.returncode != 0 and "cannot read the digest" in refused.stderr
+    assert refused.stdout.strip() == ""

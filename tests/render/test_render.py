@@ -44,7 +44,9 @@ def test_render_twice_is_byte_identical_and_replaces_its_own_folder_whole(tmp_pa
     assert _render_cli("dev", out).returncode == 0
     first = _tree(out)
     assert set(first) == {".msa-render", "kubernetes.yaml", "images.yaml", "import.json", "outputs.yaml", "nodes/172.10.40.174.sh",
-                          *(f"images/mirror-{workload}.sh" for workload in ("kafka", "zookeeper", "kafka-ui"))}
+                          *(f"images/mirror-{workload}.sh" for workload in ("kafka", "zookeeper", "kafka-ui")),
+                          *(f"images/{service}.resolve.sh" for service in ("discovery-service", "config-service", "apigateway-service",
+                                                                            "user-service", "store-service"))}
     (out / "nodes" / "node-that-was-removed.sh").write_text("stale")
     assert _render_cli("dev", out).returncode == 0
     assert _tree(out) == first

@@ -62,3 +62,19 @@ def test_verify_py_passes_its_timeout_to_the_checker(monkeypatch):
     assert verify.main(["dev", "--node", "127.0.0.1", "--timeout", "2"]) == 0
     argv = seen["argv"]
     assert argv[argv.index("--timeout") + 1] == "2.0"
+
+
+def test_a_check_that_passes_on_retry_has_one_line_in_the_table_and_its_first_failure_as_progress():
+    import io
+
+    from msa.verify.checker.results import failed, passed
+
+    answers = iter([[failed("eureka", "user-service", "not registered yet")], [passed("eureka", "user-service", "UP at 10.0.0.1:80")]])
+    now = [0.0]
+    out, log = io.StringIO(), io.StringIO()
+    results = cli.verify({}, ["eureka"], {}, settle=60, kube=None, log=log, out=out,
+                         runner=lambda group, spec, kube: next(answers),
+                         sleep=lambda seconds: now.__setitem__(0, now[0] + seconds), clock=lambda: now[0])
+    assert [r.status for r in results] == ["PASS"]
+    assert [line for line in out.getvalue().splitlines() if "user-service" in line] == [results[0].line()]
+    assert "msa-verify: not yet: FAIL  eureka   user-service" in log.getvalue()

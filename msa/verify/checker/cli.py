@@ -72,8 +72,9 @@ def verify(spec: dict, groups: list[str], skips: dict[str, str], settle: float, 
            log=None, runner: Callable[[str, dict, Optional[KubeApi]], list[Result]] = run_group,
            sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic, out=None) -> list[Result]:
     """Every group once, then the failing groups again until they pass or `settle` seconds have passed.
-    With `out`, each group's lines are printed as soon as it has run (a silent port shows at once,
-    not after every other check), and `log` says which group runs now."""
+    With `out`, each group's lines are printed once, as soon as they are final (passing, or failing with
+    no time left to retry); `log` says which group runs now and shows a failure that will be retried
+    at once, so a silent port is visible immediately without repeating its line in the table."""
     log = log or sys.stderr
     deadline = clock() + settle
     results: dict[str, list[Result]] = {}
@@ -84,14 +85,23 @@ def verify(spec: dict, groups: list[str], skips: dict[str, str], settle: float, 
             _show(results[group], out)
         else:
             pending.append(group)
+    shown: set[str] = set()
     while pending:
         for group in pending:
             if out is not None:
                 print(f"msa-verify: checking {group} (each request up to {request_timeout():.0f} s)", file=log, flush=True)
             results[group] = runner(group, spec, kube)
-            _show(results[group], out)
-        pending = [g for g in pending if any(r.status == FAIL for r in results[g])]
-        if not pending or clock() + RETRY_INTERVAL > deadline:
+            failing = [r for r in results[group] if r.status == FAIL]
+            if not failing or clock() + RETRY_INTERVAL > deadline:
+                _show(results[group], out)      # final: passing, or no time left to check it again
+                shown.add(group)
+            elif out is not None:
+                # Shown at once (a silent port is not 70 s of nothing), but as progress: the table on
+                # `out` gets each check's line once, when it is final.
+                for r in failing:
+                    print(f"msa-verify: not yet: {r.line()}", file=log, flush=True)
+        pending = [g for g in pending if g not in shown]
+        if not pending:
             break
         print(f"msa-verify: {', '.join(pending)} not passing yet; retrying for up to {deadline - clock():.0f} s", file=log, flush=True)
         sleep(RETRY_INTERVAL)

@@ -85,6 +85,8 @@ def _workload_pods(workload: dict, pods: list, harbor: str) -> Result:
 def _image_matches(image: str, workload: dict) -> bool:
     if "repository" in workload:      # built or pushed to Harbor: deployed by digest or tag
         repo = workload["repository"]
+        if workload.get("byDigest"):
+            return image.startswith(repo + "@sha256:") or (image.startswith(repo + ":") and "@sha256:" in image)
         return image.startswith(repo + "@") or image.startswith(repo + ":")
     return image == workload["image"]
 
