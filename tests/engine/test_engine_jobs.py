@@ -11,6 +11,9 @@ so a second run is safe. Once a Job has completed, it is ready and is left alone
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from engine.cluster import NODE
@@ -48,10 +51,19 @@ def test_a_job_that_never_ran_runs_again_on_the_next_up(engine_stack, control_pl
     assert preview.changed() == {"Job/verify": "replace"}, preview.changed()
     assert '.metadata.annotations["pulumi.com/replaceUnready"]' in preview.step("verify", "Job")["keys"]
 
-    # The next (awaited) `up` replaces it and waits for the new run.
-    control_plane.kubectl("uncordon", NODE)
+    # The next (awaited) `up` replaces it and waits for the new run: the node comes back only once the
+    # replacement exists (were it back before, the old pod would run, the Job complete, nothing be replaced).
     stack.transforms.clear()
-    run = stack.up()
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(stack.up)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not running.done():
+            job = control_plane.get("job", "verify")
+            if job and job["metadata"]["uid"] != stuck["metadata"]["uid"]:
+                break
+            time.sleep(0.5)
+        control_plane.kubectl("uncordon", NODE)
+        run = running.result(timeout=900)
     assert run.changed().get("Job/verify") == "replace", run.changed()
     done = control_plane.get("job", "verify")
     assert done["metadata"]["uid"] != stuck["metadata"]["uid"] and done["status"].get("succeeded") == 1
