@@ -159,7 +159,8 @@ class ControlPlane:
     def get(self, kind: str, name: str, namespace: Optional[str] = "msa") -> Optional[dict]:
         """The object as the API server holds it, or None when it does not exist."""
         ns = ["-n", namespace] if namespace else []
-        proc = self.kubectl("get", kind, name, *ns, "-o", "json", check=False)
+        # kubectl hides managedFields unless asked; field ownership is part of what the tests check.
+        proc = self.kubectl("get", kind, name, *ns, "-o", "json", "--show-managed-fields", check=False)
         if proc.returncode != 0:
             if "NotFound" in proc.stderr or "not found" in proc.stderr:
                 return None

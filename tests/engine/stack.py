@@ -68,11 +68,16 @@ def pulumi_home() -> Path:
 
 
 def dynamic_provider_shim(bin_dir: Path) -> Path:
-    """pulumi-resource-pulumi-python, as the CLI distribution ships it, running this interpreter (the venv's)."""
+    """pulumi-resource-pulumi-python, as the CLI distribution ships it, and a pulumi-language-python stand-in
+    (language_host.py), both running this interpreter (the venv's)."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     shim = bin_dir / "pulumi-resource-pulumi-python"
     shim.write_text(f"#!/bin/sh\nexec {sys.executable} -u -m pulumi.dynamic \"$@\"\n")
     shim.chmod(0o755)
+    # `pulumi import` (a CLI command, not the Automation API's inline run) loads the language plugin.
+    language = bin_dir / "pulumi-language-python"
+    language.write_text(f"#!/bin/sh\nexec {sys.executable} -u {Path(__file__).with_name('language_host.py')} \"$@\"\n")
+    language.chmod(0o755)
     return bin_dir
 
 
