@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 import render
-from conftest import ROOT, TEST_PASSWORD, TEST_SSH_KEY, by_name, config_error, env_of, run_stack
+from conftest import ROOT, TEST_PASSWORD, TEST_SSH_KEY, by_name, config_error, env_of, fixture_project, run_stack
 from msa.mirror_plan import SourceImage, parse_image
 
 FAKE_DIGEST = "sha256:" + "cd" * 32
@@ -144,7 +144,7 @@ def test_mirror_off_pulls_the_configured_images_and_an_image_already_in_harbor_i
 
 
 def test_render_shows_the_mirror_plan_and_unknown_digests(tmp_path):
-    render.render("dev", tmp_path / "out", ROOT)
+    render.render("dev", tmp_path / "out", fixture_project())   # the fixture stack, not the team's Pulumi.dev.yaml
     images = yaml.safe_load((tmp_path / "out" / "images.yaml").read_text())
     plan = {entry["name"]: entry for entry in images["mirror"]}
     assert plan["cp-kafka"] == {

@@ -153,7 +153,7 @@ def test_one_to_three_replicates_every_topic_three_times(kafka_world):
         print(done.stdout)
         assert done.returncode == 0, done.stdout + done.stderr
         time.sleep(3)
-    assert_no_write_refused(load.report, cluster.bootstrap_servers)
+    assert_no_write_refused(load.report, cluster.bootstrap_servers, only_broker_restarts=True)  # kafka-0 alone rolls
 
     topics = cluster.topics()
     assert {"orders", "__consumer_offsets", "__transaction_state"} <= set(topics)
