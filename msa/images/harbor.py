@@ -232,21 +232,27 @@ def unpinned_warnings(plans: dict[str, "ImagePlan"]) -> list[str]:
     ]
 
 
+def harbor_step_environment(via_relay: bool, harbor: Harbor, secrets: Secrets) -> Optional[dict]:
+    """The secrets a Harbor step (mirror copy or digest read) gets by environment, never on its command
+    line: the SSH key when it runs on the relay host, Harbor's credentials when Harbor has a user."""
+    environment = {}
+    if via_relay:
+        environment["MSA_SSH_KEY"] = secrets.ssh_private_key
+    if harbor.username:
+        environment.update(HARBOR_USERNAME=harbor.username, HARBOR_PASSWORD=secrets.harbor_password)
+    return {k: v for k, v in environment.items() if v is not None} or None
+
+
 def resolved_ref(plan: ImagePlan, harbor: Harbor, secrets: Secrets, parent: pulumi.Resource) -> pulumi.Output[str]:
     """`repo@<digest Harbor holds for repo:tag>`, read by resolve_script.
 
     An invoke, not a Command: it runs at every preview and up (a Command runs once, at create), so a
     tag re-pushed in Harbor shows in the preview as the Deployment's new digest. It only reads (one
     manifest request per service), so running it each time is cheap and changes nothing."""
-    environment = {}
-    if plan.resolve == "relay":
-        environment["MSA_SSH_KEY"] = secrets.ssh_private_key
-    if harbor.username:
-        environment.update(HARBOR_USERNAME=harbor.username, HARBOR_PASSWORD=secrets.harbor_password)
     read = command.local.run_output(
         command=resolve_script(plan, harbor),
         interpreter=["/bin/bash", "-c"],
-        environment={k: v for k, v in environment.items() if v is not None} or None,
+        environment=harbor_step_environment(plan.resolve == "relay", harbor, secrets),
         logging=command.local.Logging.STDOUT_AND_STDERR,
         opts=pulumi.InvokeOutputOptions(parent=parent),
     )

@@ -21,7 +21,7 @@ import pulumi_command as command
 
 from .. import k8s as kx
 from ..config import Harbor, Secrets
-from .harbor import digest_from_output, harbor_step_script
+from .harbor import digest_from_output, harbor_step_environment, harbor_step_script
 from ..mirror_plan import MirrorPlan
 
 
@@ -88,16 +88,11 @@ class MirroredImage(pulumi.ComponentResource):
         }, opts)
         child = kx.child_options(self, opts)
         if plan.runs_script:
-            environment = {}
-            if plan.push == "relay":
-                environment["MSA_SSH_KEY"] = secrets.ssh_private_key
-            if harbor.username:
-                environment.update(HARBOR_USERNAME=harbor.username, HARBOR_PASSWORD=secrets.harbor_password)
             step = command.local.Command(
                 f"{name}-{_mode(plan)}",
                 create=mirror_script(plan, harbor, project_dir),
                 interpreter=["/bin/bash", "-c"],
-                environment={k: v for k, v in environment.items() if v is not None} or None,
+                environment=harbor_step_environment(plan.push == "relay", harbor, secrets),
                 triggers=mirror_triggers(plan, project_dir),
                 logging=command.local.Logging.STDOUT_AND_STDERR,
                 add_previous_output_in_env=False,
