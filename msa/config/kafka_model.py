@@ -86,6 +86,8 @@ class Kafka(StrictModel):
     """`kraft` with dedicated controllers: controller container requests/limits."""
     ui: KafkaUi = KafkaUi()
     """kafbat kafka-ui."""
+    authentication: Literal["sasl", "none"] = "none"
+    """`sasl`: clients log in to Kafka with SCRAM-SHA-512 and the brokers to ZooKeeper with SASL DIGEST-MD5 (Kafka's znodes get ACLs); `none`: Kafka's listener is open. Passwords derive from the secret msa:kafkaAuthSecret."""
     overrides: dict[OverrideKey, KafkaPropertyValue] = {}
     """Extra broker properties, checked against the broker properties of the Kafka the image runs (3.9; names, types, ranges; no passwords); replication factors above the broker count and min ISR above the replication factor are rejected."""
 
@@ -124,6 +126,10 @@ class Kafka(StrictModel):
             why = (f"{count} is even: a quorum of {count} needs {count // 2 + 1} voters up and survives no more failures than {count - 1}"
                    if count > 0 and count % 2 == 0 else f"{count} is not a quorum size this stack runs")
             raise KeyProblem("controllers", f"{why}; use 1, 3 or 5")
+        if self.kraft and self.authentication == "sasl":
+            # Until the SCRAM listener has a KRaft form (controller listener, `kafka-storage format --add-scram`).
+            raise KeyProblem("authentication", "sasl is not available with mode: kraft yet (only ZooKeeper-mode brokers have the SCRAM "
+                                               "listener); use authentication: none with kraft, or mode: zookeeper")
         if self.is_combined and count > self.brokers:
             raise KeyProblem("controllers", f"{count} combined controllers need at least {count} brokers (msa:kafka.brokers is "
                                             f"{self.brokers}); use controllers: 1, more brokers, or combined: false for dedicated controllers")

@@ -27,13 +27,12 @@ from .forms import (
     Port, PortRange, RegistryHost, Folder, ServiceName, SshHostKey, Text, UserName, jvm_size_bytes, shown,
 )
 from .kafka_model import Kafka
+from .secrets import SECRET_KEYS, Secrets  # noqa: F401  (re-exported: the secret keys beside the model's)
 from .resources import JVM_HEADROOM, Resources, heap_problem
 from .sizes import SERVICE_HEAP, size_problem
 
 PROJECT = "msa"
 
-# Keys that hold secrets: read with get_secret, never part of the typed model's plain data.
-SECRET_KEYS = ("harborPassword", "sshPrivateKey", "kafkaUiPassword")
 
 class Bastion(StrictModel):
     host: Host
@@ -286,10 +285,3 @@ class StackConfig(StrictModel):
     def by_role(self, role: str) -> list[str]:
         return [name for name, svc in self.services.items() if svc.role == role]
 
-
-class Secrets:
-    """Secret config values, kept as Pulumi secret Outputs; `None` where not set."""
-    def __init__(self, harbor_password: Any = None, ssh_private_key: Any = None, kafka_ui_password: Any = None):
-        self.harbor_password = harbor_password
-        self.ssh_private_key = ssh_private_key
-        self.kafka_ui_password = kafka_ui_password
