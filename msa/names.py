@@ -16,6 +16,13 @@ ZOOKEEPER_CLIENT_PORT = 2181
 ZOOKEEPER_PEER_PORT = 2888
 ZOOKEEPER_ELECTION_PORT = 3888
 
+# Users (issue 17). Every password derives from msa:kafkaAuthSecret (msa/kafka/credentials.py).
+ZOOKEEPER_SUPER_USER = "super"      # ZooKeeper digest superuser: reconfig (member start script) and the shrink Job
+ZOOKEEPER_KAFKA_USER = "kafka"      # the brokers' SASL DIGEST-MD5 login to ZooKeeper
+KAFKA_BROKER_USER = "broker"        # SCRAM-SHA-512: inter-broker
+KAFKA_ADMIN_USER = "admin"          # SCRAM-SHA-512: the day-2 Jobs and the verification Job
+KAFKA_UI_USER = "kafka-ui"          # SCRAM-SHA-512: kafka-ui (each Spring service with kafka: true logs in as its own name)
+KAFKA_USER_SECRET_PREFIX = "kafka-user-"  # content-named Secret per consumer: kafka-user-<user>-<hash>
 
 # Objects outside the Kafka domain whose names are fixed (some get a content hash appended: autonamed).
 PULL_SECRET = "harbor-pull"            # images: the Harbor pull Secret

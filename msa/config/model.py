@@ -27,14 +27,12 @@ from .forms import (
     KafkaPropertyValue, Port, PortRange, RegistryHost, Folder, ServiceName, StorageClassName,
     SshHostKey, Text, UserName, jvm_size_bytes, quantity_value, shown,
 )
+from .secrets import SECRET_KEYS, Secrets  # noqa: F401  (re-exported: the secret keys beside the model's)
 from .sizes import (
     SERVICE_HEAP, BrokerHeap, BrokerVolume, Cpu, MemoryLimit, MemoryRequest, ZookeeperHeap, ZookeeperVolume, size_problem,
 )
 
 PROJECT = "msa"
-
-# Keys that hold secrets: read with get_secret, never part of the typed model's plain data.
-SECRET_KEYS = ("harborPassword", "sshPrivateKey", "kafkaUiPassword")
 
 # Part of the heap's container the JVM needs beyond the heap (metaspace, threads, buffers, GC).
 JVM_HEADROOM = Decimal("0.25")
@@ -241,6 +239,8 @@ class Kafka(StrictModel):
     """ZooKeeper container requests/limits."""
     ui: KafkaUi = KafkaUi()
     """kafbat kafka-ui."""
+    authentication: Literal["sasl", "none"] = "none"
+    """`sasl`: clients log in to Kafka with SCRAM-SHA-512 and the brokers to ZooKeeper with SASL DIGEST-MD5 (Kafka's znodes get ACLs); `none`: Kafka's listener is open. Passwords derive from the secret msa:kafkaAuthSecret."""
     overrides: dict[OverrideKey, KafkaPropertyValue] = {}
     """Extra broker properties, checked against the broker properties of the Kafka the image runs (3.9; names, types, ranges; no passwords); replication factors above the broker count and min ISR above the replication factor are rejected."""
 
@@ -390,11 +390,3 @@ class StackConfig(StrictModel):
 
     def by_role(self, role: str) -> list[str]:
         return [name for name, svc in self.services.items() if svc.role == role]
-
-
-class Secrets:
-    """Secret config values, kept as Pulumi secret Outputs; `None` where not set."""
-    def __init__(self, harbor_password: Any = None, ssh_private_key: Any = None, kafka_ui_password: Any = None):
-        self.harbor_password = harbor_password
-        self.ssh_private_key = ssh_private_key
-        self.kafka_ui_password = kafka_ui_password
