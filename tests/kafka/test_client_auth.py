@@ -118,3 +118,13 @@ def test_checker_names_a_refused_login_before_the_stack_trace():
     line = ran.error_line()
     assert line.startswith("[2026] ERROR org.apache.kafka.common.errors.SaslAuthenticationException: Authentication failed")
     assert "kafka-user-admin" in line and "troubleshooting" in line
+
+
+@pytest.mark.parametrize("user", ["admin", "broker"])
+def test_a_kafka_service_named_like_the_stacks_own_kafka_user_is_refused(user):
+    from conftest import config_error
+
+    def edit(values):
+        values["msa:services"][user] = values["msa:services"].pop("store-service")
+    message = config_error(edit)
+    assert f"msa:services.{user}.kafka: a service with kafka logs in to Kafka as its own name" in message, message
