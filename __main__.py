@@ -95,10 +95,11 @@ kafka_opts = pulumi.ResourceOptions(depends_on=[namespace, address_guard, *pods_
 # wait for the ensemble instead of crash-looping through back-off delays.
 # A storage change existing volumes cannot follow is refused before either StatefulSet changes.
 storage_guard = StorageGuard("storage-guard", storage_settings(cfg.kafka))
-zookeeper = ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), kafka_images, (storage_guard,), kafka_opts)
+zookeeper = ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), kafka_images, (storage_guard,), kafka_opts,
+                      auth_seed=secrets.kafka_auth_secret)
 kafka = KafkaCluster(
     "kafka", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.bootstrap), kafka_images,
-    brokers_wait_for=(zookeeper,), storage_guard=(storage_guard,), opts=kafka_opts,
+    brokers_wait_for=(zookeeper,), storage_guard=(storage_guard,), opts=kafka_opts, auth_seed=secrets.kafka_auth_secret,
 )
 kafka_ui = None
 if cfg.kafka.ui.enabled:

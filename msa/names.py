@@ -49,6 +49,7 @@ class KafkaNames:
     drain: str = "kafka-drain"
     rebalance: str = "kafka-rebalance"
     zookeeper_shrink: str = "zookeeper-shrink"
+    zookeeper_acl_migration: str = "zookeeper-acl-migration"
 
     @property
     def services(self) -> tuple[str, ...]:

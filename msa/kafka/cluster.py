@@ -20,6 +20,10 @@ from .jobs import (
     zookeeper_ready_script, zookeeper_shrink_env, zookeeper_shrink_script, zookeeper_start_script,
 )
 from .settings import kafka_env
+from .jobs import zookeeper_acl_migration_script
+from .zookeeper_auth import (
+    SERVER_AUTH_DIR, SUPER_PASSWORD_FILE, acl_migration_env, broker_zookeeper_login, secret_volume, steady_phase, zookeeper_server_secret,
+)
 from .storage import claim_names
 
 # Label of the Jobs that administer Kafka (NetworkPolicies admit app.kubernetes.io/component=kafka-admin).
@@ -65,7 +69,8 @@ TOOLS_WRITE = "the Kafka tools' start script (kafka-run-class) creates its log f
 
 def _cp_stateful_set(name: str, namespace: str, component: str, replicas: int, headless: str, image: kx.PodImage, what: str,
                      container: k8s.core.v1.ContainerArgs, claim: k8s.core.v1.PersistentVolumeClaimArgs,
-                     termination_grace: int, opts: pulumi.ResourceOptions) -> k8s.apps.v1.StatefulSet:
+                     termination_grace: int, opts: pulumi.ResourceOptions,
+                     volumes: Optional[list[k8s.core.v1.VolumeArgs]] = None) -> k8s.apps.v1.StatefulSet:
     """A cp-* StatefulSet: one container as appuser, per-pod DNS through `headless`, data on a claim.
 
     Drift on volumeClaimTemplates is ignored: pulumi-kubernetes would replace the whole StatefulSet
@@ -91,6 +96,7 @@ def _cp_stateful_set(name: str, namespace: str, component: str, replicas: int, h
                     termination_grace_period_seconds=termination_grace,
                     image_pull_secrets=image.pull_secrets,
                     containers=[container],
+                    volumes=volumes,
                 ),
             ),
             volume_claim_templates=[claim],
@@ -137,14 +143,44 @@ def grow_claims(statefulset: k8s.apps.v1.StatefulSet, name: str, namespace: str,
     ]
 
 
+def _zookeeper_container(cfg: KafkaConfig, images: KafkaImages, env: dict[str, str], ports: list,
+                         auth_mount: k8s.core.v1.VolumeMountArgs) -> k8s.core.v1.ContainerArgs:
+    return k8s.core.v1.ContainerArgs(
+        name="zookeeper",
+        image=images.zookeeper.ref,
+        image_pull_policy=kx.PULL_POLICY,
+        # Our start script instead of cp's `run`: membership by dynamic reconfiguration (zookeeper-start.sh).
+        command=["bash", "-c", zookeeper_start_script()],
+        env=kx.env(env),
+        ports=[k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.port) for p in ports],
+        # A joining member waits for the ensemble and syncs first: a generous start budget.
+        startup_probe=kx.tcp_probe(ZOOKEEPER_CLIENT_PORT, period=5, failures=120),
+        readiness_probe=kx.exec_probe(["bash", "-c", zookeeper_ready_script()], period=10, failures=3),
+        liveness_probe=kx.tcp_probe(ZOOKEEPER_CLIENT_PORT, period=10, failures=6),
+        resources=kx.resources(cfg.zookeeper_resources),
+        security_context=_container_security(),
+        volume_mounts=[
+            k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/zookeeper/data", sub_path="data"),
+            k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/zookeeper/log", sub_path="log"),
+            auth_mount,
+        ],
+    )
+
+
 class ZooKeeper(pulumi.ComponentResource):
     """A ZooKeeper StatefulSet (1 node, or an ensemble of 3 or 5) with headless and client Services."""
 
     def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, client_ip: str, images: KafkaImages,
-                 storage_guard: tuple[pulumi.Resource, ...] = (), opts: Optional[pulumi.ResourceOptions] = None):
+                 storage_guard: tuple[pulumi.Resource, ...] = (), opts: Optional[pulumi.ResourceOptions] = None,
+                 auth_seed: Optional[pulumi.Input[str]] = None):
         super().__init__("msa:kafka:ZooKeeper", name, {"replicas": cfg.zookeeper_replicas, "image": cfg.zookeeper_image}, opts)
         child = kx.child_options(self, opts)
         ns, component = names.namespace, "zookeeper"
+        if auth_seed is None:
+            raise ValueError("ZooKeeper without msa:kafkaAuthSecret (config.check_secrets_present stops this earlier)")
+        # The super user (reconfig) and the brokers' SASL user: zookeeper_auth.py.
+        self.auth = zookeeper_server_secret(auth_seed, ns, child)
+        auth_volume, auth_mount = secret_volume("auth", self.auth, SERVER_AUTH_DIR)
         ports = [
             kx.port("client", ZOOKEEPER_CLIENT_PORT),
             kx.port("peer", ZOOKEEPER_PEER_PORT),
@@ -164,36 +200,20 @@ class ZooKeeper(pulumi.ComponentResource):
         # Each member binds its quorum ports on all addresses, not only its own (not yet resolvable) name.
         env["ZOOKEEPER_QUORUM_LISTEN_ON_ALL_IPS"] = "true"
         env.update(zookeeper_member_env(names))
-        container = k8s.core.v1.ContainerArgs(
-            name="zookeeper",
-            image=images.zookeeper.ref,
-            image_pull_policy=kx.PULL_POLICY,
-            # Our start script instead of cp's `run`: membership by dynamic reconfiguration (zookeeper-start.sh).
-            command=["bash", "-c", zookeeper_start_script()],
-            env=kx.env(env),
-            ports=[k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.port) for p in ports],
-            # A joining member waits for the ensemble and syncs first: a generous start budget.
-            startup_probe=kx.tcp_probe(ZOOKEEPER_CLIENT_PORT, period=5, failures=120),
-            readiness_probe=kx.exec_probe(["bash", "-c", zookeeper_ready_script()], period=10, failures=3),
-            liveness_probe=kx.tcp_probe(ZOOKEEPER_CLIENT_PORT, period=10, failures=6),
-            resources=kx.resources(cfg.zookeeper_resources),
-            security_context=_container_security(),
-            volume_mounts=[
-                k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/zookeeper/data", sub_path="data"),
-                k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/zookeeper/log", sub_path="log"),
-            ],
-        )
+        container = _zookeeper_container(cfg, images, env, ports, auth_mount)
         # Members that go away leave the ensemble first, one at a time (a no-op unless it shrinks).
         self.shrink = kx.script_job(
             names.zookeeper_shrink, ns, ADMIN_COMPONENT, images.kafka.ref, zookeeper_shrink_script(),
-            zookeeper_shrink_env(cfg.zookeeper_replicas, names), kx.waiting_for(child, (self.client, self.headless)),
+            zookeeper_shrink_env(cfg.zookeeper_replicas, names), kx.waiting_for(child, (self.client, self.headless, self.auth)),
             timeout_seconds=300, security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
             pull_secrets=images.kafka.pull_secrets,
+            # The Job needs the password only, not the digest or the servers' JAAS file.
+            volumes=(secret_volume("auth", self.auth, SERVER_AUTH_DIR, [SUPER_PASSWORD_FILE]),),
         )
         self.stateful_set = _cp_stateful_set(
             names.zookeeper, ns, component, cfg.zookeeper_replicas, names.zookeeper_headless, images.zookeeper, cfg.zookeeper_image, container,
             kx.data_claim("data", cfg.storage_class, cfg.zookeeper_storage_size), termination_grace=30,
-            opts=kx.waiting_for(child, (self.shrink, *storage_guard)),
+            opts=kx.waiting_for(child, (self.shrink, *storage_guard)), volumes=[auth_volume],
         )
         self.claims = grow_claims(self.stateful_set, names.zookeeper, ns, cfg.zookeeper_replicas, cfg.storage_class,
                                   cfg.zookeeper_storage_size, child)
@@ -208,16 +228,19 @@ class KafkaCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, bootstrap_ip: str, images: KafkaImages,
                  brokers_wait_for: tuple[pulumi.Resource, ...] = (), storage_guard: tuple[pulumi.Resource, ...] = (),
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: Optional[pulumi.ResourceOptions] = None, auth_seed: Optional[pulumi.Input[str]] = None):
         super().__init__("msa:kafka:KafkaCluster", name, {"brokers": cfg.brokers, "image": cfg.image}, opts)
         child = kx.child_options(self, opts)
         ns, component = names.namespace, "kafka"
+        # The brokers' SASL login to ZooKeeper and zookeeper.set.acl (zookeeper_auth.py).
+        self.zookeeper_login = login = broker_zookeeper_login(steady_phase(cfg.authentication), auth_seed, ns, child)
         ports = [kx.port("kafka", KAFKA_PORT)]
         self.headless = kx.headless_service(names.kafka_headless, ns, component, ports, names.kafka, child)
         self.bootstrap = kx.cluster_ip_service(names.bootstrap, ns, component, bootstrap_ip, ports, names.kafka, child)
         env = [
             kx.field_env("POD_NAME", "metadata.name"),
             *kx.env(kafka_env(cfg, names)),
+            *kx.env(login.env),
         ]
         container = k8s.core.v1.ContainerArgs(
             name="kafka",
@@ -235,7 +258,7 @@ class KafkaCluster(pulumi.ComponentResource):
             liveness_probe=kx.tcp_probe(KAFKA_PORT, period=10, failures=6),
             resources=kx.resources(cfg.resources),
             security_context=_container_security(),
-            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data")],
+            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data"), *login.mounts],
         )
         # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
         # spread over every broker after it is ready (see jobs.py; both are no-ops when nothing moves).
@@ -248,7 +271,7 @@ class KafkaCluster(pulumi.ComponentResource):
         self.stateful_set = _cp_stateful_set(
             names.kafka, ns, component, cfg.brokers, names.kafka_headless, images.kafka, cfg.image, container,
             kx.data_claim("data", cfg.storage_class, cfg.storage_size), termination_grace=60,
-            opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard)),
+            opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard, *login.waits_for)), volumes=list(login.volumes),
         )
         self.claims = grow_claims(self.stateful_set, names.kafka, ns, cfg.brokers, cfg.storage_class, cfg.storage_size, child)
         self.rebalance = kx.script_job(
@@ -257,9 +280,21 @@ class KafkaCluster(pulumi.ComponentResource):
             REASSIGN_TIMEOUT_SECONDS, security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
             pull_secrets=images.kafka.pull_secrets,
         )
+        if login.sets_acls:
+            # Once every broker sets ACLs: the znodes created before get them too (a no-op on a new cluster).
+            self.acl_migration = _acl_migration_job(cfg, names, images, login, kx.waiting_for(child, (self.stateful_set,)))
         if cfg.brokers >= 3:
             self.disruption_budget = kx.pod_disruption_budget(names.kafka, ns, component, names.kafka, child)
         self.register_outputs({"bootstrapServers": names.bootstrap_servers})
+
+
+def _acl_migration_job(cfg: KafkaConfig, names: KafkaNames, images: KafkaImages, login, opts: pulumi.ResourceOptions) -> k8s.batch.v1.Job:
+    return kx.script_job(
+        names.zookeeper_acl_migration, names.namespace, ADMIN_COMPONENT, images.kafka.ref, zookeeper_acl_migration_script(),
+        acl_migration_env(names.zookeeper_connect), opts, timeout_seconds=900,
+        security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
+        pull_secrets=images.kafka.pull_secrets, volumes=tuple(zip(login.volumes, login.mounts)),
+    )
 
 
 # kafka-ui reads its login from files (Spring Boot config tree): the password never sits in an env var
