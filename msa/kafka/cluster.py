@@ -19,7 +19,7 @@ from .jobs import REASSIGN_TIMEOUT_SECONDS, drain_env, drain_script, kafka_ready
 from .client_auth import CLIENT_CONFIG, UI_JAAS_ENV, ClientSecret, client_settings
 from .jobs import zookeeper_acl_migration_script
 from .settings import kafka_env
-from .zookeeper_auth import acl_migration_env, broker_zookeeper_login, steady_phase
+from .zookeeper_auth import BrokerLogin, acl_migration_env, broker_zookeeper_login, steady_phase
 from .storage import claim_names
 
 # Label of the Jobs that administer Kafka (NetworkPolicies admit app.kubernetes.io/component=kafka-admin).
@@ -139,6 +139,31 @@ def grow_claims(statefulset: k8s.apps.v1.StatefulSet, name: str, namespace: str,
     ]
 
 
+def _broker_container(cfg: KafkaConfig, names: KafkaNames, images: KafkaImages, login: BrokerLogin) -> k8s.core.v1.ContainerArgs:
+    env = [
+        kx.field_env("POD_NAME", "metadata.name"),
+        *kx.env(kafka_env(cfg, names)),
+        *kx.env(login.env),
+    ]
+    return k8s.core.v1.ContainerArgs(
+        name="kafka",
+        image=images.kafka.ref,
+        image_pull_policy=kx.PULL_POLICY,
+        command=["bash", "-c", KAFKA_START],
+        env=env,
+        ports=[k8s.core.v1.ContainerPortArgs(name="kafka", container_port=KAFKA_PORT)],
+        # Log recovery after an unclean stop can take minutes: a generous start budget.
+        startup_probe=kx.tcp_probe(KAFKA_PORT, period=5, failures=60),
+        # Ready = registered and in the ISR of every partition it holds: a roll moves to the next pod
+        # only then (the port opens long before the replicas have caught up).
+        readiness_probe=kx.exec_probe(kafka_ready_command(KAFKA_PORT), period=10, failures=3),
+        liveness_probe=kx.tcp_probe(KAFKA_PORT, period=10, failures=6),
+        resources=kx.resources(cfg.resources),
+        security_context=_container_security(),
+        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data"), *login.mounts],
+    )
+
+
 class KafkaCluster(pulumi.ComponentResource):
     """`brokers` cp-kafka brokers in a StatefulSet, a headless Service for per-broker DNS and a
     bootstrap Service with a fixed address for clients."""
@@ -155,28 +180,7 @@ class KafkaCluster(pulumi.ComponentResource):
         ports = [kx.port("kafka", KAFKA_PORT)]
         self.headless = kx.headless_service(names.kafka_headless, ns, component, ports, names.kafka, child)
         self.bootstrap = kx.cluster_ip_service(names.bootstrap, ns, component, bootstrap_ip, ports, names.kafka, child)
-        env = [
-            kx.field_env("POD_NAME", "metadata.name"),
-            *kx.env(kafka_env(cfg, names)),
-            *kx.env(login.env),
-        ]
-        container = k8s.core.v1.ContainerArgs(
-            name="kafka",
-            image=images.kafka.ref,
-            image_pull_policy=kx.PULL_POLICY,
-            command=["bash", "-c", KAFKA_START],
-            env=env,
-            ports=[k8s.core.v1.ContainerPortArgs(name="kafka", container_port=KAFKA_PORT)],
-            # Log recovery after an unclean stop can take minutes: a generous start budget.
-            startup_probe=kx.tcp_probe(KAFKA_PORT, period=5, failures=60),
-            # Ready = registered and in the ISR of every partition it holds: a roll moves to the next pod
-            # only then (the port opens long before the replicas have caught up).
-            readiness_probe=kx.exec_probe(kafka_ready_command(KAFKA_PORT), period=10, failures=3),
-            liveness_probe=kx.tcp_probe(KAFKA_PORT, period=10, failures=6),
-            resources=kx.resources(cfg.resources),
-            security_context=_container_security(),
-            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data"), *login.mounts],
-        )
+        container = _broker_container(cfg, names, images, login)
         # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
         # spread over every broker after it is ready (see jobs.py; both are no-ops when nothing moves).
         # With authentication both log in as the admin user (its client.properties, mounted read-only).
@@ -207,7 +211,7 @@ class KafkaCluster(pulumi.ComponentResource):
         self.register_outputs({"bootstrapServers": names.bootstrap_servers})
 
 
-def _acl_migration_job(cfg: KafkaConfig, names: KafkaNames, images: KafkaImages, login, opts: pulumi.ResourceOptions) -> k8s.batch.v1.Job:
+def _acl_migration_job(cfg: KafkaConfig, names: KafkaNames, images: KafkaImages, login: BrokerLogin, opts: pulumi.ResourceOptions) -> k8s.batch.v1.Job:
     return kx.script_job(
         names.zookeeper_acl_migration, names.namespace, ADMIN_COMPONENT, images.kafka.ref, zookeeper_acl_migration_script(),
         acl_migration_env(names.zookeeper_connect), opts, timeout_seconds=900,

@@ -29,7 +29,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .. import k8s as kx
-from ..names import ZOOKEEPER_KAFKA_USER, ZOOKEEPER_SUPER_USER
+from ..names import ZOOKEEPER_AUTH_SECRET, ZOOKEEPER_KAFKA_USER, ZOOKEEPER_LOGIN_SECRET, ZOOKEEPER_SUPER_USER
 from .credentials import derived_password
 
 # Where the ZooKeeper members and the zookeeper-shrink Job find the super user's files.
@@ -114,12 +114,12 @@ def _secret(name: str, data: pulumi.Output, namespace: str, component: str, opts
 
 def zookeeper_server_secret(seed: pulumi.Input[str], namespace: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
     """zookeeper-auth-<hash>: the super user's password and digest, the servers' JAAS file."""
-    return _secret("zookeeper-auth", pulumi.Output.secret(seed).apply(server_secret_data), namespace, "zookeeper", opts)
+    return _secret(ZOOKEEPER_AUTH_SECRET, pulumi.Output.secret(seed).apply(server_secret_data), namespace, "zookeeper", opts)
 
 
 def zookeeper_client_secret(seed: pulumi.Input[str], namespace: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
     """kafka-zookeeper-login-<hash>: the brokers' JAAS file (user kafka)."""
-    return _secret("kafka-zookeeper-login", pulumi.Output.secret(seed).apply(client_secret_data), namespace, "kafka", opts)
+    return _secret(ZOOKEEPER_LOGIN_SECRET, pulumi.Output.secret(seed).apply(client_secret_data), namespace, "kafka", opts)
 
 
 def secret_volume(name: str, secret: k8s.core.v1.Secret, mount_path: str,
