@@ -4,7 +4,7 @@ Everything is its own and lives in one temporary folder: host key, client key, a
 (`sshd -f`), pid file; PAM is off. The machine's sshd, /etc/ssh and host keys are never used or changed.
 sshd wants its privilege-separation folder /run/sshd, which the package's service would create: it runs
 in a private mount namespace with a tmpfs on /run instead, so nothing appears on the machine. In that
-namespace /etc/hosts is a throwaway copy and /etc/containerd and /var/lib are empty tmpfs, so a session
+namespace /etc/hosts is a throwaway copy (or `hosts_text`) and /etc/containerd and /var/lib are empty tmpfs, so a session
 that missed its parameters still cannot reach the machine's files; `start` checks that every session
 sees `env` before the first command.
 
@@ -19,6 +19,7 @@ import shutil
 import socket
 import subprocess
 from pathlib import Path
+from typing import Optional
 
 from integration.harness import free_port, wait_for
 
@@ -38,7 +39,7 @@ def _accepts(port: int) -> bool:
 
 
 class Sshd:
-    def __init__(self, root: Path, env: dict[str, str]):
+    def __init__(self, root: Path, env: dict[str, str], hosts_text: Optional[str] = None):
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -49,6 +50,7 @@ class Sshd:
         _keygen(self.client_key)
         shutil.copy(self.client_key.with_suffix(".pub"), root / "authorized_keys")
         self.env = env
+        self.hosts_text = hosts_text
         # One SetEnv line: sshd keeps the first of repeated SetEnv lines and drops the others.
         set_env = "SetEnv " + " ".join(f'"{k}={v}"' for k, v in env.items()) if env else ""
         self.config = root / "sshd_config"
@@ -59,6 +61,8 @@ class Sshd:
             f"AuthorizedKeysFile {root / 'authorized_keys'}\n"
             "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
             "UsePAM no\nStrictModes no\nX11Forwarding no\nAllowTcpForwarding no\n"
+            # As Debian's default config: OpenSSH 9's scp speaks SFTP.
+            "Subsystem sftp /usr/lib/openssh/sftp-server\n"
             f"{set_env}\n"
         )
         self.log = root / "sshd.log"
@@ -66,7 +70,10 @@ class Sshd:
 
     def start(self) -> None:
         hosts_copy = self.root / "machine-hosts-copy"
-        shutil.copy("/etc/hosts", hosts_copy)
+        if self.hosts_text is None:
+            shutil.copy("/etc/hosts", hosts_copy)
+        else:
+            hosts_copy.write_text(self.hosts_text)
         inner = (
             f"mount --bind {hosts_copy} /etc/hosts && "
             "for d in /etc/containerd /var/lib; do [ ! -d $d ] || mount -t tmpfs tmpfs $d; done && "
