@@ -116,8 +116,23 @@ def test_relay_builds_with_docker_copies_over_ssh_and_pushes_what_the_registry_s
     assert laptop.docker("image", "inspect", plan.target).returncode == 0
     assert PASSWORD not in result.stdout + result.stderr
     assert _fingerprint(Path.home() / ".docker") == docker_config_before
+    # Nor in anything the daemons, the relay's sshd or the registry keep (docker login wrote a per-run config).
+    assert _files_holding(tmp_path, [PASSWORD.encode(), base64.b64encode(f"{USER}:{PASSWORD}".encode())]) == []
     assert [p for p in Path("/tmp").glob("msa-image.*") if (p / "image.tar").exists()] == []
 
 
 def _fingerprint(folder: Path) -> dict:
     return {str(p): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()} if folder.exists() else {}
+
+
+def _files_holding(root: Path, needles: list[bytes]) -> list[Path]:
+    found = []
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink() and not path.is_socket():
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            if any(n in data for n in needles):
+                found.append(path)
+    return found
