@@ -5,7 +5,7 @@
     nodes (containerd trusts Harbor) ◀──────┤
     images (built for the nodes, in Harbor) │
     third-party images (copied into Harbor) │
-    ZooKeeper ─▶ Kafka (+ kafka-ui)         │
+    ZooKeeper or KRaft controllers ─▶ Kafka (+ kafka-ui)
     discovery · config · gateway · user · store  (Eureka clients on fixed ClusterIPs)
                                             │
     verification Job (waits for all of the above; fails `pulumi up` when the system does not work)
@@ -30,6 +30,7 @@ from msa.mirror_plan import mirror_plans
 from msa.k8s import FORCE_APPLY
 from msa.kafka.cluster import KafkaCluster, KafkaImages, KafkaUi, ZooKeeper
 from msa.kafka.cluster_id import KafkaClusterId, quorum_settings
+from msa.kafka.controllers import KafkaControllers
 from msa.kafka.storage import StorageGuard, storage_settings
 from msa.names import KafkaNames
 from msa.network import network_policies, policy_plan
@@ -100,10 +101,15 @@ storage_guard = StorageGuard("storage-guard", storage_settings(cfg.kafka))
 # cluster cannot follow (leaving ZooKeeper without the migration, new voters) before anything changes.
 cluster_id = KafkaClusterId("kafka-cluster-id", quorum_settings(cfg.kafka))
 guards = (storage_guard, cluster_id)
-zookeeper = ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), kafka_images, guards, kafka_opts)
+if cfg.kafka.kraft:
+    # KRaft: no ZooKeeper. Dedicated controllers first (brokers register with them), or none: combined.
+    quorum = () if cfg.kafka.is_combined else (
+        KafkaControllers("kafka-controllers", cfg.kafka, kafka_names, kafka_images, cluster_id.clusterId, guards, kafka_opts),)
+else:
+    quorum = (ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), kafka_images, guards, kafka_opts),)
 kafka = KafkaCluster(
     "kafka", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.bootstrap), kafka_images,
-    brokers_wait_for=(zookeeper,), storage_guard=guards, opts=kafka_opts,
+    brokers_wait_for=quorum, storage_guard=guards, cluster_id=cluster_id.clusterId, opts=kafka_opts,
 )
 kafka_ui = None
 if cfg.kafka.ui.enabled:
@@ -145,7 +151,7 @@ if cfg.verify.enabled:
         # A new digest of any image (a build, or a third-party copy) is a reason to verify again.
         inputs=verification_inputs(spec, cfg, config_repo, {**{n: image.ref for n, image in harbor_images.items()},
                                                             **{f"mirror:{p.name}": mirrored[r].ref for r, p in mirrors.items()}}),
-        waits_for=(*nodes, zookeeper, kafka, *([kafka_ui] if kafka_ui else []), *spring_services.values(), config_map),
+        waits_for=(*nodes, *quorum, kafka, *([kafka_ui] if kafka_ui else []), *spring_services.values(), config_map),
     ), in_namespace)
 
 pulumi.export("namespace", cfg.namespace)

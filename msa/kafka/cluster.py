@@ -1,12 +1,14 @@
 """ZooKeeper and Kafka (cp-zookeeper / cp-kafka 7.9.x, the last line with ZooKeeper mode), and kafka-ui.
 
+In KRaft mode (`msa:kafka.mode: kraft`) there is no ZooKeeper: the brokers run kraft.py's settings
+and the controllers are the first broker pods (combined) or controllers.py's StatefulSet.
+
 The broker configuration is computed by pure functions in settings.py and tested on its own;
 these components only place it into StatefulSets.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 import pulumi
@@ -14,127 +16,20 @@ import pulumi_kubernetes as k8s
 
 from .. import k8s as kx
 from ..config import Kafka as KafkaConfig
-from ..names import KAFKA_PORT, UI_AUTH_SUFFIX, ZOOKEEPER_CLIENT_PORT, ZOOKEEPER_ELECTION_PORT, ZOOKEEPER_PEER_PORT, KafkaNames
+from ..names import CONTROLLER_PORT, KAFKA_PORT, UI_AUTH_SUFFIX, ZOOKEEPER_CLIENT_PORT, ZOOKEEPER_ELECTION_PORT, ZOOKEEPER_PEER_PORT, KafkaNames
 from .jobs import (
     REASSIGN_TIMEOUT_SECONDS, drain_env, drain_script, kafka_ready_script, rebalance_env, rebalance_script, zookeeper_member_env,
     zookeeper_ready_script, zookeeper_shrink_env, zookeeper_shrink_script, zookeeper_start_script,
 )
+from .controllers import pod_env
+from .kraft import KRAFT_BROKER_START, kraft_broker_env
 from .settings import kafka_env
-from .storage import claim_names
-
-# Label of the Jobs that administer Kafka (NetworkPolicies admit app.kubernetes.io/component=kafka-admin).
-ADMIN_COMPONENT = "kafka-admin"
-# cp-* images run as appuser (uid/gid 1000); the PVC must be writable by that group.
-CP_USER = 1000
+from .workloads import (  # noqa: F401  (ADMIN_COMPONENT, KafkaImages, cp_checkov_skips: re-exported)
+    ADMIN_COMPONENT, TOOLS_WRITE, KafkaImages, container_security, cp_checkov_skips, cp_stateful_set, grow_claims, pod_security,
+)
 
 # broker.id from the StatefulSet ordinal (kafka-2 -> 2), then cp-kafka's own entrypoint.
 KAFKA_START = 'export KAFKA_BROKER_ID="${HOSTNAME##*-}" && exec /etc/confluent/docker/run'
-
-
-def _pod_security() -> k8s.core.v1.PodSecurityContextArgs:
-    return kx.restricted_pod_security(CP_USER, fs_group=CP_USER)
-
-
-def _container_security() -> k8s.core.v1.SecurityContextArgs:
-    # The entrypoint writes the image itself (below): the root filesystem stays writable.
-    return kx.restricted_container_security(read_only_root=False)
-
-
-def cp_checkov_skips(image: kx.PodImage, what: str, writes: Optional[str] = None, extra: Optional[dict[str, str]] = None) -> dict[str, str]:
-    """The restricted-profile checks a workload on a cp-* image fails on purpose, and why (checkov.io/skip):
-    `writes` says what writes the image's own files (no read-only root filesystem), `extra` adds others.
-    The tag-only exceptions apply only with msa:harbor.mirror: off and a configured tag without digest."""
-    skips = {"CKV_K8S_40": f"the cp images run as appuser (uid {CP_USER}) which owns the folders their scripts write", **(extra or {})}
-    if writes:
-        skips["CKV_K8S_22"] = writes
-    return kx.checkov_skips({**skips, **image.checkov_skips(what)})
-
-
-@dataclass(frozen=True)
-class KafkaImages:
-    """The images of the Kafka components as pods pull them (mirrored into Harbor: images/mirror.py)."""
-
-    kafka: kx.PodImage
-    zookeeper: kx.PodImage
-    ui: Optional[kx.PodImage] = None
-
-
-ENTRYPOINT_WRITES = "the cp entrypoint (/etc/confluent/docker/configure) renders its properties into the image's /etc at every start"
-TOOLS_WRITE = "the Kafka tools' start script (kafka-run-class) creates its log folder inside the image"
-
-
-def _cp_stateful_set(name: str, namespace: str, component: str, replicas: int, headless: str, image: kx.PodImage, what: str,
-                     container: k8s.core.v1.ContainerArgs, claim: k8s.core.v1.PersistentVolumeClaimArgs,
-                     termination_grace: int, opts: pulumi.ResourceOptions) -> k8s.apps.v1.StatefulSet:
-    """A cp-* StatefulSet: one container as appuser, per-pod DNS through `headless`, data on a claim.
-
-    Drift on volumeClaimTemplates is ignored: pulumi-kubernetes would replace the whole StatefulSet
-    (every pod down at once) and existing PVCs would keep their size anyway; `grow_claims` grows them.
-    """
-    return k8s.apps.v1.StatefulSet(
-        name,
-        metadata=kx.metadata(name, namespace, component, annotations=cp_checkov_skips(image, what, ENTRYPOINT_WRITES)),
-        spec=k8s.apps.v1.StatefulSetSpecArgs(
-            replicas=replicas,
-            service_name=headless,
-            # All members start together: a ZooKeeper ensemble needs its peers to elect a leader, and
-            # brokers gain nothing from waiting for each other.
-            pod_management_policy="Parallel",
-            # Parallel affects scaling only: an update still replaces one pod at a time, the next one
-            # only after the previous one is Ready (in sync / a voting member: see the probes).
-            update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
-            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kx.selector_labels(name)),
-            template=k8s.core.v1.PodTemplateSpecArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(labels=kx.labels(name, component)),
-                spec=kx.pod_spec(
-                    security_context=_pod_security(),
-                    termination_grace_period_seconds=termination_grace,
-                    image_pull_secrets=image.pull_secrets,
-                    containers=[container],
-                ),
-            ),
-            volume_claim_templates=[claim],
-        ),
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=["spec.volumeClaimTemplates"])),
-    )
-
-
-def grow_claims(statefulset: k8s.apps.v1.StatefulSet, name: str, namespace: str, replicas: int, storage_class: str,
-                size: str, opts: pulumi.ResourceOptions) -> list[k8s.core.v1.PersistentVolumeClaimPatch]:
-    """Set each claim's requested size through the API (server-side apply), after the StatefulSet. Needs a
-    StorageClass with allowVolumeExpansion to grow; the same size is a no-op.
-
-    A Patch resource is a server-side apply, and an apply of an object that does not exist *creates* it
-    (pulumi-kubernetes await.go: Patch resources always apply). The claim need not exist yet: the preview
-    of a scale-up (a dry run, nothing was created), an `up` whose StatefulSet was not awaited
-    (`pulumi.com/skipAwait`, or pods still starting). A patch of the size alone then fails (`spec.accessModes:
-    Required value`). So each patch declares the whole claim the StatefulSet controller would create from
-    its template (`claim`: access modes, class, size; the selector labels the controller adds): a missing
-    claim is created exactly so, and the controller uses it for the pod; on an existing claim the equal
-    fields change nothing (server-side apply shares equal values) and only the size moves.
-
-    retain_on_delete: when a patch goes (brokers 3 -> 1), the provider would hand back its fields, and after
-    a growth the patch is the only owner of the size, which the API server refuses to drop
-    (`spec.resources[storage]: Required value`). The claim stays, as the StatefulSet leaves it on a scale-down.
-    """
-    return [
-        k8s.core.v1.PersistentVolumeClaimPatch(
-            claim,
-            metadata=k8s.meta.v1.ObjectMetaPatchArgs(
-                name=claim, namespace=namespace, labels=kx.selector_labels(name),
-                # The StatefulSet controller created the claim and owns the size: take it over.
-                annotations={"pulumi.com/patchForce": "true"},
-            ),
-            spec=k8s.core.v1.PersistentVolumeClaimSpecPatchArgs(
-                access_modes=kx.CLAIM_ACCESS_MODES,
-                # "" = the cluster's default class: left out, as in the StatefulSet's template.
-                storage_class_name=storage_class or None,
-                resources=k8s.core.v1.VolumeResourceRequirementsPatchArgs(requests={"storage": size}),
-            ),
-            opts=pulumi.ResourceOptions.merge(kx.waiting_for(opts, (statefulset,)), pulumi.ResourceOptions(retain_on_delete=True)),
-        )
-        for claim in claim_names(name, replicas)
-    ]
 
 
 class ZooKeeper(pulumi.ComponentResource):
@@ -177,7 +72,7 @@ class ZooKeeper(pulumi.ComponentResource):
             readiness_probe=kx.exec_probe(["bash", "-c", zookeeper_ready_script()], period=10, failures=3),
             liveness_probe=kx.tcp_probe(ZOOKEEPER_CLIENT_PORT, period=10, failures=6),
             resources=kx.resources(cfg.zookeeper_resources),
-            security_context=_container_security(),
+            security_context=container_security(),
             volume_mounts=[
                 k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/zookeeper/data", sub_path="data"),
                 k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/zookeeper/log", sub_path="log"),
@@ -187,10 +82,10 @@ class ZooKeeper(pulumi.ComponentResource):
         self.shrink = kx.script_job(
             names.zookeeper_shrink, ns, ADMIN_COMPONENT, images.kafka.ref, zookeeper_shrink_script(),
             zookeeper_shrink_env(cfg.zookeeper_replicas, names), kx.waiting_for(child, (self.client, self.headless)),
-            timeout_seconds=300, security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
+            timeout_seconds=300, security_context=pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
             pull_secrets=images.kafka.pull_secrets,
         )
-        self.stateful_set = _cp_stateful_set(
+        self.stateful_set = cp_stateful_set(
             names.zookeeper, ns, component, cfg.zookeeper_replicas, names.zookeeper_headless, images.zookeeper, cfg.zookeeper_image, container,
             kx.data_claim("data", cfg.storage_class, cfg.zookeeper_storage_size), termination_grace=30,
             opts=kx.waiting_for(child, (self.shrink, *storage_guard)),
@@ -208,44 +103,49 @@ class KafkaCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, bootstrap_ip: str, images: KafkaImages,
                  brokers_wait_for: tuple[pulumi.Resource, ...] = (), storage_guard: tuple[pulumi.Resource, ...] = (),
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 cluster_id: Optional[pulumi.Input[str]] = None, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("msa:kafka:KafkaCluster", name, {"brokers": cfg.brokers, "image": cfg.image}, opts)
         child = kx.child_options(self, opts)
         ns, component = names.namespace, "kafka"
         ports = [kx.port("kafka", KAFKA_PORT)]
-        self.headless = kx.headless_service(names.kafka_headless, ns, component, ports, names.kafka, child)
-        self.bootstrap = kx.cluster_ip_service(names.bootstrap, ns, component, bootstrap_ip, ports, names.kafka, child)
-        env = [
-            kx.field_env("POD_NAME", "metadata.name"),
-            *kx.env(kafka_env(cfg, names)),
-        ]
+        self.bootstrap = kx.cluster_ip_service(names.bootstrap, ns, component, bootstrap_ip, list(ports), names.kafka, child)
+        if cfg.kraft:
+            # KRaft: node id (and, combined, the controller role) from the ordinal; formatted with the stack's cluster id.
+            env, start = pod_env(kraft_broker_env(cfg, names), cluster_id), KRAFT_BROKER_START
+            if cfg.is_combined:
+                ports.append(kx.port("controller", CONTROLLER_PORT))
+        else:
+            env, start = [kx.field_env("POD_NAME", "metadata.name"), *kx.env(kafka_env(cfg, names))], KAFKA_START
         container = k8s.core.v1.ContainerArgs(
             name="kafka",
             image=images.kafka.ref,
             image_pull_policy=kx.PULL_POLICY,
-            command=["bash", "-c", KAFKA_START],
+            command=["bash", "-c", start],
             env=env,
-            ports=[k8s.core.v1.ContainerPortArgs(name="kafka", container_port=KAFKA_PORT)],
+            ports=[k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.port) for p in ports],
             # Log recovery after an unclean stop can take minutes: a generous start budget.
             startup_probe=kx.tcp_probe(KAFKA_PORT, period=5, failures=60),
-            # Ready = registered and in the ISR of every partition it holds: a roll moves to the next pod
+            # Ready = registered (KRaft: and unfenced) and in the ISR of every partition it holds, and a combined
+            # controller a caught-up voter of the quorum: a roll moves to the next pod
             # only then (the port opens long before the replicas have caught up).
             # -S: no site module, a third less start-up time for a probe that needs only the standard library.
             readiness_probe=kx.exec_probe(["python3", "-S", "-c", kafka_ready_script()], period=10, failures=3),
             liveness_probe=kx.tcp_probe(KAFKA_PORT, period=10, failures=6),
             resources=kx.resources(cfg.resources),
-            security_context=_container_security(),
+            security_context=container_security(),
             volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data")],
         )
+        # The headless Service carries the controller port too: the combined voters' addresses are its pod names.
+        self.headless = kx.headless_service(names.kafka_headless, ns, component, ports, names.kafka, child)
         # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
         # spread over every broker after it is ready (see jobs.py; both are no-ops when nothing moves).
         self.drain = kx.script_job(
-            names.drain, ns, ADMIN_COMPONENT, images.kafka.ref, drain_script(), drain_env(cfg.brokers, cfg.overrides, names),
+            names.drain, ns, ADMIN_COMPONENT, images.kafka.ref, drain_script(), drain_env(cfg, names),
             kx.waiting_for(child, (*brokers_wait_for, self.headless, self.bootstrap)), REASSIGN_TIMEOUT_SECONDS,
-            security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
+            security_context=pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
             pull_secrets=images.kafka.pull_secrets,
         )
-        self.stateful_set = _cp_stateful_set(
+        self.stateful_set = cp_stateful_set(
             names.kafka, ns, component, cfg.brokers, names.kafka_headless, images.kafka, cfg.image, container,
             kx.data_claim("data", cfg.storage_class, cfg.storage_size), termination_grace=60,
             opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard)),
@@ -253,8 +153,8 @@ class KafkaCluster(pulumi.ComponentResource):
         self.claims = grow_claims(self.stateful_set, names.kafka, ns, cfg.brokers, cfg.storage_class, cfg.storage_size, child)
         self.rebalance = kx.script_job(
             names.rebalance, ns, ADMIN_COMPONENT, images.kafka.ref, rebalance_script(),
-            rebalance_env(cfg.brokers, cfg.overrides, names), kx.waiting_for(child, (self.stateful_set,)),
-            REASSIGN_TIMEOUT_SECONDS, security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
+            rebalance_env(cfg, names), kx.waiting_for(child, (self.stateful_set,)),
+            REASSIGN_TIMEOUT_SECONDS, security_context=pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
             pull_secrets=images.kafka.pull_secrets,
         )
         if cfg.brokers >= 3:
