@@ -82,7 +82,7 @@ def main() -> None:
     for mode, start in (("zookeeper", start_zookeeper_mode), ("kraft", start_kraft_mode)):
         pods, volumes, memory = footprint(args.stack, mode)
         times = []
-        for run in range(args.runs):
+        for _ in range(args.runs):
             with tempfile.TemporaryDirectory() as tmp:
                 times.append(start(Path(tmp), ToolBox(Path(tmp) / "tools"), args.stack))
         shown = " ".join(f"{t:.1f}" for t in times)
