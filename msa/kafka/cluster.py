@@ -111,15 +111,9 @@ class KafkaCluster(pulumi.ComponentResource):
         super().__init__("msa:kafka:KafkaCluster", name, {"brokers": cfg.brokers, "image": cfg.image}, opts)
         child = kx.child_options(self, opts)
         ns, component = names.namespace, "kafka"
-        ports = [kx.port("kafka", KAFKA_PORT)]
-        self.bootstrap = kx.cluster_ip_service(names.bootstrap, ns, component, bootstrap_ip, list(ports), names.kafka, child)
-        if cfg.kraft:
-            # KRaft: node id (and, combined, the controller role) from the ordinal; formatted with the stack's cluster id.
-            env, start = pod_env(kraft_broker_env(cfg, names), cluster_id), KRAFT_BROKER_START
-            if cfg.is_combined:
-                ports.append(kx.port("controller", CONTROLLER_PORT))
-        else:
-            env, start = [kx.field_env("POD_NAME", "metadata.name"), *kx.env(kafka_env(cfg, names))], KAFKA_START
+        self.bootstrap = kx.cluster_ip_service(names.bootstrap, ns, component, bootstrap_ip, [kx.port("kafka", KAFKA_PORT)],
+                                               names.kafka, child)
+        env, start, ports = _broker_pod(cfg, names, cluster_id)
         container = k8s.core.v1.ContainerArgs(
             name="kafka",
             image=images.kafka.ref,
@@ -165,6 +159,17 @@ class KafkaCluster(pulumi.ComponentResource):
         if cfg.brokers >= 3:
             self.disruption_budget = kx.pod_disruption_budget(names.kafka, ns, component, names.kafka, child)
         self.register_outputs({"bootstrapServers": names.bootstrap_servers})
+
+
+def _broker_pod(cfg: KafkaConfig, names: KafkaNames, cluster_id: Optional[pulumi.Input[str]]):
+    """(env, start command, ports) of a broker pod in the stack's mode."""
+    ports = [kx.port("kafka", KAFKA_PORT)]
+    if not cfg.kraft:
+        return [kx.field_env("POD_NAME", "metadata.name"), *kx.env(kafka_env(cfg, names))], KAFKA_START, ports
+    # KRaft: node id (and, combined, the controller role) from the ordinal; formatted with the stack's cluster id.
+    if cfg.is_combined:
+        ports.append(kx.port("controller", CONTROLLER_PORT))
+    return pod_env(kraft_broker_env(cfg, names), cluster_id), KRAFT_BROKER_START, ports
 
 
 @dataclass(frozen=True)
