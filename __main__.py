@@ -28,7 +28,8 @@ from msa.images.harbor import HarborImage, harbor_pull_secret, image_plan, unpin
 from msa.images.mirror import MirroredImage
 from msa.mirror_plan import mirror_plans
 from msa.k8s import FORCE_APPLY
-from msa.kafka.cluster import KafkaCluster, KafkaImages, KafkaUi, ZooKeeper
+from msa.kafka.cluster import KafkaCluster, KafkaImages, KafkaUi
+from msa.kafka.zookeeper import ZooKeeper
 from msa.kafka.cluster_id import KafkaClusterId, quorum_settings
 from msa.kafka.controllers import KafkaControllers
 from msa.kafka.storage import StorageGuard, storage_settings
@@ -107,13 +108,14 @@ if cfg.kafka.kraft:
     quorum = () if cfg.kafka.is_combined else (
         KafkaControllers("kafka-controllers", cfg.kafka, kafka_names, kafka_images, cluster_id.clusterId, guards, kafka_opts),)
 else:
-    quorum = (ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), kafka_images, guards, kafka_opts),)
+    quorum = (ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), kafka_images, guards, kafka_opts,
+                        auth_seed=secrets.kafka_auth_secret),)
 # msa:kafka.authentication: sasl: one Kafka user and Secret per client (msa/kafka/client_auth.py).
 kafka_users = kafka_client_secrets(cfg, secrets.kafka_auth_secret, in_namespace)
 kafka = KafkaCluster(
     "kafka", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.bootstrap), kafka_images,
-    brokers_wait_for=quorum, storage_guard=guards, cluster_id=cluster_id.clusterId, admin_secret=kafka_users.get(KAFKA_ADMIN_USER),
-    opts=kafka_opts,
+    brokers_wait_for=quorum, storage_guard=guards, admin_secret=kafka_users.get(KAFKA_ADMIN_USER), opts=kafka_opts,
+    auth_seed=secrets.kafka_auth_secret, cluster_id=cluster_id.clusterId,
 )
 kafka_ui = None
 if cfg.kafka.ui.enabled:

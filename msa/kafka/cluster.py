@@ -9,95 +9,173 @@ these components only place it into StatefulSets.
 
 from __future__ import annotations
 
-from typing import Optional
-
 from dataclasses import dataclass
+from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from .. import k8s as kx
 from ..config import Kafka as KafkaConfig
-from ..names import CONTROLLER_PORT, KAFKA_PORT, UI_AUTH_SUFFIX, ZOOKEEPER_CLIENT_PORT, ZOOKEEPER_ELECTION_PORT, ZOOKEEPER_PEER_PORT, KafkaNames
-from .jobs import (
-    REASSIGN_TIMEOUT_SECONDS, drain_env, drain_script, kafka_ready_command, rebalance_env, rebalance_script, zookeeper_member_env,
-    zookeeper_ready_script, zookeeper_shrink_env, zookeeper_shrink_script, zookeeper_start_script,
-)
+from ..names import CONTROLLER_PORT, KAFKA_PORT, UI_AUTH_SUFFIX, KafkaNames
+from .jobs import REASSIGN_TIMEOUT_SECONDS, drain_env, drain_script, kafka_ready_command, rebalance_env, rebalance_script
 from .client_auth import CLIENT_CONFIG, UI_JAAS_ENV, ClientSecret, client_settings
-from .controllers import pod_env
-from .kraft import KRAFT_BROKER_START, kraft_broker_env
+from .jobs import zookeeper_acl_migration_script
+from .kraft import KRAFT_BROKER_START, kraft_broker_env, pod_env
 from .settings import kafka_env
-from .workloads import (  # noqa: F401  (ADMIN_COMPONENT, KafkaImages, cp_checkov_skips: re-exported)
-    ADMIN_COMPONENT, TOOLS_WRITE, KafkaImages, container_security, cp_checkov_skips, cp_stateful_set, grow_claims, pod_security,
-)
+from .zookeeper_auth import BrokerLogin, acl_migration_env, broker_zookeeper_login, steady_phase
+from .storage import claim_names
+
+# Label of the Jobs that administer Kafka (NetworkPolicies admit app.kubernetes.io/component=kafka-admin).
+ADMIN_COMPONENT = "kafka-admin"
+# cp-* images run as appuser (uid/gid 1000); the PVC must be writable by that group.
+CP_USER = 1000
 
 # broker.id from the StatefulSet ordinal (kafka-2 -> 2), then cp-kafka's own entrypoint.
 KAFKA_START = 'export KAFKA_BROKER_ID="${HOSTNAME##*-}" && exec /etc/confluent/docker/run'
 
 
-class ZooKeeper(pulumi.ComponentResource):
-    """A ZooKeeper StatefulSet (1 node, or an ensemble of 3 or 5) with headless and client Services."""
+def _pod_security() -> k8s.core.v1.PodSecurityContextArgs:
+    return kx.restricted_pod_security(CP_USER, fs_group=CP_USER)
 
-    def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, client_ip: str, images: KafkaImages,
-                 storage_guard: tuple[pulumi.Resource, ...] = (), opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("msa:kafka:ZooKeeper", name, {"replicas": cfg.zookeeper_replicas, "image": cfg.zookeeper_image}, opts)
-        child = kx.child_options(self, opts)
-        ns, component = names.namespace, "zookeeper"
-        ports = [
-            kx.port("client", ZOOKEEPER_CLIENT_PORT),
-            kx.port("peer", ZOOKEEPER_PEER_PORT),
-            kx.port("election", ZOOKEEPER_ELECTION_PORT),
-        ]
-        self.headless = kx.headless_service(names.zookeeper_headless, ns, component, ports, names.zookeeper, child)
-        self.client = kx.cluster_ip_service(names.zookeeper, ns, component, client_ip, [ports[0]], names.zookeeper, child)
-        env = {
-            "ZOOKEEPER_CLIENT_PORT": str(ZOOKEEPER_CLIENT_PORT),
-            "ZOOKEEPER_TICK_TIME": "2000",
-            "ZOOKEEPER_INIT_LIMIT": "10",
-            "ZOOKEEPER_SYNC_LIMIT": "5",
-            "ZOOKEEPER_AUTOPURGE_SNAP_RETAIN_COUNT": "3",
-            "ZOOKEEPER_AUTOPURGE_PURGE_INTERVAL": "24",
-            "KAFKA_HEAP_OPTS": f"-Xms{cfg.zookeeper_heap} -Xmx{cfg.zookeeper_heap}",
-        }
-        # Each member binds its quorum ports on all addresses, not only its own (not yet resolvable) name.
-        env["ZOOKEEPER_QUORUM_LISTEN_ON_ALL_IPS"] = "true"
-        env.update(zookeeper_member_env(names))
-        container = k8s.core.v1.ContainerArgs(
-            name="zookeeper",
-            image=images.zookeeper.ref,
-            image_pull_policy=kx.PULL_POLICY,
-            # Our start script instead of cp's `run`: membership by dynamic reconfiguration (zookeeper-start.sh).
-            command=["bash", "-c", zookeeper_start_script()],
-            env=kx.env(env),
-            ports=[k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.port) for p in ports],
-            # A joining member waits for the ensemble and syncs first: a generous start budget.
-            startup_probe=kx.tcp_probe(ZOOKEEPER_CLIENT_PORT, period=5, failures=120),
-            readiness_probe=kx.exec_probe(["bash", "-c", zookeeper_ready_script()], period=10, failures=3),
-            liveness_probe=kx.tcp_probe(ZOOKEEPER_CLIENT_PORT, period=10, failures=6),
-            resources=kx.resources(cfg.zookeeper_resources),
-            security_context=container_security(),
-            volume_mounts=[
-                k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/zookeeper/data", sub_path="data"),
-                k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/zookeeper/log", sub_path="log"),
-            ],
+
+def _container_security() -> k8s.core.v1.SecurityContextArgs:
+    # The entrypoint writes the image itself (below): the root filesystem stays writable.
+    return kx.restricted_container_security(read_only_root=False)
+
+
+def cp_checkov_skips(image: kx.PodImage, what: str, writes: Optional[str] = None, extra: Optional[dict[str, str]] = None) -> dict[str, str]:
+    """The restricted-profile checks a workload on a cp-* image fails on purpose, and why (checkov.io/skip):
+    `writes` says what writes the image's own files (no read-only root filesystem), `extra` adds others.
+    The tag-only exceptions apply only with msa:harbor.mirror: off and a configured tag without digest."""
+    skips = {"CKV_K8S_40": f"the cp images run as appuser (uid {CP_USER}) which owns the folders their scripts write", **(extra or {})}
+    if writes:
+        skips["CKV_K8S_22"] = writes
+    return kx.checkov_skips({**skips, **image.checkov_skips(what)})
+
+
+@dataclass(frozen=True)
+class KafkaImages:
+    """The images of the Kafka components as pods pull them (mirrored into Harbor: images/mirror.py)."""
+
+    kafka: kx.PodImage
+    zookeeper: kx.PodImage
+    ui: Optional[kx.PodImage] = None
+
+
+ENTRYPOINT_WRITES = "the cp entrypoint (/etc/confluent/docker/configure) renders its properties into the image's /etc at every start"
+TOOLS_WRITE = "the Kafka tools' start script (kafka-run-class) creates its log folder inside the image"
+
+
+def _cp_stateful_set(name: str, namespace: str, component: str, replicas: int, headless: str, image: kx.PodImage, what: str,
+                     container: k8s.core.v1.ContainerArgs, claim: k8s.core.v1.PersistentVolumeClaimArgs,
+                     termination_grace: int, opts: pulumi.ResourceOptions,
+                     volumes: Optional[list[k8s.core.v1.VolumeArgs]] = None) -> k8s.apps.v1.StatefulSet:
+    """A cp-* StatefulSet: one container as appuser, per-pod DNS through `headless`, data on a claim.
+
+    Drift on volumeClaimTemplates is ignored: pulumi-kubernetes would replace the whole StatefulSet
+    (every pod down at once) and existing PVCs would keep their size anyway; `grow_claims` grows them.
+    """
+    return k8s.apps.v1.StatefulSet(
+        name,
+        metadata=kx.metadata(name, namespace, component, annotations=cp_checkov_skips(image, what, ENTRYPOINT_WRITES)),
+        spec=k8s.apps.v1.StatefulSetSpecArgs(
+            replicas=replicas,
+            service_name=headless,
+            # All members start together: a ZooKeeper ensemble needs its peers to elect a leader, and
+            # brokers gain nothing from waiting for each other.
+            pod_management_policy="Parallel",
+            # Parallel affects scaling only: an update still replaces one pod at a time, the next one
+            # only after the previous one is Ready (in sync / a voting member: see the probes).
+            update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kx.selector_labels(name)),
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=kx.labels(name, component)),
+                spec=kx.pod_spec(
+                    security_context=_pod_security(),
+                    termination_grace_period_seconds=termination_grace,
+                    image_pull_secrets=image.pull_secrets,
+                    containers=[container],
+                    volumes=volumes,
+                ),
+            ),
+            volume_claim_templates=[claim],
+        ),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=["spec.volumeClaimTemplates"])),
+    )
+
+
+def grow_claims(statefulset: k8s.apps.v1.StatefulSet, name: str, namespace: str, replicas: int, storage_class: str,
+                size: str, opts: pulumi.ResourceOptions) -> list[k8s.core.v1.PersistentVolumeClaimPatch]:
+    """Set each claim's requested size through the API (server-side apply), after the StatefulSet. Needs a
+    StorageClass with allowVolumeExpansion to grow; the same size is a no-op.
+
+    A Patch resource is a server-side apply, and an apply of an object that does not exist *creates* it
+    (pulumi-kubernetes await.go: Patch resources always apply). The claim need not exist yet: the preview
+    of a scale-up (a dry run, nothing was created), an `up` whose StatefulSet was not awaited
+    (`pulumi.com/skipAwait`, or pods still starting). A patch of the size alone then fails (`spec.accessModes:
+    Required value`). So each patch declares the whole claim the StatefulSet controller would create from
+    its template (`claim`: access modes, class, size; the selector labels the controller adds): a missing
+    claim is created exactly so, and the controller uses it for the pod; on an existing claim the equal
+    fields change nothing (server-side apply shares equal values) and only the size moves.
+
+    retain_on_delete: when a patch goes (brokers 3 -> 1), the provider would hand back its fields, and after
+    a growth the patch is the only owner of the size, which the API server refuses to drop
+    (`spec.resources[storage]: Required value`). The claim stays, as the StatefulSet leaves it on a scale-down.
+    """
+    return [
+        k8s.core.v1.PersistentVolumeClaimPatch(
+            claim,
+            metadata=k8s.meta.v1.ObjectMetaPatchArgs(
+                name=claim, namespace=namespace, labels=kx.selector_labels(name),
+                # The StatefulSet controller created the claim and owns the size: take it over.
+                annotations={"pulumi.com/patchForce": "true"},
+            ),
+            spec=k8s.core.v1.PersistentVolumeClaimSpecPatchArgs(
+                access_modes=kx.CLAIM_ACCESS_MODES,
+                # "" = the cluster's default class: left out, as in the StatefulSet's template.
+                storage_class_name=storage_class or None,
+                resources=k8s.core.v1.VolumeResourceRequirementsPatchArgs(requests={"storage": size}),
+            ),
+            opts=pulumi.ResourceOptions.merge(kx.waiting_for(opts, (statefulset,)), pulumi.ResourceOptions(retain_on_delete=True)),
         )
-        # Members that go away leave the ensemble first, one at a time (a no-op unless it shrinks).
-        self.shrink = kx.script_job(
-            names.zookeeper_shrink, ns, ADMIN_COMPONENT, images.kafka.ref, zookeeper_shrink_script(),
-            zookeeper_shrink_env(cfg.zookeeper_replicas, names), kx.waiting_for(child, (self.client, self.headless)),
-            timeout_seconds=300, security_context=pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
-            pull_secrets=images.kafka.pull_secrets,
-        )
-        self.stateful_set = cp_stateful_set(
-            names.zookeeper, ns, component, cfg.zookeeper_replicas, names.zookeeper_headless, images.zookeeper, cfg.zookeeper_image, container,
-            kx.data_claim("data", cfg.storage_class, cfg.zookeeper_storage_size), termination_grace=30,
-            opts=kx.waiting_for(child, (self.shrink, *storage_guard)),
-        )
-        self.claims = grow_claims(self.stateful_set, names.zookeeper, ns, cfg.zookeeper_replicas, cfg.storage_class,
-                                  cfg.zookeeper_storage_size, child)
-        if cfg.zookeeper_replicas >= 3:
-            self.disruption_budget = kx.pod_disruption_budget(names.zookeeper, ns, component, names.zookeeper, child)
-        self.register_outputs({})
+        for claim in claim_names(name, replicas)
+    ]
+
+
+def _broker_pod(cfg: KafkaConfig, names: KafkaNames, login: BrokerLogin, cluster_id: Optional[pulumi.Input[str]]):
+    """(env, start command, ports) of a broker pod in the stack's mode."""
+    ports = [kx.port("kafka", KAFKA_PORT)]
+    if not cfg.kraft:
+        env = [kx.field_env("POD_NAME", "metadata.name"), *kx.env(kafka_env(cfg, names)), *kx.env(login.env)]
+        return env, KAFKA_START, ports
+    # KRaft: node id (and, combined, the controller role) from the ordinal; formatted with the stack's cluster id.
+    if cfg.is_combined:
+        ports.append(kx.port("controller", CONTROLLER_PORT))
+    return pod_env(kraft_broker_env(cfg, names), cluster_id), KRAFT_BROKER_START, ports
+
+
+def _broker_container(cfg: KafkaConfig, names: KafkaNames, images: KafkaImages, login: BrokerLogin,
+                      cluster_id: Optional[pulumi.Input[str]] = None) -> k8s.core.v1.ContainerArgs:
+    env, start, ports = _broker_pod(cfg, names, login, cluster_id)
+    return k8s.core.v1.ContainerArgs(
+        name="kafka",
+        image=images.kafka.ref,
+        image_pull_policy=kx.PULL_POLICY,
+        command=["bash", "-c", start],
+        env=env,
+        ports=[k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.port) for p in ports],
+        # Log recovery after an unclean stop can take minutes: a generous start budget.
+        startup_probe=kx.tcp_probe(KAFKA_PORT, period=5, failures=60),
+        # Ready = registered (KRaft: and unfenced) and in the ISR of every partition it holds, and a combined
+        # controller a caught-up voter of the quorum: a roll moves to the next pod
+        # only then (the port opens long before the replicas have caught up).
+        readiness_probe=kx.exec_probe(kafka_ready_command(KAFKA_PORT), period=10, failures=3),
+        liveness_probe=kx.tcp_probe(KAFKA_PORT, period=10, failures=6),
+        resources=kx.resources(cfg.resources),
+        security_context=_container_security(),
+        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data"), *login.mounts],
+    )
 
 
 class KafkaCluster(pulumi.ComponentResource):
@@ -106,34 +184,17 @@ class KafkaCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, bootstrap_ip: str, images: KafkaImages,
                  brokers_wait_for: tuple[pulumi.Resource, ...] = (), storage_guard: tuple[pulumi.Resource, ...] = (),
-                 cluster_id: Optional[pulumi.Input[str]] = None, admin_secret: Optional[ClientSecret] = None,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 admin_secret: Optional[ClientSecret] = None, opts: Optional[pulumi.ResourceOptions] = None,
+                 auth_seed: Optional[pulumi.Input[str]] = None, cluster_id: Optional[pulumi.Input[str]] = None):
         super().__init__("msa:kafka:KafkaCluster", name, {"brokers": cfg.brokers, "image": cfg.image}, opts)
         child = kx.child_options(self, opts)
         ns, component = names.namespace, "kafka"
-        self.bootstrap = kx.cluster_ip_service(names.bootstrap, ns, component, bootstrap_ip, [kx.port("kafka", KAFKA_PORT)],
-                                               names.kafka, child)
-        env, start, ports = _broker_pod(cfg, names, cluster_id)
-        container = k8s.core.v1.ContainerArgs(
-            name="kafka",
-            image=images.kafka.ref,
-            image_pull_policy=kx.PULL_POLICY,
-            command=["bash", "-c", start],
-            env=env,
-            ports=[k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.port) for p in ports],
-            # Log recovery after an unclean stop can take minutes: a generous start budget.
-            startup_probe=kx.tcp_probe(KAFKA_PORT, period=5, failures=60),
-            # Ready = registered (KRaft: and unfenced) and in the ISR of every partition it holds, and a combined
-            # controller a caught-up voter of the quorum: a roll moves to the next pod
-            # only then (the port opens long before the replicas have caught up).
-            readiness_probe=kx.exec_probe(kafka_ready_command(KAFKA_PORT), period=10, failures=3),
-            liveness_probe=kx.tcp_probe(KAFKA_PORT, period=10, failures=6),
-            resources=kx.resources(cfg.resources),
-            security_context=container_security(),
-            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data")],
-        )
-        # The headless Service carries the controller port too: the combined voters' addresses are its pod names.
-        self.headless = kx.headless_service(names.kafka_headless, ns, component, ports, names.kafka, child)
+        # The brokers' SASL login to ZooKeeper and zookeeper.set.acl (zookeeper_auth.py).
+        self.zookeeper_login = login = broker_zookeeper_login(steady_phase(cfg.authentication), auth_seed, ns, child)
+        # The headless Service carries the controller port too (combined: the voters' addresses are its pod names).
+        self.headless = kx.headless_service(names.kafka_headless, ns, component, _broker_pod(cfg, names, login, cluster_id)[2], names.kafka, child)
+        self.bootstrap = kx.cluster_ip_service(names.bootstrap, ns, component, bootstrap_ip, [kx.port("kafka", KAFKA_PORT)], names.kafka, child)
+        container = _broker_container(cfg, names, images, login, cluster_id)
         # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
         # spread over every broker after it is ready (see jobs.py; both are no-ops when nothing moves).
         # With authentication both log in as the admin user (its client.properties, mounted read-only).
@@ -141,35 +202,36 @@ class KafkaCluster(pulumi.ComponentResource):
         self.drain = kx.script_job(
             names.drain, ns, ADMIN_COMPONENT, images.kafka.ref, drain_script(), drain_env(cfg, names, admin.config),
             kx.waiting_for(child, (*brokers_wait_for, self.headless, self.bootstrap, *admin.waits_for)), REASSIGN_TIMEOUT_SECONDS,
-            security_context=pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
+            security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
             pull_secrets=images.kafka.pull_secrets, volumes=admin.volumes,
         )
-        self.stateful_set = cp_stateful_set(
+        self.stateful_set = _cp_stateful_set(
             names.kafka, ns, component, cfg.brokers, names.kafka_headless, images.kafka, cfg.image, container,
             kx.data_claim("data", cfg.storage_class, cfg.storage_size), termination_grace=60,
-            opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard)),
+            opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard, *login.waits_for)), volumes=list(login.volumes),
         )
         self.claims = grow_claims(self.stateful_set, names.kafka, ns, cfg.brokers, cfg.storage_class, cfg.storage_size, child)
         self.rebalance = kx.script_job(
             names.rebalance, ns, ADMIN_COMPONENT, images.kafka.ref, rebalance_script(),
             rebalance_env(cfg, names, admin.config), kx.waiting_for(child, (self.stateful_set, *admin.waits_for)),
-            REASSIGN_TIMEOUT_SECONDS, security_context=pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
+            REASSIGN_TIMEOUT_SECONDS, security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
             pull_secrets=images.kafka.pull_secrets, volumes=admin.volumes,
         )
+        if login.sets_acls:
+            # Once every broker sets ACLs: the znodes created before get them too (a no-op on a new cluster).
+            self.acl_migration = _acl_migration_job(cfg, names, images, login, kx.waiting_for(child, (self.stateful_set,)))
         if cfg.brokers >= 3:
             self.disruption_budget = kx.pod_disruption_budget(names.kafka, ns, component, names.kafka, child)
         self.register_outputs({"bootstrapServers": names.bootstrap_servers})
 
 
-def _broker_pod(cfg: KafkaConfig, names: KafkaNames, cluster_id: Optional[pulumi.Input[str]]):
-    """(env, start command, ports) of a broker pod in the stack's mode."""
-    ports = [kx.port("kafka", KAFKA_PORT)]
-    if not cfg.kraft:
-        return [kx.field_env("POD_NAME", "metadata.name"), *kx.env(kafka_env(cfg, names))], KAFKA_START, ports
-    # KRaft: node id (and, combined, the controller role) from the ordinal; formatted with the stack's cluster id.
-    if cfg.is_combined:
-        ports.append(kx.port("controller", CONTROLLER_PORT))
-    return pod_env(kraft_broker_env(cfg, names), cluster_id), KRAFT_BROKER_START, ports
+def _acl_migration_job(cfg: KafkaConfig, names: KafkaNames, images: KafkaImages, login: BrokerLogin, opts: pulumi.ResourceOptions) -> k8s.batch.v1.Job:
+    return kx.script_job(
+        names.zookeeper_acl_migration, names.namespace, ADMIN_COMPONENT, images.kafka.ref, zookeeper_acl_migration_script(),
+        acl_migration_env(names.zookeeper_connect), opts, timeout_seconds=900,
+        security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
+        pull_secrets=images.kafka.pull_secrets, volumes=tuple(zip(login.volumes, login.mounts)),
+    )
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,10 @@ from .. import k8s as kx
 from ..config import Kafka as KafkaConfig
 from ..names import CONTROLLER_ID_BASE, CONTROLLER_PORT, KafkaNames
 from .jobs import kafka_ready_script
-from .kraft import CONTROLLER_START, DATA_MOUNT, controller_env
-from .workloads import KafkaImages, container_security, cp_stateful_set, grow_claims
+from .cluster import KafkaImages, _container_security, _cp_stateful_set, grow_claims
+from .kraft import CONTROLLER_START, DATA_MOUNT, controller_env, pod_env
 
 COMPONENT = "kafka-controller"
-
-
-def pod_env(values: dict[str, str], cluster_id: pulumi.Input[str]) -> list[k8s.core.v1.EnvVarArgs]:
-    """A KRaft pod's env: POD_NAME first (KAFKA_ADVERTISED_LISTENERS refers to it), the values, CLUSTER_ID."""
-    return [kx.field_env("POD_NAME", "metadata.name"), *kx.env(values), k8s.core.v1.EnvVarArgs(name="CLUSTER_ID", value=cluster_id)]
 
 
 def quorum_ready_probe() -> k8s.core.v1.ProbeArgs:
@@ -56,10 +51,10 @@ class KafkaControllers(pulumi.ComponentResource):
             readiness_probe=quorum_ready_probe(),
             liveness_probe=kx.tcp_probe(CONTROLLER_PORT, period=10, failures=6),
             resources=kx.resources(cfg.controller_resources),
-            security_context=container_security(),
+            security_context=_container_security(),
             volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path=DATA_MOUNT)],
         )
-        self.stateful_set = cp_stateful_set(
+        self.stateful_set = _cp_stateful_set(
             names.controller, ns, COMPONENT, cfg.controller_count, names.controller_headless, images.kafka, cfg.image, container,
             kx.data_claim("data", cfg.storage_class, cfg.controller_storage_size), termination_grace=30,
             opts=kx.waiting_for(child, (self.headless, *guards)),

@@ -39,7 +39,7 @@ def _accepts(port: int) -> bool:
 
 
 class Sshd:
-    def __init__(self, root: Path, env: dict[str, str], hosts_text: Optional[str] = None):
+    def __init__(self, root: Path, env: dict[str, str], hosts_text: Optional[str] = None, sftp: bool = True):
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -61,8 +61,8 @@ class Sshd:
             f"AuthorizedKeysFile {root / 'authorized_keys'}\n"
             "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
             "UsePAM no\nStrictModes no\nX11Forwarding no\nAllowTcpForwarding no\n"
-            # As Debian's default config: OpenSSH 9's scp speaks SFTP.
-            "Subsystem sftp /usr/lib/openssh/sftp-server\n"
+            # As Debian's default config (OpenSSH 9's scp speaks SFTP); sftp=False: a server without it.
+            + ("Subsystem sftp /usr/lib/openssh/sftp-server\n" if sftp else "") +
             f"{set_env}\n"
         )
         self.log = root / "sshd.log"

@@ -43,7 +43,7 @@ def _htpasswd() -> str:
 def relay_world(tmp_path, request):
     """registry (with a login), the laptop's dockerd, and a relay host: sshd (+ its own dockerd for the docker tool)."""
     require("docker-registry", "skopeo", "unshare", DOCKERD, DOCKER_CLI, SSHD, "ssh", "scp", "ssh-keyscan")
-    tool = request.param
+    tool, sftp = request.param
     registry = Registry(tmp_path / "registry", htpasswd=_htpasswd())
     registry.auth = (USER, PASSWORD)
     host = f"{REGISTRY_NAME}:{registry.port}"
@@ -59,7 +59,7 @@ def relay_world(tmp_path, request):
             relay_docker.start()
             started.append(relay_docker)
             relay_env["DOCKER_HOST"] = relay_docker.host
-        sshd = Sshd(tmp_path / "relay-sshd", relay_env, hosts_text=hosts)
+        sshd = Sshd(tmp_path / "relay-sshd", relay_env, hosts_text=hosts, sftp=sftp)
         sshd.start()
         started.append(sshd)
         yield tool, registry, laptop, sshd
@@ -90,7 +90,7 @@ def _image_config(registry: Registry, repository: str, digest: str) -> dict:
     return json.loads(get(f"blobs/{manifest['config']['digest']}", "*/*"))
 
 
-@pytest.mark.parametrize("relay_world", ["docker", "skopeo"], indirect=True)
+@pytest.mark.parametrize("relay_world", [("docker", True), ("skopeo", True)], indirect=True, ids=["docker", "skopeo"])
 def test_relay_builds_with_docker_copies_over_ssh_and_pushes_what_the_registry_serves(relay_world, tmp_path):
     tool, registry, laptop, sshd = relay_world
     project, context = _project(tmp_path)
@@ -119,6 +119,27 @@ def test_relay_builds_with_docker_copies_over_ssh_and_pushes_what_the_registry_s
     # Nor in anything the daemons, the relay's sshd or the registry keep (docker login wrote a per-run config).
     assert _files_holding(tmp_path, [PASSWORD.encode(), base64.b64encode(f"{USER}:{PASSWORD}".encode())]) == []
     assert [p for p in Path("/tmp").glob("msa-image.*") if (p / "image.tar").exists()] == []
+
+
+@pytest.mark.parametrize("relay_world", [("skopeo", False)], indirect=True, ids=["no-sftp"])
+def test_a_failed_copy_to_the_relay_host_names_the_cause_and_leaves_no_folder_there(relay_world, tmp_path):
+    tool, registry, laptop, sshd = relay_world
+    project, context = _project(tmp_path)
+    harbor = Harbor(host=f"{REGISTRY_NAME}:{registry.port}", project="library", username=USER, push="relay",
+                    relay_host="127.0.0.1", relay_port=sshd.port, relay_tool=tool, relay_host_key=sshd.keyscan())
+    plan = ImagePlan("user-service", f"{harbor.host}/library/user-service", "2.0", "linux/amd64", "relay",
+                     context, context / "Dockerfile", {}, project_dir=project)
+    leftovers_before = set(Path("/tmp").glob("msa-image.*"))
+    env = {**os.environ, "PATH": f"/usr/bin:{os.environ['PATH']}", "DOCKER_HOST": laptop.host,
+           "HARBOR_USERNAME": USER, "HARBOR_PASSWORD": PASSWORD, "MSA_SSH_KEY": sshd.client_key.read_text()}
+
+    result = subprocess.run(["bash", "-c", relay_local_script(plan, harbor)], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=600)
+
+    assert result.returncode != 0
+    assert "the relay host's sshd needs its sftp subsystem" in result.stderr
+    assert set(Path("/tmp").glob("msa-image.*")) == leftovers_before
+    assert registry.uploads() == {"blobs": 0, "manifests": 0}
 
 
 def _fingerprint(folder: Path) -> dict:
