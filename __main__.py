@@ -5,7 +5,7 @@
     nodes (containerd trusts Harbor) ◀──────┤
     images (built for the nodes, in Harbor) │
     third-party images (copied into Harbor) │
-    ZooKeeper ─▶ Kafka (+ kafka-ui)         │
+    ZooKeeper or KRaft controllers ─▶ Kafka (+ kafka-ui)
     discovery · config · gateway · user · store  (Eureka clients on fixed ClusterIPs)
                                             │
     verification Job (waits for all of the above; fails `pulumi up` when the system does not work)
@@ -31,6 +31,7 @@ from msa.k8s import FORCE_APPLY
 from msa.kafka.cluster import KafkaCluster, KafkaImages, KafkaUi
 from msa.kafka.zookeeper import ZooKeeper
 from msa.kafka.cluster_id import KafkaClusterId, quorum_settings
+from msa.kafka.controllers import KafkaControllers
 from msa.kafka.storage import StorageGuard, storage_settings
 from msa.kafka.client_auth import kafka_client_secrets
 from msa.names import KAFKA_ADMIN_USER, KAFKA_UI_USER, KafkaNames
@@ -102,14 +103,19 @@ storage_guard = StorageGuard("storage-guard", storage_settings(cfg.kafka))
 # cluster cannot follow (leaving ZooKeeper without the migration, new voters) before anything changes.
 cluster_id = KafkaClusterId("kafka-cluster-id", quorum_settings(cfg.kafka))
 guards = (storage_guard, cluster_id)
-zookeeper = ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), kafka_images, guards, kafka_opts,
-                      auth_seed=secrets.kafka_auth_secret)
+if cfg.kafka.kraft:
+    # KRaft: no ZooKeeper. Dedicated controllers first (brokers register with them), or none: combined.
+    quorum = () if cfg.kafka.is_combined else (
+        KafkaControllers("kafka-controllers", cfg.kafka, kafka_names, kafka_images, cluster_id.clusterId, guards, kafka_opts),)
+else:
+    quorum = (ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), kafka_images, guards, kafka_opts,
+                        auth_seed=secrets.kafka_auth_secret),)
 # msa:kafka.authentication: sasl: one Kafka user and Secret per client (msa/kafka/client_auth.py).
 kafka_users = kafka_client_secrets(cfg, secrets.kafka_auth_secret, in_namespace)
 kafka = KafkaCluster(
     "kafka", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.bootstrap), kafka_images,
-    brokers_wait_for=(zookeeper,), storage_guard=guards, admin_secret=kafka_users.get(KAFKA_ADMIN_USER), opts=kafka_opts,
-    auth_seed=secrets.kafka_auth_secret,
+    brokers_wait_for=quorum, storage_guard=guards, admin_secret=kafka_users.get(KAFKA_ADMIN_USER), opts=kafka_opts,
+    auth_seed=secrets.kafka_auth_secret, cluster_id=cluster_id.clusterId,
 )
 kafka_ui = None
 if cfg.kafka.ui.enabled:
@@ -152,7 +158,7 @@ if cfg.verify.enabled:
         # A new digest of any image (a build, or a third-party copy) is a reason to verify again.
         inputs=verification_inputs(spec, cfg, config_repo, {**{n: image.ref for n, image in harbor_images.items()},
                                                             **{f"mirror:{p.name}": mirrored[r].ref for r, p in mirrors.items()}}),
-        waits_for=(*nodes, zookeeper, kafka, *([kafka_ui] if kafka_ui else []), *spring_services.values(), config_map),
+        waits_for=(*nodes, *quorum, kafka, *([kafka_ui] if kafka_ui else []), *spring_services.values(), config_map),
         admin_secret=kafka_users.get(KAFKA_ADMIN_USER),
     ), in_namespace)
 

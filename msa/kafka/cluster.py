@@ -1,5 +1,8 @@
 """ZooKeeper and Kafka (cp-zookeeper / cp-kafka 7.9.x, the last line with ZooKeeper mode), and kafka-ui.
 
+In KRaft mode (`msa:kafka.mode: kraft`) there is no ZooKeeper: the brokers run kraft.py's settings
+and the controllers are the first broker pods (combined) or controllers.py's StatefulSet.
+
 The broker configuration is computed by pure functions in settings.py and tested on its own;
 these components only place it into StatefulSets.
 """
@@ -14,10 +17,11 @@ import pulumi_kubernetes as k8s
 
 from .. import k8s as kx
 from ..config import Kafka as KafkaConfig
-from ..names import KAFKA_PORT, UI_AUTH_SUFFIX, KafkaNames
+from ..names import CONTROLLER_PORT, KAFKA_PORT, UI_AUTH_SUFFIX, KafkaNames
 from .jobs import REASSIGN_TIMEOUT_SECONDS, drain_env, drain_script, kafka_ready_command, rebalance_env, rebalance_script
 from .client_auth import CLIENT_CONFIG, UI_JAAS_ENV, ClientSecret, client_settings
 from .jobs import zookeeper_acl_migration_script
+from .kraft import KRAFT_BROKER_START, kraft_broker_env, pod_env
 from .settings import kafka_env
 from .zookeeper_auth import BrokerLogin, acl_migration_env, broker_zookeeper_login, steady_phase
 from .storage import claim_names
@@ -139,22 +143,32 @@ def grow_claims(statefulset: k8s.apps.v1.StatefulSet, name: str, namespace: str,
     ]
 
 
-def _broker_container(cfg: KafkaConfig, names: KafkaNames, images: KafkaImages, login: BrokerLogin) -> k8s.core.v1.ContainerArgs:
-    env = [
-        kx.field_env("POD_NAME", "metadata.name"),
-        *kx.env(kafka_env(cfg, names)),
-        *kx.env(login.env),
-    ]
+def _broker_pod(cfg: KafkaConfig, names: KafkaNames, login: BrokerLogin, cluster_id: Optional[pulumi.Input[str]]):
+    """(env, start command, ports) of a broker pod in the stack's mode."""
+    ports = [kx.port("kafka", KAFKA_PORT)]
+    if not cfg.kraft:
+        env = [kx.field_env("POD_NAME", "metadata.name"), *kx.env(kafka_env(cfg, names)), *kx.env(login.env)]
+        return env, KAFKA_START, ports
+    # KRaft: node id (and, combined, the controller role) from the ordinal; formatted with the stack's cluster id.
+    if cfg.is_combined:
+        ports.append(kx.port("controller", CONTROLLER_PORT))
+    return pod_env(kraft_broker_env(cfg, names), cluster_id), KRAFT_BROKER_START, ports
+
+
+def _broker_container(cfg: KafkaConfig, names: KafkaNames, images: KafkaImages, login: BrokerLogin,
+                      cluster_id: Optional[pulumi.Input[str]] = None) -> k8s.core.v1.ContainerArgs:
+    env, start, ports = _broker_pod(cfg, names, login, cluster_id)
     return k8s.core.v1.ContainerArgs(
         name="kafka",
         image=images.kafka.ref,
         image_pull_policy=kx.PULL_POLICY,
-        command=["bash", "-c", KAFKA_START],
+        command=["bash", "-c", start],
         env=env,
-        ports=[k8s.core.v1.ContainerPortArgs(name="kafka", container_port=KAFKA_PORT)],
+        ports=[k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.port) for p in ports],
         # Log recovery after an unclean stop can take minutes: a generous start budget.
         startup_probe=kx.tcp_probe(KAFKA_PORT, period=5, failures=60),
-        # Ready = registered and in the ISR of every partition it holds: a roll moves to the next pod
+        # Ready = registered (KRaft: and unfenced) and in the ISR of every partition it holds, and a combined
+        # controller a caught-up voter of the quorum: a roll moves to the next pod
         # only then (the port opens long before the replicas have caught up).
         readiness_probe=kx.exec_probe(kafka_ready_command(KAFKA_PORT), period=10, failures=3),
         liveness_probe=kx.tcp_probe(KAFKA_PORT, period=10, failures=6),
@@ -171,22 +185,22 @@ class KafkaCluster(pulumi.ComponentResource):
     def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, bootstrap_ip: str, images: KafkaImages,
                  brokers_wait_for: tuple[pulumi.Resource, ...] = (), storage_guard: tuple[pulumi.Resource, ...] = (),
                  admin_secret: Optional[ClientSecret] = None, opts: Optional[pulumi.ResourceOptions] = None,
-                 auth_seed: Optional[pulumi.Input[str]] = None):
+                 auth_seed: Optional[pulumi.Input[str]] = None, cluster_id: Optional[pulumi.Input[str]] = None):
         super().__init__("msa:kafka:KafkaCluster", name, {"brokers": cfg.brokers, "image": cfg.image}, opts)
         child = kx.child_options(self, opts)
         ns, component = names.namespace, "kafka"
         # The brokers' SASL login to ZooKeeper and zookeeper.set.acl (zookeeper_auth.py).
         self.zookeeper_login = login = broker_zookeeper_login(steady_phase(cfg.authentication), auth_seed, ns, child)
-        ports = [kx.port("kafka", KAFKA_PORT)]
-        self.headless = kx.headless_service(names.kafka_headless, ns, component, ports, names.kafka, child)
-        self.bootstrap = kx.cluster_ip_service(names.bootstrap, ns, component, bootstrap_ip, ports, names.kafka, child)
-        container = _broker_container(cfg, names, images, login)
+        # The headless Service carries the controller port too (combined: the voters' addresses are its pod names).
+        self.headless = kx.headless_service(names.kafka_headless, ns, component, _broker_pod(cfg, names, login, cluster_id)[2], names.kafka, child)
+        self.bootstrap = kx.cluster_ip_service(names.bootstrap, ns, component, bootstrap_ip, [kx.port("kafka", KAFKA_PORT)], names.kafka, child)
+        container = _broker_container(cfg, names, images, login, cluster_id)
         # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
         # spread over every broker after it is ready (see jobs.py; both are no-ops when nothing moves).
         # With authentication both log in as the admin user (its client.properties, mounted read-only).
         admin = _admin_login(admin_secret)
         self.drain = kx.script_job(
-            names.drain, ns, ADMIN_COMPONENT, images.kafka.ref, drain_script(), drain_env(cfg.brokers, cfg.overrides, names, admin.config),
+            names.drain, ns, ADMIN_COMPONENT, images.kafka.ref, drain_script(), drain_env(cfg, names, admin.config),
             kx.waiting_for(child, (*brokers_wait_for, self.headless, self.bootstrap, *admin.waits_for)), REASSIGN_TIMEOUT_SECONDS,
             security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
             pull_secrets=images.kafka.pull_secrets, volumes=admin.volumes,
@@ -199,7 +213,7 @@ class KafkaCluster(pulumi.ComponentResource):
         self.claims = grow_claims(self.stateful_set, names.kafka, ns, cfg.brokers, cfg.storage_class, cfg.storage_size, child)
         self.rebalance = kx.script_job(
             names.rebalance, ns, ADMIN_COMPONENT, images.kafka.ref, rebalance_script(),
-            rebalance_env(cfg.brokers, cfg.overrides, names, admin.config), kx.waiting_for(child, (self.stateful_set, *admin.waits_for)),
+            rebalance_env(cfg, names, admin.config), kx.waiting_for(child, (self.stateful_set, *admin.waits_for)),
             REASSIGN_TIMEOUT_SECONDS, security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
             pull_secrets=images.kafka.pull_secrets, volumes=admin.volumes,
         )
