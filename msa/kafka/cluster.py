@@ -143,11 +143,12 @@ def grow_claims(statefulset: k8s.apps.v1.StatefulSet, name: str, namespace: str,
     ]
 
 
-def _broker_pod(cfg: KafkaConfig, names: KafkaNames, login: BrokerLogin, cluster_id: Optional[pulumi.Input[str]]):
-    """(env, start command, ports) of a broker pod in the stack's mode."""
+def _broker_pod(cfg: KafkaConfig, names: KafkaNames, login: BrokerLogin, cluster_id: Optional[pulumi.Input[str]], extra_env=None):
+    """(env, start command, ports) of a broker pod in the stack's mode; `extra_env`: what the migration's
+    step `migrate` adds to a ZooKeeper-mode broker (migration_plan.broker_extra_env)."""
     ports = [kx.port("kafka", KAFKA_PORT)]
     if not cfg.kraft:
-        env = [kx.field_env("POD_NAME", "metadata.name"), *kx.env(kafka_env(cfg, names)), *kx.env(login.env)]
+        env = [kx.field_env("POD_NAME", "metadata.name"), *kx.env({**kafka_env(cfg, names), **(extra_env or {})}), *kx.env(login.env)]
         return env, KAFKA_START, ports
     # KRaft: node id (and, combined, the controller role) from the ordinal; formatted with the stack's cluster id.
     if cfg.is_combined:
@@ -156,8 +157,8 @@ def _broker_pod(cfg: KafkaConfig, names: KafkaNames, login: BrokerLogin, cluster
 
 
 def _broker_container(cfg: KafkaConfig, names: KafkaNames, images: KafkaImages, login: BrokerLogin,
-                      cluster_id: Optional[pulumi.Input[str]] = None) -> k8s.core.v1.ContainerArgs:
-    env, start, ports = _broker_pod(cfg, names, login, cluster_id)
+                      cluster_id: Optional[pulumi.Input[str]] = None, extra_env=None) -> k8s.core.v1.ContainerArgs:
+    env, start, ports = _broker_pod(cfg, names, login, cluster_id, extra_env)
     return k8s.core.v1.ContainerArgs(
         name="kafka",
         image=images.kafka.ref,
@@ -185,7 +186,8 @@ class KafkaCluster(pulumi.ComponentResource):
     def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, bootstrap_ip: str, images: KafkaImages,
                  brokers_wait_for: tuple[pulumi.Resource, ...] = (), storage_guard: tuple[pulumi.Resource, ...] = (),
                  admin_secret: Optional[ClientSecret] = None, opts: Optional[pulumi.ResourceOptions] = None,
-                 auth_seed: Optional[pulumi.Input[str]] = None, cluster_id: Optional[pulumi.Input[str]] = None):
+                 auth_seed: Optional[pulumi.Input[str]] = None, cluster_id: Optional[pulumi.Input[str]] = None,
+                 extra_env: Optional[dict[str, str]] = None):
         super().__init__("msa:kafka:KafkaCluster", name, {"brokers": cfg.brokers, "image": cfg.image}, opts)
         child = kx.child_options(self, opts)
         ns, component = names.namespace, "kafka"
@@ -194,7 +196,7 @@ class KafkaCluster(pulumi.ComponentResource):
         # The headless Service carries the controller port too (combined: the voters' addresses are its pod names).
         self.headless = kx.headless_service(names.kafka_headless, ns, component, _broker_pod(cfg, names, login, cluster_id)[2], names.kafka, child)
         self.bootstrap = kx.cluster_ip_service(names.bootstrap, ns, component, bootstrap_ip, [kx.port("kafka", KAFKA_PORT)], names.kafka, child)
-        container = _broker_container(cfg, names, images, login, cluster_id)
+        container = _broker_container(cfg, names, images, login, cluster_id, extra_env)
         # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
         # spread over every broker after it is ready (see jobs.py; both are no-ops when nothing moves).
         # With authentication both log in as the admin user (its client.properties, mounted read-only).
