@@ -29,6 +29,8 @@ from msa.images.mirror import MirroredImage
 from msa.mirror_plan import mirror_plans
 from msa.k8s import FORCE_APPLY
 from msa.kafka.cluster import KafkaCluster, KafkaImages, KafkaUi, ZooKeeper
+from msa.kafka.cluster_id import KafkaClusterId, quorum_settings
+from msa.kafka.scram import scram_users
 from msa.kafka.storage import StorageGuard, storage_settings
 from msa.names import KafkaNames
 from msa.network import network_policies, policy_plan
@@ -48,7 +50,7 @@ try:
         # otherwise fail late in the provider, or (no context set) deploy to the current one.
         # Read raw: kubernetes:kubeconfig may be a secret (its text), and Config.get would warn about that.
         check_context({key: pulumi.runtime.get_config(f"kubernetes:{key}") for key in ("context", "kubeconfig")})
-    kafka_names = KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain)
+    kafka_names = KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain, sasl=cfg.kafka.authentication == "sasl")
     addresses = plan.address_plan(cfg, kafka_names)
     config_repo = plan.config_repo_files(cfg, PROJECT_DIR)
     images = {name: image_plan(name, svc, cfg.harbor, cfg.cluster.platform, PROJECT_DIR) for name, svc in cfg.services.items()}
@@ -95,10 +97,15 @@ kafka_opts = pulumi.ResourceOptions(depends_on=[namespace, address_guard, *pods_
 # wait for the ensemble instead of crash-looping through back-off delays.
 # A storage change existing volumes cannot follow is refused before either StatefulSet changes.
 storage_guard = StorageGuard("storage-guard", storage_settings(cfg.kafka))
-zookeeper = ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), kafka_images, (storage_guard,), kafka_opts)
+# The KRaft cluster id, made once and kept in the state; it also refuses quorum changes a running
+# cluster cannot follow (leaving ZooKeeper without the migration, new voters) before anything changes.
+cluster_id = KafkaClusterId("kafka-cluster-id", quorum_settings(cfg.kafka))
+guards = (storage_guard, cluster_id)
+zookeeper = ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), kafka_images, guards, kafka_opts)
 kafka = KafkaCluster(
     "kafka", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.bootstrap), kafka_images,
-    brokers_wait_for=(zookeeper,), storage_guard=(storage_guard,), opts=kafka_opts,
+    brokers_wait_for=(zookeeper,), storage_guard=guards, opts=kafka_opts,
+    auth_seed=secrets.kafka_auth_secret, scram_users=scram_users(cfg),
 )
 kafka_ui = None
 if cfg.kafka.ui.enabled:

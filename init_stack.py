@@ -15,6 +15,8 @@ template's secrets, encryption lines and clusterIP pins; msa/config/template.py)
   3. `pulumi config set --secret --stack STACK msa:harborPassword` and `... msa:sshPrivateKey`, each
      value on stdin (never on a command line: shell history and `ps` would keep it). The password comes
      from MSA_HARBOR_PASSWORD (MSA_KAFKA_UI_PASSWORD) or a prompt, the key from --ssh-key (default ~/.ssh/id_ed25519).
+     msa:kafkaAuthSecret (the seed of every Kafka/ZooKeeper password) is generated, once: a stack that
+     has it keeps it (a new seed would change every password of a running cluster).
   4. With --host-keys: `ssh-keyscan` of every node, bastion and relay host without a host key; each
      key's fingerprint is shown to compare with the host's console (confirm, or --yes), then
      `pulumi config set --path ... hostKey` and `pulumi config rm --path msa:cluster.skipHostKeyCheck`.
@@ -28,6 +30,7 @@ import base64
 import getpass
 import hashlib
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -106,7 +109,14 @@ def needed_secrets(stack_file: dict) -> list[str]:
     ui = (config.get("msa:kafka") or {}).get("ui") or {}
     if ui.get("enabled", True) and ui.get("login", True):
         needed.append("kafkaUiPassword")
+    needed.append("kafkaAuthSecret")
     return needed
+
+
+def generated_secrets(stack_file: dict) -> list[str]:
+    """Secrets init-stack makes up itself, when the stack has none yet (never replaced: every Kafka and
+    ZooKeeper password derives from the seed)."""
+    return [] if "msa:kafkaAuthSecret" in (stack_file.get("config") or {}) else ["kafkaAuthSecret"]
 
 
 def secret_value(key: str, ssh_key: Path) -> str:
@@ -114,6 +124,8 @@ def secret_value(key: str, ssh_key: Path) -> str:
         if not ssh_key.is_file():
             raise InitError(f"no SSH private key at {ssh_key}; pass the key the nodes accept with --ssh-key FILE")
         return ssh_key.read_text()
+    if key == "kafkaAuthSecret":
+        return secrets.token_urlsafe(32)
     what, variable = {"kafkaUiPassword": ("kafka-ui password", "MSA_KAFKA_UI_PASSWORD")}.get(key, ("Harbor password", "MSA_HARBOR_PASSWORD"))
     password = os.environ.get(variable)
     if password is None:
@@ -192,6 +204,8 @@ def init_stack(stack: str, secrets_provider: str, ssh_key: Path, project_dir: Pa
             init += ["--secrets-provider", secrets_provider]
         run_pulumi(init, project_dir)
     for key in needed_secrets(before):
+        if key == "kafkaAuthSecret" and key not in generated_secrets(before):
+            continue
         run_pulumi(["config", "set", "--secret", "--stack", stack, f"msa:{key}"], project_dir, stdin=secret_value(key, ssh_key))
     keys_stored = record_host_keys(stack, before, project_dir, assume_yes) if host_keys else []
 

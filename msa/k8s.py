@@ -288,14 +288,14 @@ def script_job(
     security_context: Optional[k8s.core.v1.PodSecurityContextArgs] = None,
     annotations: Optional[dict[str, str]] = None,
     pull_secrets: Optional[Sequence[k8s.core.v1.LocalObjectReferenceArgs]] = None,
-) -> k8s.batch.v1.Job:
+    volumes: Sequence[tuple[k8s.core.v1.VolumeArgs, k8s.core.v1.VolumeMountArgs]] = ()) -> k8s.batch.v1.Job:
     """A Job that runs `script` once with bash in `image`; `pulumi up` waits for it and fails with it.
 
     Day-two pattern: everything that decides the Job's work is in its spec (the script text, the env,
     and `inputs_hash` for inputs too large for env), so Pulumi replaces the Job, and so runs it again,
     exactly when one of them changes. A Job whose pod fails is not retried (backoffLimit 0): the
     script's one-line reason is its termination message. `pulumi.com/replaceUnready` makes the next
-    `pulumi up` run a failed Job again instead of waiting on it.
+    `pulumi up` run a failed Job again instead of waiting on it. `volumes`: (volume, mount) besides /tmp.
     """
     pod_annotations = {"msa/inputs-sha256": inputs_hash} if inputs_hash else None
     return k8s.batch.v1.Job(
@@ -323,9 +323,9 @@ def script_job(
                         security_context=k8s.core.v1.SecurityContextArgs(
                             allow_privilege_escalation=False, capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
                         ),
-                        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+                        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"), *(m for _, m in volumes)],
                     )],
-                    volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())],
+                    volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()), *(v for v, _ in volumes)],
                 ),
             ),
         ),

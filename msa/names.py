@@ -11,6 +11,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+KAFKA_PORT = 9092                       # the PLAINTEXT listener's
+# KRaft: the controllers' listener (the quorum's Raft traffic and the brokers' registrations/heartbeats).
+CONTROLLER_PORT = 9093
+CONTROLLER_LISTENER = "CONTROLLER"
+# KRaft node ids: brokers keep their pod ordinal (the broker ids the Jobs and the migration from
+# ZooKeeper know), dedicated controllers are 100 + their ordinal, out of the brokers' range (at most 9).
+CONTROLLER_ID_BASE = 100
 # Kafka's listeners (issue 17). `PLAINTEXT` on 9092 is the open cluster's (msa:kafka.authentication: none)
 # and stays up only while a running cluster moves to authentication; `SCRAM` (SASL/SCRAM-SHA-512 over
 # SASL_PLAINTEXT, SASL_SSL with msa:kafka.tls) is the only listener of an authenticated cluster, for
@@ -21,21 +28,27 @@ from dataclasses import dataclass
 # both listeners side by side for two rolls, each on its own port. Were SCRAM to take 9092, PLAINTEXT
 # would first have to move away in a roll of its own, during which an open client that bootstraps
 # through the Service lands on a broker whose 9092 already speaks SASL and fails until it retries
-# elsewhere. On 9093 every phase keeps each listener where it was: open clients see no change at all
+# elsewhere. On 9094 every phase keeps each listener where it was: open clients see no change at all
 # until they switch, and switching is one setting (bootstrap host and ClusterIP stay, the port is
 # KafkaNames.bootstrap_servers'). The name is not SASL_PLAINTEXT/SASL_SSL on purpose: cp-kafka's
 # configure script keys on those names (it then demands a JAAS file in KAFKA_OPTS, or keystore files
 # under /etc/kafka/secrets for *SSL://); a listener named SCRAM takes all its security settings from
 # listener-prefixed properties, which the pods get from Secrets.
-KAFKA_PORT = 9092                       # the PLAINTEXT listener's
 KAFKA_PLAINTEXT_LISTENER = "PLAINTEXT"
-KAFKA_SCRAM_PORT = 9093
+KAFKA_SCRAM_PORT = 9094           # not 9093: KRaft's controller listener on combined pods
 KAFKA_SCRAM_LISTENER = "SCRAM"
 KAFKA_SCRAM_MECHANISM = "SCRAM-SHA-512"
 ZOOKEEPER_CLIENT_PORT = 2181
 ZOOKEEPER_PEER_PORT = 2888
 ZOOKEEPER_ELECTION_PORT = 3888
 
+# Users (issue 17). Every password derives from msa:kafkaAuthSecret (msa/kafka/credentials.py).
+ZOOKEEPER_SUPER_USER = "super"      # ZooKeeper digest superuser: reconfig (member start script) and the shrink Job
+ZOOKEEPER_KAFKA_USER = "kafka"      # the brokers' SASL DIGEST-MD5 login to ZooKeeper
+KAFKA_BROKER_USER = "broker"        # SCRAM-SHA-512: inter-broker
+KAFKA_ADMIN_USER = "admin"          # SCRAM-SHA-512: the day-2 Jobs and the verification Job
+KAFKA_UI_USER = "kafka-ui"          # SCRAM-SHA-512: kafka-ui (each Spring service with kafka: true logs in as its own name)
+KAFKA_USER_SECRET_PREFIX = "kafka-user-"  # content-named Secret per consumer: kafka-user-<user>-<hash>
 
 # Objects outside the Kafka domain whose names are fixed (some get a content hash appended: autonamed).
 PULL_SECRET = "harbor-pull"            # images: the Harbor pull Secret
@@ -64,11 +77,14 @@ class KafkaNames:
     drain: str = "kafka-drain"
     rebalance: str = "kafka-rebalance"
     zookeeper_shrink: str = "zookeeper-shrink"
+    # KRaft with dedicated controllers (msa:kafka.combined: false): their StatefulSet and per-pod DNS.
+    controller: str = "kafka-controller"
+    controller_headless: str = "kafka-controller-headless"
 
     @property
     def services(self) -> tuple[str, ...]:
-        """Every Service the Kafka components create (their names are taken in the namespace)."""
-        return (self.zookeeper, self.zookeeper_headless, self.kafka_headless, self.bootstrap, self.ui)
+        """Every Service the Kafka components may create (their names are taken in the namespace)."""
+        return (self.zookeeper, self.zookeeper_headless, self.kafka_headless, self.bootstrap, self.ui, self.controller_headless)
 
     def fqdn(self, service: str) -> str:
         return f"{service}.{self.namespace}.svc.{self.cluster_domain}"
@@ -89,14 +105,25 @@ class KafkaNames:
     def zookeeper_connect(self) -> str:
         return f"{self.fqdn(self.zookeeper)}:{ZOOKEEPER_CLIENT_PORT}"
 
-    def broker_host(self, pod_name: str) -> str:
-        return f"{pod_name}.{self.kafka_headless}.{self.namespace}.svc.{self.cluster_domain}"
-
     def broker_advertised_listener(self, pod_name: str, listener: str = "") -> str:
         # Each broker advertises its own pod DNS name: clients resolve it through the headless Service.
         listener = listener or self.client_listener
         port = KAFKA_SCRAM_PORT if listener == KAFKA_SCRAM_LISTENER else KAFKA_PORT
-        return f"{listener}://{self.broker_host(pod_name)}:{port}"
+        return f"{listener}://{pod_name}.{self.kafka_headless}.{self.namespace}.svc.{self.cluster_domain}:{port}"
+
+    def broker_host(self, ordinal: str) -> str:
+        return f"{self.kafka}-{ordinal}.{self.kafka_headless}.{self.namespace}.svc.{self.cluster_domain}"
+
+    def controller_host(self, ordinal: str) -> str:
+        """A dedicated KRaft controller pod's DNS name (through its headless Service)."""
+        return f"{self.controller}-{ordinal}.{self.controller_headless}.{self.namespace}.svc.{self.cluster_domain}"
+
+    def quorum_voters(self, controllers: int, combined: bool) -> str:
+        """KRaft's `controller.quorum.voters`: `id@host:port` of each voter. Combined: broker pods
+        0..controllers-1 (node id = ordinal); dedicated: the controller pods (node id = 100 + ordinal)."""
+        if combined:
+            return ",".join(f"{i}@{self.broker_host(str(i))}:{CONTROLLER_PORT}" for i in range(controllers))
+        return ",".join(f"{CONTROLLER_ID_BASE + i}@{self.controller_host(str(i))}:{CONTROLLER_PORT}" for i in range(controllers))
 
     def zookeeper_member_host(self, ordinal: str) -> str:
         return f"{self.zookeeper}-{ordinal}.{self.zookeeper_headless}.{self.namespace}.svc.{self.cluster_domain}"

@@ -28,6 +28,7 @@ from msa.config.stackfile import config_text  # noqa: E402
 
 TEST_PASSWORD = "hunter2-harbor-Pa55"
 TEST_UI_PASSWORD = "kafka-ui-Pa55-w0rd"
+TEST_AUTH_SECRET = "kafka-auth-seed-Canary-9d2e"
 TEST_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ntest-key-material-QmFzZTY0\n-----END OPENSSH PRIVATE KEY-----"
 
 
@@ -75,6 +76,7 @@ def to_config(values: dict, secrets: Optional[dict] = None) -> tuple[dict, list]
     """Stack-file values -> (Pulumi config texts, secret keys), as `pulumi up` would see them after
     `python3 tasks.py init-stack`: the test secrets set (a `None` in `secrets` leaves one unset)."""
     secrets = {"msa:harborPassword": TEST_PASSWORD, "msa:sshPrivateKey": TEST_SSH_KEY, "msa:kafkaUiPassword": TEST_UI_PASSWORD,
+               "msa:kafkaAuthSecret": TEST_AUTH_SECRET,
                **(secrets or {})}
     config, secret_keys = {"msa:namespace": "msa", "msa:configRepo": "config-repo"}, []
     for key, value in values.items():

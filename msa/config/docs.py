@@ -34,6 +34,7 @@ SECRET_ROWS = {
     "harborPassword": "Harbor password, set with `pulumi config set --secret msa:harborPassword`.",
     "sshPrivateKey": "SSH key for `cluster.nodes` and `push: relay`: `pulumi config set --secret msa:sshPrivateKey < ~/.ssh/id_ed25519`.",
     "kafkaUiPassword": "kafka-ui login password (`kafka.ui.login`), set with `pulumi config set --secret msa:kafkaUiPassword`.",
+    "kafkaAuthSecret": "Seed of every Kafka and ZooKeeper password (HMAC-derived per user; the cluster sees only the derived ones); `init-stack` generates it. Changing it changes every password.",
 }
 
 

@@ -52,11 +52,16 @@ def check_secrets_are_secret(keys: Iterable[str], is_secret: Callable[[str], boo
             raise ConfigError(key, f"is stored in plain text; remove it and set it with: pulumi config set --secret {full} <value>")
 
 
+# A generated secret: a fresh random value piped in (init-stack generates the same way).
+GENERATE_SEED = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))' | "
+
+
 def set_secret_command(key: str, stack: str) -> str:
-    """The exact command that stores a secret: the value goes on stdin (a prompt, or a file), never
-    on the command line where shell history and `ps` would keep it."""
+    """The exact command that stores a secret: the value goes on stdin (a prompt, a file or a pipe),
+    never on the command line where shell history and `ps` would keep it."""
     source = " < ~/.ssh/id_ed25519" if key == "sshPrivateKey" else ""
-    return f"pulumi config set --secret --stack {stack} {PROJECT}:{key}{source}"
+    generate = GENERATE_SEED if key == "kafkaAuthSecret" else ""
+    return f"{generate}pulumi config set --secret --stack {stack} {PROJECT}:{key}{source}"
 
 
 def check_secrets_present(cfg: StackConfig, keys: Iterable[str], stack: str) -> None:
@@ -68,6 +73,10 @@ def check_secrets_present(cfg: StackConfig, keys: Iterable[str], stack: str) -> 
     if cfg.kafka.ui.enabled and cfg.kafka.ui.login and f"{PROJECT}:kafkaUiPassword" not in keys:
         raise ConfigError("kafkaUiPassword", f"kafka-ui asks for a login (kafka.ui.login) but no password is set; run: {set_secret_command('kafkaUiPassword', stack)} "
                           "(or set kafka.ui.readOnly: true and login: false)")
+    if f"{PROJECT}:kafkaAuthSecret" not in keys:
+        # Needed whatever msa:kafka.authentication says: ZooKeeper's super user (reconfig) derives from it too.
+        raise ConfigError("kafkaAuthSecret", f"is not set; every Kafka and ZooKeeper password derives from it; "
+                          f"generate it with: {set_secret_command('kafkaAuthSecret', stack)} (or: python3 tasks.py init-stack {stack})")
     if cfg.cluster.nodes and f"{PROJECT}:sshPrivateKey" not in keys:
         raise ConfigError("sshPrivateKey", f"cluster.nodes are set up over SSH but no key is set; run: {set_secret_command('sshPrivateKey', stack)}")
 
@@ -102,5 +111,6 @@ def load(project_dir: Path) -> tuple[StackConfig, Secrets]:
         harbor_password=conf.get_secret("harborPassword"),
         ssh_private_key=conf.get_secret("sshPrivateKey"),
         kafka_ui_password=conf.get_secret("kafkaUiPassword"),
+        kafka_auth_secret=conf.get_secret("kafkaAuthSecret"),
     )
     return cfg, secrets

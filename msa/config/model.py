@@ -1,4 +1,4 @@
-"""Every `msa:*` key as a typed field: the schema the stack's configuration is read into.
+"""Every `msa:*` key as a typed field (the `msa:kafka` object in kafka_model.py): the schema the stack's configuration is read into.
 
 Pulumi hands a program its configuration as text (objects as JSON). `parse_stack_config` (parse.py)
 turns that into a frozen `StackConfig`, or raises `ConfigError` naming the exact key.
@@ -21,23 +21,17 @@ from typing import Annotated, Any, Literal, Optional
 from pydantic import BeforeValidator, Field, model_validator
 
 from .mirror import MirrorImage
-from .fields import DEFAULT_UID, Cidr, Ipv4, KeyProblem, NodePort, StrictModel, Uid, exact_int
+from .fields import DEFAULT_UID, Cidr, Ipv4, KeyProblem, NodePort, StrictModel, Uid
 from .forms import (
-    AbsolutePath, GatewayPath, DnsLabel, DnsSubdomain, Form, Host, ImageDigest, ImagePath, ImageReference, ImageTag,
-    KafkaPropertyValue, Port, PortRange, RegistryHost, Folder, ServiceName, StorageClassName,
-    SshHostKey, Text, UserName, jvm_size_bytes, quantity_value, shown,
+    AbsolutePath, GatewayPath, DnsLabel, DnsSubdomain, Form, Host, ImageDigest, ImagePath, ImageTag,
+    Port, PortRange, RegistryHost, Folder, ServiceName, SshHostKey, Text, UserName, jvm_size_bytes, shown,
 )
-from .sizes import (
-    SERVICE_HEAP, BrokerHeap, BrokerVolume, Cpu, MemoryLimit, MemoryRequest, ZookeeperHeap, ZookeeperVolume, size_problem,
-)
+from .kafka_model import Kafka
+from .secrets import SECRET_KEYS, Secrets  # noqa: F401  (re-exported: the secret keys beside the model's)
+from .resources import JVM_HEADROOM, Resources, heap_problem
+from .sizes import SERVICE_HEAP, size_problem
 
 PROJECT = "msa"
-
-# Keys that hold secrets: read with get_secret, never part of the typed model's plain data.
-SECRET_KEYS = ("harborPassword", "sshPrivateKey", "kafkaUiPassword")
-
-# Part of the heap's container the JVM needs beyond the heap (metaspace, threads, buffers, GC).
-JVM_HEADROOM = Decimal("0.25")
 
 
 class Bastion(StrictModel):
@@ -156,106 +150,6 @@ class Harbor(StrictModel):
     """Per mirrored image (`cp-kafka`, `cp-zookeeper`, `kafka-ui`): `{archive}` for air-gapped sites, `{digest}` with `push: none`."""
 
 
-class KafkaUi(StrictModel):
-    enabled: bool = True
-    """Deploy kafbat kafka-ui."""
-    node_port: Optional[NodePort] = 30089
-    """NodePort of kafka-ui; null = ClusterIP only (reach it with `kubectl port-forward`)."""
-    image: ImageReference = "ghcr.io/kafbat/kafka-ui:v1.5.0@sha256:7cda86a33344160309fdb65146332e4da65db81a945614f2fe32e210803f6fd1"
-    """kafka-ui image, by digest (the tag is for humans)."""
-    login: bool = True
-    """Login form (`AUTH_TYPE=LOGIN_FORM`) for `username` with the secret msa:kafkaUiPassword."""
-    username: Text = "admin"
-    """kafka-ui login name."""
-    read_only: bool = False
-    """Browse only: no topic creation or deletion, no messages produced."""
-    run_as_user: Uid = DEFAULT_UID
-    """Numeric uid kafka-ui runs as (its image's user `kafkaui` is not numeric)."""
-
-    @model_validator(mode="after")
-    def _not_open(self) -> "KafkaUi":
-        if self.enabled and not self.login and not self.read_only:
-            raise KeyProblem("login", "false with readOnly: false leaves an admin console that anyone who reaches it can use to delete topics; "
-                             "keep login: true (and set msa:kafkaUiPassword) or set readOnly: true")
-        return self
-
-
-class Resources(StrictModel):
-    """Container requests/limits; limits.cpu stays generous because JVMs JIT-compile at start."""
-
-    cpu: Cpu = "250m"
-    """CPU request."""
-    memory: MemoryRequest = "512Mi"
-    """Memory request."""
-    cpu_limit: Cpu = "1"
-    """CPU limit (at least the request)."""
-    memory_limit: MemoryLimit = "768Mi"
-    """Memory limit (at least the request)."""
-
-    @model_validator(mode="after")
-    def _requests_within_limits(self) -> "Resources":
-        if quantity_value(self.memory_limit) <= 0:
-            raise KeyProblem("memoryLimit", f"{self.memory_limit!r} is not above zero; use e.g. 768Mi")
-        for request, limit, request_key, limit_key in (
-            (self.cpu, self.cpu_limit, "cpu", "cpuLimit"), (self.memory, self.memory_limit, "memory", "memoryLimit"),
-        ):
-            if quantity_value(request) > quantity_value(limit):
-                raise KeyProblem(request_key, f"{request} is above the limit {limit_key}: {limit}; lower the request or raise the limit")
-        return self
-
-
-def _heap_problem(heap_bytes: int, heap: str, resources: Resources, resources_key: str) -> Optional[str]:
-    """Why a JVM heap does not fit its container's memory limit with headroom, or None."""
-    most = int(quantity_value(resources.memory_limit) * (1 - JVM_HEADROOM)) // 2**20
-    if heap_bytes <= most * 2**20:
-        return None
-    return (f"{heap} does not fit its container: {resources_key}.memoryLimit is {resources.memory_limit} and the JVM needs "
-            f"about {int(JVM_HEADROOM * 100)} % beyond the heap; use at most {most}m or raise {resources_key}.memoryLimit")
-
-
-OverrideKey = Annotated[str, Form("Kafka broker property")]
-
-
-class Kafka(StrictModel):
-    brokers: int = Field(1, ge=1, le=9)
-    """Number of Kafka brokers (1-9)."""
-    zookeeper_replicas: Annotated[Literal[1, 3, 5], BeforeValidator(exact_int)] = 1
-    """ZooKeeper ensemble size."""
-    storage_class: StorageClassName = ""
-    """StorageClass of the PVCs; "" = the cluster's default."""
-    storage_size: BrokerVolume = "10Gi"
-    """PVC size of each broker."""
-    zookeeper_storage_size: ZookeeperVolume = "2Gi"
-    """PVC size of each ZooKeeper member."""
-    image: ImageReference = "confluentinc/cp-kafka:7.9.1"
-    """Broker image; 7.9 is the last line with ZooKeeper mode."""
-    zookeeper_image: ImageReference = "confluentinc/cp-zookeeper:7.9.1"
-    """ZooKeeper image."""
-    heap: BrokerHeap = "512m"
-    """Broker JVM heap (-Xms/-Xmx); must fit resources.memoryLimit with headroom."""
-    zookeeper_heap: ZookeeperHeap = "256m"
-    """ZooKeeper JVM heap; must fit zookeeperResources.memoryLimit with headroom."""
-    resources: Resources = Resources(cpu="250m", memory="1Gi", cpu_limit="1", memory_limit="1536Mi")
-    """Broker container requests/limits."""
-    zookeeper_resources: Resources = Resources(cpu="100m", memory="512Mi", cpu_limit="500m", memory_limit="768Mi")
-    """ZooKeeper container requests/limits."""
-    ui: KafkaUi = KafkaUi()
-    """kafbat kafka-ui."""
-    overrides: dict[OverrideKey, KafkaPropertyValue] = {}
-    """Extra broker properties, checked against the broker properties of the Kafka the image runs (3.9; names, types, ranges; no passwords); replication factors above the broker count and min ISR above the replication factor are rejected."""
-
-    @model_validator(mode="after")
-    def _heaps_fit(self) -> "Kafka":
-        for heap, key, resources, resources_key in (
-            (self.heap, "heap", self.resources, "kafka.resources"),
-            (self.zookeeper_heap, "zookeeperHeap", self.zookeeper_resources, "kafka.zookeeperResources"),
-        ):
-            problem = _heap_problem(jvm_size_bytes(heap), heap, resources, resources_key)
-            if problem:
-                raise KeyProblem(key, problem)
-        return self
-
-
 class Route(StrictModel):
     path: GatewayPath
     """Gateway Path predicate, e.g. `/user-service/**`."""
@@ -333,7 +227,7 @@ class Service(StrictModel):
             problem = size_problem(xmx[-1], SERVICE_HEAP)
             if problem:
                 raise KeyProblem("javaOpts", f"-Xmx{problem.replace('did you mean ', 'did you mean -Xmx')}")
-            problem = _heap_problem(jvm_size_bytes(xmx[-1]), f"-Xmx{xmx[-1]}", self.resources, "resources")
+            problem = heap_problem(jvm_size_bytes(xmx[-1]), f"-Xmx{xmx[-1]}", self.resources, "resources")
             if problem:
                 raise KeyProblem("javaOpts", problem)
         percent = re.findall(r"(?:^|\s)-XX:MaxRAMPercentage=([0-9.]+)(?=\s|$)", self.java_opts)
@@ -376,7 +270,7 @@ class StackConfig(StrictModel):
     harbor: Harbor
     """The Harbor registry."""
     kafka: Kafka = Kafka()
-    """ZooKeeper, Kafka and kafka-ui."""
+    """Kafka, its metadata quorum (KRaft controllers or ZooKeeper) and kafka-ui."""
     spring: Spring = Spring()
     """Spring Cloud settings shared by every service."""
     services: dict[ServiceName, Service]
@@ -391,10 +285,3 @@ class StackConfig(StrictModel):
     def by_role(self, role: str) -> list[str]:
         return [name for name, svc in self.services.items() if svc.role == role]
 
-
-class Secrets:
-    """Secret config values, kept as Pulumi secret Outputs; `None` where not set."""
-    def __init__(self, harbor_password: Any = None, ssh_private_key: Any = None, kafka_ui_password: Any = None):
-        self.harbor_password = harbor_password
-        self.ssh_private_key = ssh_private_key
-        self.kafka_ui_password = kafka_ui_password

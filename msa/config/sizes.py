@@ -90,6 +90,9 @@ MEMORY_LIMIT = Floor("64Mi", "Mi", "a memory limit", "a JVM does not start in le
 CPU = Floor("1m", "m", "a CPU request or limit", "1m is the smallest CPU unit Kubernetes schedules; 0 means no request", most="64")
 BROKER_HEAP = Floor("128m", "m", "a broker heap", "the broker's request buffers and caches live in it", jvm=True)
 ZOOKEEPER_HEAP = Floor("32m", "m", "a ZooKeeper heap", "the whole data tree and the sessions live in it", jvm=True)
+CONTROLLER_VOLUME = Floor("256Mi", "Gi", "a KRaft controller volume",
+                          "it holds the __cluster_metadata log and its snapshots (metadata.max.retention.bytes: 100 MiB by default)")
+CONTROLLER_HEAP = Floor("64m", "m", "a KRaft controller heap", "the whole metadata image lives in it", jvm=True)
 SERVICE_HEAP = Floor("64m", "m", "a Spring Boot heap", "Spring Boot with its Eureka and config clients does not start in less", jvm=True)
 
 BrokerVolume = Annotated[Size, AfterValidator(_checked(BROKER_VOLUME)), BROKER_VOLUME]
@@ -99,3 +102,5 @@ MemoryLimit = Annotated[Quantity, AfterValidator(_checked(MEMORY_LIMIT)), MEMORY
 Cpu = Annotated[Quantity, AfterValidator(_checked(CPU)), CPU]
 BrokerHeap = Annotated[JvmSize, AfterValidator(_checked(BROKER_HEAP)), BROKER_HEAP]
 ZookeeperHeap = Annotated[JvmSize, AfterValidator(_checked(ZOOKEEPER_HEAP)), ZOOKEEPER_HEAP]
+ControllerVolume = Annotated[Size, AfterValidator(_checked(CONTROLLER_VOLUME)), CONTROLLER_VOLUME]
+ControllerHeap = Annotated[JvmSize, AfterValidator(_checked(CONTROLLER_HEAP)), CONTROLLER_HEAP]

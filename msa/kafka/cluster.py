@@ -7,18 +7,19 @@ these components only place it into StatefulSets.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from .. import k8s as kx
 from ..config import Kafka as KafkaConfig
-from ..names import KAFKA_PORT, UI_AUTH_SUFFIX, ZOOKEEPER_CLIENT_PORT, ZOOKEEPER_ELECTION_PORT, ZOOKEEPER_PEER_PORT, KafkaNames
+from ..names import KAFKA_PORT, KAFKA_SCRAM_PORT, UI_AUTH_SUFFIX, ZOOKEEPER_CLIENT_PORT, ZOOKEEPER_ELECTION_PORT, ZOOKEEPER_PEER_PORT, KafkaNames
 from .jobs import (
     REASSIGN_TIMEOUT_SECONDS, drain_env, drain_script, kafka_ready_script, rebalance_env, rebalance_script, zookeeper_member_env,
     zookeeper_ready_script, zookeeper_shrink_env, zookeeper_shrink_script, zookeeper_start_script,
 )
+from .scram import broker_readiness_command, maybe_broker_scram
 from .settings import kafka_env
 from .storage import claim_names
 
@@ -65,7 +66,8 @@ TOOLS_WRITE = "the Kafka tools' start script (kafka-run-class) creates its log f
 
 def _cp_stateful_set(name: str, namespace: str, component: str, replicas: int, headless: str, image: kx.PodImage, what: str,
                      container: k8s.core.v1.ContainerArgs, claim: k8s.core.v1.PersistentVolumeClaimArgs,
-                     termination_grace: int, opts: pulumi.ResourceOptions) -> k8s.apps.v1.StatefulSet:
+                     termination_grace: int, opts: pulumi.ResourceOptions,
+                     volumes: Optional[list[k8s.core.v1.VolumeArgs]] = None) -> k8s.apps.v1.StatefulSet:
     """A cp-* StatefulSet: one container as appuser, per-pod DNS through `headless`, data on a claim.
 
     Drift on volumeClaimTemplates is ignored: pulumi-kubernetes would replace the whole StatefulSet
@@ -91,6 +93,7 @@ def _cp_stateful_set(name: str, namespace: str, component: str, replicas: int, h
                     termination_grace_period_seconds=termination_grace,
                     image_pull_secrets=image.pull_secrets,
                     containers=[container],
+                    volumes=volumes,
                 ),
             ),
             volume_claim_templates=[claim],
@@ -208,47 +211,59 @@ class KafkaCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, bootstrap_ip: str, images: KafkaImages,
                  brokers_wait_for: tuple[pulumi.Resource, ...] = (), storage_guard: tuple[pulumi.Resource, ...] = (),
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: Optional[pulumi.ResourceOptions] = None, auth_seed: Optional[pulumi.Input[str]] = None,
+                 scram_users: Sequence[str] = ()):
         super().__init__("msa:kafka:KafkaCluster", name, {"brokers": cfg.brokers, "image": cfg.image}, opts)
         child = kx.child_options(self, opts)
         ns, component = names.namespace, "kafka"
-        ports = [kx.port("kafka", KAFKA_PORT)]
+        # With authentication the SCRAM listener is the clients' (names.client_port); the open port stays on
+        # the Services for the transition of a running cluster (auth_transition.py), nothing listens on it after.
+        ports = [kx.port("kafka", names.client_port), *([kx.port("plaintext", KAFKA_PORT)] if names.sasl else [])]
         self.headless = kx.headless_service(names.kafka_headless, ns, component, ports, names.kafka, child)
         self.bootstrap = kx.cluster_ip_service(names.bootstrap, ns, component, bootstrap_ip, ports, names.kafka, child)
+        job_options = dict(security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
+                           pull_secrets=images.kafka.pull_secrets)
+        # SCRAM (scram.py): the brokers' own login and every user's credential, in ZooKeeper before the brokers change.
+        self.scram = scram = maybe_broker_scram(list(scram_users), names, auth_seed, images.kafka, job_options,
+                                                kx.waiting_for(child, brokers_wait_for))
         env = [
             kx.field_env("POD_NAME", "metadata.name"),
             *kx.env(kafka_env(cfg, names)),
+            *(scram.env if scram else ()),
         ]
+        readiness = broker_readiness_command(kafka_ready_script()) if scram else ["python3", "-S", "-c", kafka_ready_script()]
         container = k8s.core.v1.ContainerArgs(
             name="kafka",
             image=images.kafka.ref,
             image_pull_policy=kx.PULL_POLICY,
             command=["bash", "-c", KAFKA_START],
             env=env,
-            ports=[k8s.core.v1.ContainerPortArgs(name="kafka", container_port=KAFKA_PORT)],
+            ports=[k8s.core.v1.ContainerPortArgs(name="kafka", container_port=names.client_port)],
             # Log recovery after an unclean stop can take minutes: a generous start budget.
-            startup_probe=kx.tcp_probe(KAFKA_PORT, period=5, failures=60),
+            startup_probe=kx.tcp_probe(names.client_port, period=5, failures=60),
             # Ready = registered and in the ISR of every partition it holds: a roll moves to the next pod
             # only then (the port opens long before the replicas have caught up).
             # -S: no site module, a third less start-up time for a probe that needs only the standard library.
-            readiness_probe=kx.exec_probe(["python3", "-S", "-c", kafka_ready_script()], period=10, failures=3),
-            liveness_probe=kx.tcp_probe(KAFKA_PORT, period=10, failures=6),
+            readiness_probe=kx.exec_probe(readiness, period=10, failures=3),
+            liveness_probe=kx.tcp_probe(names.client_port, period=10, failures=6),
             resources=kx.resources(cfg.resources),
             security_context=_container_security(),
-            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data")],
+            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data"), *(scram.mounts if scram else ())],
         )
         # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
         # spread over every broker after it is ready (see jobs.py; both are no-ops when nothing moves).
         self.drain = kx.script_job(
             names.drain, ns, ADMIN_COMPONENT, images.kafka.ref, drain_script(), drain_env(cfg.brokers, cfg.overrides, names),
-            kx.waiting_for(child, (*brokers_wait_for, self.headless, self.bootstrap)), REASSIGN_TIMEOUT_SECONDS,
+            kx.waiting_for(child, (*brokers_wait_for, self.headless, self.bootstrap, *(scram.waits_for if scram else ()))),
+            REASSIGN_TIMEOUT_SECONDS,
             security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
             pull_secrets=images.kafka.pull_secrets,
         )
         self.stateful_set = _cp_stateful_set(
             names.kafka, ns, component, cfg.brokers, names.kafka_headless, images.kafka, cfg.image, container,
             kx.data_claim("data", cfg.storage_class, cfg.storage_size), termination_grace=60,
-            opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard)),
+            opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard, *(scram.waits_for if scram else ()))),
+            volumes=list(scram.volumes) if scram else None,
         )
         self.claims = grow_claims(self.stateful_set, names.kafka, ns, cfg.brokers, cfg.storage_class, cfg.storage_size, child)
         self.rebalance = kx.script_job(

@@ -78,7 +78,15 @@ def test_render_refuses_an_undecryptable_value_and_names_the_key(tmp_path):
 def test_a_fresh_clone_renders_its_unset_secrets_as_placeholders():
     config, secret_keys = render.load_stack_config(fixture_project(), "dev")
     assert config["msa:harborPassword"] == config["msa:sshPrivateKey"] == config["msa:kafkaUiPassword"] == render.SECRET_PLACEHOLDER
-    assert sorted(secret_keys) == ["msa:harborPassword", "msa:kafkaUiPassword", "msa:sshPrivateKey"]
+    assert sorted(secret_keys) == ["msa:harborPassword", "msa:kafkaAuthSecret", "msa:kafkaUiPassword", "msa:sshPrivateKey"]
+
+
+def test_missing_kafka_auth_secret_names_the_command_that_generates_it():
+    assert config_error(lambda v: None, secrets={"msa:kafkaAuthSecret": None}) == (
+        "msa:kafkaAuthSecret: is not set; every Kafka and ZooKeeper password derives from it; generate it with: "
+        "python3 -c 'import secrets; print(secrets.token_urlsafe(32))' | pulumi config set --secret --stack dev msa:kafkaAuthSecret "
+        "(or: python3 tasks.py init-stack dev)"
+    )
 
 
 def test_missing_harbor_password_names_the_exact_command():
@@ -197,9 +205,13 @@ def test_init_stack_creates_the_stack_and_sends_secrets_only_on_stdin(fake_cli, 
         ["config", "set", "--secret", "--stack", "dev", "msa:harborPassword"],
         ["config", "set", "--secret", "--stack", "dev", "msa:sshPrivateKey"],
         ["config", "set", "--secret", "--stack", "dev", "msa:kafkaUiPassword"],
+        ["config", "set", "--secret", "--stack", "dev", "msa:kafkaAuthSecret"],
     ]
     stdin = {c["argv"][-1]: c["stdin"] for c in calls() if c["argv"][0] == "config"}
+    seed = stdin.pop("msa:kafkaAuthSecret")
     assert stdin == {"msa:harborPassword": TEST_PASSWORD, "msa:sshPrivateKey": TEST_SSH_KEY + "\n", "msa:kafkaUiPassword": TEST_UI_PASSWORD}
+    # Generated, never asked for: 32 random bytes, URL-safe.
+    assert len(seed) == 43 and seed not in str([c["argv"] for c in calls()])
     assert not any(p in arg for p in (TEST_PASSWORD, TEST_UI_PASSWORD, "test-key-material") for c in calls() for arg in c["argv"])
     written = yaml.safe_load((project / "Pulumi.dev.yaml").read_text())
     assert stack_file_problems(written) == [] and "encryptionsalt" in written
@@ -213,9 +225,11 @@ def test_init_stack_with_a_kms_key_and_an_existing_stack(fake_cli, tmp_path):
     assert init_stack.main(["dev", "--ssh-key", str(key), "--secrets-provider", "awskms://alias/msa-dev"], project_dir=project) == 0
     assert ["stack", "init", "dev", "--secrets-provider", "awskms://alias/msa-dev"] in [c["argv"] for c in calls()]
     (tmp_path / "calls.jsonl").unlink()
-    # Second run: the stack exists, so it is selected and only the secrets are set again.
+    # Second run: the stack exists, so it is selected and only the secrets are set again; the seed of
+    # the Kafka/ZooKeeper passwords is kept (a new one would change every password of the running cluster).
     assert init_stack.main(["dev", "--ssh-key", str(key)], project_dir=project) == 0
     assert [c["argv"][:2] for c in calls()] == [["whoami"], ["stack", "select"], *[["config", "set"]] * 3]
+    assert "msa:kafkaAuthSecret" not in [c["argv"][-1] for c in calls()]
 
 
 def test_init_stack_with_pulumi_clouds_default_key_passes_no_provider(fake_cli):

@@ -44,6 +44,7 @@ PASSPHRASE = "engine-test-passphrase"
 CANARIES = {
     "msa:harborPassword": "Canary-Harbor-7f3a9c1e",
     "msa:kafkaUiPassword": "Canary-KafkaUi-5e81b2d4",
+    "msa:kafkaAuthSecret": "Canary-KafkaAuth-3b6f0a97",
 }
 NOT_COPIED = ("venv", ".venv", ".git", "rendered", "__pycache__", "*cache*", ".hypothesis", ".ci", "target", "tests", "benchmarks")
 

@@ -1,0 +1,113 @@
+"""The KRaft cluster id, generated once and kept in the stack's state, and the guard of the quorum settings.
+
+A KRaft node formats its storage with the cluster id before its first start (cp-kafka's `ensure` runs
+`kafka-storage format --cluster-id=$CLUSTER_ID`) and refuses to join nodes formatted with another. A
+new id on a running stack means every pod that formats afterwards (a new broker, a replaced volume)
+belongs to a cluster that does not exist. So the id is made once, the way `kafka-storage random-uuid`
+makes it, and kept: `KafkaClusterId` (a Pulumi dynamic resource like the StorageGuard) generates it in
+`create` and every later `update` hands back the stored one; `pulumi refresh` reads the state back
+unchanged (the id exists nowhere else the provider could read).
+
+The same resource keeps the quorum settings as its inputs, so its `check` sees the previous ones next
+to the new ones (as the StorageGuard does for volumes) and refuses what a running cluster cannot follow:
+leaving ZooKeeper mode without the migration, going back from KRaft, and any change of the static
+controller quorum (`controller.quorum.voters`: Kafka 3.9 changes voters only in a dynamic quorum, which
+cp-kafka 7.9's format does not make). The Kafka workloads wait for it: a refused change touches nothing.
+
+In ZooKeeper mode Kafka keeps its own id in ZooKeeper (`/cluster/id`); no id is generated here then,
+and a migration to KRaft formats its controllers with ZooKeeper's id, never a new one.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from typing import Mapping, Optional
+
+import pulumi
+from pulumi import dynamic
+
+MIGRATION_DOCS = 'docs/kraft.md "Migrating from ZooKeeper"'
+CLUSTER_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+
+
+def new_cluster_id() -> str:
+    """16 random bytes as URL-safe base64 without padding (22 characters), as Kafka's Uuid.randomUuid
+    makes them; like Kafka, never one that starts with '-' (a command line would read it as an option)."""
+    while True:
+        text = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
+
+
+def quorum_settings(kafka) -> dict[str, str]:
+    """The keys (as users write them) that decide where the metadata lives and who votes on it."""
+    if kafka.mode != "kraft":
+        return {"kafka.mode": kafka.mode}
+    return {"kafka.mode": "kraft", "kafka.combined": "true" if kafka.is_combined else "false",
+            "kafka.controllers": str(kafka.controller_count)}
+
+
+def _quorum_shown(settings: Mapping[str, str]) -> str:
+    where = "combined in the broker pods" if settings.get("kafka.combined") == "true" else "in dedicated controller pods"
+    return f"{settings.get('kafka.controllers')} controller(s) {where}"
+
+
+def quorum_change_problems(old: Mapping[str, str], new: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(key, one-line message) for each quorum change a running cluster cannot follow; none on a first deploy."""
+    if "kafka.mode" not in old:
+        return []
+    old_mode, new_mode = old["kafka.mode"], new.get("kafka.mode")
+    if old_mode == "zookeeper" and new_mode == "kraft":
+        return [("kafka.mode", "msa:kafka.mode: this stack's Kafka runs in ZooKeeper mode; kraft would start an empty cluster beside "
+                               f"its data: keep mode: zookeeper and migrate it step by step ({MIGRATION_DOCS})")]
+    if old_mode == "kraft" and new_mode == "zookeeper":
+        return [("kafka.mode", "msa:kafka.mode: this stack's Kafka runs in KRaft mode and Kafka cannot move a KRaft cluster back "
+                               "to ZooKeeper; keep mode: kraft")]
+    if old_mode != "kraft":
+        return []
+    keep = _quorum_shown(old)
+    for key in ("kafka.combined", "kafka.controllers"):
+        if key in old and old.get(key) != new.get(key):
+            return [(key, f"msa:{key}: the controller quorum of this stack is {keep}, and Kafka 3.9 cannot change the voters of "
+                          f"a static quorum (cp-kafka 7.9 formats no dynamic one, KIP-853); set msa:kafka.combined: {old['kafka.combined']} "
+                          f"and msa:kafka.controllers: {old['kafka.controllers']} explicitly to keep it")]
+    return []
+
+
+class KafkaClusterIdProvider(dynamic.ResourceProvider):
+    """Generates the cluster id once and refuses quorum changes; creates nothing in the cluster."""
+
+    def check(self, _olds, news):
+        old = {k: v for k, v in (_olds or {}).items() if k.startswith("kafka.")}
+        failures = [dynamic.CheckFailure(key, message) for key, message in quorum_change_problems(old, news)]
+        return dynamic.CheckResult(news, failures)
+
+    def create(self, props):
+        return dynamic.CreateResult(id_="kafka-cluster-id", outs={**props, "clusterId": _first_id(None, props)})
+
+    def diff(self, _id, _olds, _news):
+        changed = {k for k in set(_olds) | set(_news) if k.startswith("kafka.") and _olds.get(k) != _news.get(k)}
+        first_kraft_id = not _olds.get("clusterId") and _news.get("kafka.mode") == "kraft"
+        return dynamic.DiffResult(changes=bool(changed) or first_kraft_id)
+
+    def update(self, _id, _olds, _news):
+        # Never a new id once there is one: the pods' disks are formatted with it.
+        return dynamic.UpdateResult(outs={**_news, "clusterId": _first_id(_olds.get("clusterId"), _news)})
+
+
+def _first_id(stored: Optional[str], props: Mapping[str, str]) -> str:
+    """The stored id; else, in KRaft mode, a new one; else none yet ("")."""
+    if stored:
+        return stored
+    return new_cluster_id() if props.get("kafka.mode") == "kraft" else ""
+
+
+class KafkaClusterId(dynamic.Resource):
+    """`cluster_id`: the KRaft cluster id ("" in ZooKeeper mode), the same on every later up."""
+
+    cluster_id: pulumi.Output[str]
+
+    def __init__(self, name: str, settings: Mapping[str, str], opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(KafkaClusterIdProvider(), name, {**settings, "clusterId": None}, opts)

@@ -1,0 +1,81 @@
+"""KRaft pods' settings as pure data: the KAFKA_* environment cp-kafka 7.9 turns into properties.
+
+cp-kafka's entrypoint runs KRaft when KAFKA_PROCESS_ROLES is set: `configure` then requires CLUSTER_ID
+(and refuses KAFKA_ADVERTISED_LISTENERS on a controller-only node), and `ensure` formats the storage
+with `kafka-storage format --cluster-id=$CLUSTER_ID` unless it is formatted already. The quorum is
+static: `controller.quorum.voters` names every voter (msa.names.KafkaNames.quorum_voters).
+
+- Combined (`msa:kafka.combined`, the default below 3 brokers): broker pods 0..controllers-1 are
+  controllers too (`process.roles=broker,controller`, a CONTROLLER listener beside PLAINTEXT); the
+  start command decides per pod from its ordinal, so a broker added later is a broker only and the
+  quorum stays as it is.
+- Dedicated: a `kafka-controller` StatefulSet, `process.roles=controller`, node id 100 + ordinal.
+
+CLUSTER_ID is not here: it is the KafkaClusterId resource's output (cluster_id.py), added by the
+component. The broker properties (replication factors for one broker, ...) are the same as in
+ZooKeeper mode (msa.config.kafka_properties): `__cluster_metadata` is replicated by the quorum itself.
+"""
+
+from __future__ import annotations
+
+from ..config import Kafka as KafkaConfig
+from ..config.kafka_properties import broker_properties, is_confluent_server
+from ..names import CONTROLLER_ID_BASE, CONTROLLER_LISTENER, CONTROLLER_PORT, KAFKA_PORT, KafkaNames
+from .settings import kafka_env_name
+
+DATA_MOUNT = "/var/lib/kafka/data"
+# A sub-folder: a fresh volume's lost+found would otherwise make Kafka refuse the dir.
+LOG_DIRS = f"{DATA_MOUNT}/logs"
+PROTOCOL_MAP = f"PLAINTEXT:PLAINTEXT,{CONTROLLER_LISTENER}:PLAINTEXT"
+
+# Node id from the StatefulSet ordinal (kafka-2 -> 2); in combined mode the pods below MSA_CONTROLLERS
+# are controllers too (roles and a controller listener), then cp-kafka's own entrypoint.
+KRAFT_BROKER_START = (
+    'ordinal="${HOSTNAME##*-}" && export KAFKA_NODE_ID="$ordinal" && '
+    'if [ "$ordinal" -lt "${MSA_CONTROLLERS:-0}" ]; then '
+    'export KAFKA_PROCESS_ROLES="broker,controller" KAFKA_LISTENERS="$KAFKA_LISTENERS,$MSA_CONTROLLER_LISTENER"; fi && '
+    "exec /etc/confluent/docker/run"
+)
+# Dedicated controller: node id 100 + ordinal (out of the brokers' ids), then cp-kafka's entrypoint.
+CONTROLLER_START = f'export KAFKA_NODE_ID="$(( {CONTROLLER_ID_BASE} + ${{HOSTNAME##*-}} ))" && exec /etc/confluent/docker/run'
+
+
+def _quorum_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
+    env = {
+        "KAFKA_CONTROLLER_QUORUM_VOTERS": names.quorum_voters(cfg.controller_count, cfg.is_combined),
+        "KAFKA_CONTROLLER_LISTENER_NAMES": CONTROLLER_LISTENER,
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": PROTOCOL_MAP,
+        "KAFKA_LOG_DIRS": LOG_DIRS,
+    }
+    # Controllers too: in KRaft the active controller places new topics (default.replication.factor,
+    # num.partitions for a CreateTopics without them) and keeps the cluster-wide topic defaults.
+    for prop, value in broker_properties(cfg.brokers, cfg.overrides, is_confluent_server(cfg.image)).items():
+        env[kafka_env_name(prop)] = value
+    return env
+
+
+def kraft_broker_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
+    """Every KAFKA_* variable of a KRaft broker pod except CLUSTER_ID and the per-pod ones KRAFT_BROKER_START sets."""
+    env = {
+        **_quorum_env(cfg, names),
+        "KAFKA_PROCESS_ROLES": "broker",
+        "KAFKA_LISTENERS": f"PLAINTEXT://0.0.0.0:{KAFKA_PORT}",
+        # $(POD_NAME) is expanded by the kubelet from the env var declared before this one.
+        "KAFKA_ADVERTISED_LISTENERS": names.broker_advertised_listener("$(POD_NAME)"),
+        "KAFKA_INTER_BROKER_LISTENER_NAME": "PLAINTEXT",
+        "KAFKA_HEAP_OPTS": f"-Xms{cfg.heap} -Xmx{cfg.heap}",
+        # Combined: how many of the first pods are controllers, and the listener they add.
+        "MSA_CONTROLLERS": str(cfg.controller_count if cfg.is_combined else 0),
+        "MSA_CONTROLLER_LISTENER": f"{CONTROLLER_LISTENER}://0.0.0.0:{CONTROLLER_PORT}",
+    }
+    return env
+
+
+def controller_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
+    """Every KAFKA_* variable of a dedicated controller pod except CLUSTER_ID and KAFKA_NODE_ID (CONTROLLER_START)."""
+    return {
+        **_quorum_env(cfg, names),
+        "KAFKA_PROCESS_ROLES": "controller",
+        "KAFKA_LISTENERS": f"{CONTROLLER_LISTENER}://0.0.0.0:{CONTROLLER_PORT}",
+        "KAFKA_HEAP_OPTS": f"-Xms{cfg.controller_heap} -Xmx{cfg.controller_heap}",
+    }
