@@ -30,6 +30,8 @@ from msa.mirror_plan import mirror_plans
 from msa.k8s import FORCE_APPLY
 from msa.kafka.cluster import KafkaCluster, KafkaImages, KafkaUi, ZooKeeper
 from msa.kafka.cluster_id import KafkaClusterId, quorum_settings
+from msa.kafka.auth_guard import AuthenticationGuard
+from msa.kafka.broker_auth import broker_phase
 from msa.kafka.scram import scram_users
 from msa.kafka.storage import StorageGuard, storage_settings
 from msa.names import KafkaNames
@@ -100,7 +102,9 @@ storage_guard = StorageGuard("storage-guard", storage_settings(cfg.kafka))
 # The KRaft cluster id, made once and kept in the state; it also refuses quorum changes a running
 # cluster cannot follow (leaving ZooKeeper without the migration, new voters) before anything changes.
 cluster_id = KafkaClusterId("kafka-cluster-id", quorum_settings(cfg.kafka))
-guards = (storage_guard, cluster_id)
+# A running cluster moves to authentication one roll at a time and never back (kafka/auth_guard.py).
+auth_guard = AuthenticationGuard("authentication-guard", broker_phase(kafka_names.sasl, cfg.kafka.transition))
+guards = (storage_guard, cluster_id, auth_guard)
 zookeeper = ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), kafka_images, guards, kafka_opts)
 kafka = KafkaCluster(
     "kafka", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.bootstrap), kafka_images,
@@ -110,7 +114,7 @@ kafka = KafkaCluster(
 kafka_ui = None
 if cfg.kafka.ui.enabled:
     kafka_ui = KafkaUi("kafka-ui", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.ui), addresses.node_ports.get(kafka_names.ui),
-                       kafka_images.ui, secrets.kafka_ui_password, kafka_opts)
+                       kafka_images.ui, secrets.kafka_ui_password, kx.waiting_for(kafka_opts, kafka.clients_wait_for))
 
 # The Spring services do not wait for each other: Eureka clients retry registration and config
 # clients import `optional:configserver:`, so all five roll out in parallel. They do wait for the
@@ -133,7 +137,7 @@ for name, svc in cfg.services.items():
         pull_secret=pull_secret.metadata.name if pull_secret else None,
         config_map=config_map if name == config_service else None,
         pods_wait_for=pods_wait_for,
-    ), in_namespace)
+    ), kx.waiting_for(in_namespace, kafka.clients_wait_for) if svc.kafka else in_namespace)
 
 # Last: the proof that the system works, from inside the cluster. It waits for every workload and the
 # nodes, and runs again whenever anything that can change its result changes.

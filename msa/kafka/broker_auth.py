@@ -24,6 +24,8 @@ kubelet from the broker user's Secret (secretKeyRef).
 
 from __future__ import annotations
 
+from typing import Optional
+
 from ..names import KAFKA_PLAINTEXT_LISTENER, KAFKA_PORT, KAFKA_SCRAM_LISTENER, KAFKA_SCRAM_MECHANISM, KAFKA_SCRAM_PORT, KafkaNames
 
 OPEN, SCRAM_ADDED, INTER_BROKER_SCRAM, SCRAM_ONLY = "open", "scram-added", "inter-broker-scram", "scram-only"
@@ -81,6 +83,14 @@ def phase_of(env: dict[str, str]) -> str:
     return INTER_BROKER_SCRAM if env.get("KAFKA_INTER_BROKER_LISTENER_NAME") == KAFKA_SCRAM_LISTENER else SCRAM_ADDED
 
 
-def broker_phase(sasl: bool) -> str:
-    """The phase a StatefulSet's own spec has: the end of the road for its authentication setting."""
+def broker_phase(sasl: bool, transition: Optional[str] = None) -> str:
+    """The phase of the brokers' spec: msa:kafka.transition's step while a running cluster moves, else
+    the end of the road for msa:kafka.authentication."""
+    if transition:
+        return transition
     return SCRAM_ONLY if sasl else OPEN
+
+
+def probe_port(phase: str) -> int:
+    """The port the brokers' probes use: PLAINTEXT while it is open (no login needed), SCRAM at the end."""
+    return KAFKA_SCRAM_PORT if phase == SCRAM_ONLY else KAFKA_PORT

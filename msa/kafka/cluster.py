@@ -14,11 +14,12 @@ import pulumi_kubernetes as k8s
 
 from .. import k8s as kx
 from ..config import Kafka as KafkaConfig
-from ..names import KAFKA_PORT, KAFKA_SCRAM_PORT, UI_AUTH_SUFFIX, ZOOKEEPER_CLIENT_PORT, ZOOKEEPER_ELECTION_PORT, ZOOKEEPER_PEER_PORT, KafkaNames
+from ..names import KAFKA_PORT, UI_AUTH_SUFFIX, ZOOKEEPER_CLIENT_PORT, ZOOKEEPER_ELECTION_PORT, ZOOKEEPER_PEER_PORT, KafkaNames
 from .jobs import (
     REASSIGN_TIMEOUT_SECONDS, drain_env, drain_script, kafka_ready_script, rebalance_env, rebalance_script, zookeeper_member_env,
     zookeeper_ready_script, zookeeper_shrink_env, zookeeper_shrink_script, zookeeper_start_script,
 )
+from .broker_auth import SCRAM_ADDED, SCRAM_ONLY, broker_phase, probe_port
 from .scram import broker_readiness_command, maybe_broker_scram
 from .settings import kafka_env
 from .storage import claim_names
@@ -224,28 +225,32 @@ class KafkaCluster(pulumi.ComponentResource):
         job_options = dict(security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
                            pull_secrets=images.kafka.pull_secrets)
         # SCRAM (scram.py): the brokers' own login and every user's credential, in ZooKeeper before the brokers change.
-        self.scram = scram = maybe_broker_scram(list(scram_users), names, auth_seed, images.kafka, job_options,
+        phase = broker_phase(names.sasl, cfg.transition)
+        self.transition_step = cfg.transition
+        self.scram = scram = maybe_broker_scram(list(scram_users), names, phase, auth_seed, images.kafka, job_options,
                                                 kx.waiting_for(child, brokers_wait_for))
         env = [
             kx.field_env("POD_NAME", "metadata.name"),
             *kx.env(kafka_env(cfg, names)),
             *(scram.env if scram else ()),
         ]
-        readiness = broker_readiness_command(kafka_ready_script()) if scram else ["python3", "-S", "-c", kafka_ready_script()]
+        # The probes use PLAINTEXT as long as it is open (the transition's steps), SCRAM with the broker's login after.
+        probe = probe_port(phase)
+        readiness = broker_readiness_command(kafka_ready_script()) if phase == SCRAM_ONLY else ["python3", "-S", "-c", kafka_ready_script()]
         container = k8s.core.v1.ContainerArgs(
             name="kafka",
             image=images.kafka.ref,
             image_pull_policy=kx.PULL_POLICY,
             command=["bash", "-c", KAFKA_START],
             env=env,
-            ports=[k8s.core.v1.ContainerPortArgs(name="kafka", container_port=names.client_port)],
+            ports=[k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.port) for p in ports],
             # Log recovery after an unclean stop can take minutes: a generous start budget.
-            startup_probe=kx.tcp_probe(names.client_port, period=5, failures=60),
+            startup_probe=kx.tcp_probe(probe, period=5, failures=60),
             # Ready = registered and in the ISR of every partition it holds: a roll moves to the next pod
             # only then (the port opens long before the replicas have caught up).
             # -S: no site module, a third less start-up time for a probe that needs only the standard library.
             readiness_probe=kx.exec_probe(readiness, period=10, failures=3),
-            liveness_probe=kx.tcp_probe(names.client_port, period=10, failures=6),
+            liveness_probe=kx.tcp_probe(probe, period=10, failures=6),
             resources=kx.resources(cfg.resources),
             security_context=_container_security(),
             volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data"), *(scram.mounts if scram else ())],
@@ -275,6 +280,14 @@ class KafkaCluster(pulumi.ComponentResource):
         if cfg.brokers >= 3:
             self.disruption_budget = kx.pod_disruption_budget(names.kafka, ns, component, names.kafka, child)
         self.register_outputs({"bootstrapServers": names.bootstrap_servers})
+
+    @property
+    def clients_wait_for(self) -> tuple[pulumi.Resource, ...]:
+        """What Kafka's clients (Spring services, kafka-ui) wait for: with SCRAM their users exist first,
+        and in the transition's first step the brokers have the SCRAM listener before a client switches."""
+        if self.scram is None:
+            return ()
+        return (self.scram.users_job, *((self.stateful_set,) if self.transition_step == SCRAM_ADDED else ()))
 
 
 # kafka-ui reads its login from files (Spring Boot config tree): the password never sits in an env var

@@ -30,7 +30,7 @@ def kafka_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
         "KAFKA_ZOOKEEPER_CONNECT": names.zookeeper_members_connect(cfg.zookeeper_replicas),
         # PLAINTEXT, or SCRAM for clients and peers (broker_auth.py). $(POD_NAME) in the advertised
         # listeners is expanded by the kubelet from the env var declared before them.
-        **listener_env(broker_phase(names.sasl), names),
+        **listener_env(broker_phase(names.sasl, cfg.transition), names),
         # A sub-folder: a fresh volume's lost+found would otherwise make the broker refuse the dir.
         "KAFKA_LOG_DIRS": "/var/lib/kafka/data/logs",
         "KAFKA_HEAP_OPTS": f"-Xms{cfg.heap} -Xmx{cfg.heap}",

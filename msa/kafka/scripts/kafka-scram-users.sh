@@ -5,8 +5,11 @@
 # on a new cluster none runs yet, and the brokers' own login is one of these users). Re-running is safe:
 # --add-config replaces a user's credential, so a changed password (a new msa:kafkaAuthSecret) is
 # written over the old one; unchanged users are written again with a new salt, which clients never see.
+# It also stops an `up` that would take a running open cluster straight to SCRAM: brokers that run open
+# (registered without a SCRAM endpoint) may only take the transition's first step (TARGET_PHASE
+# scram-added); anything further would roll them into a state their peers cannot reach.
 # Inputs (env): ZOOKEEPER_CONNECT, USERS_DIR (one file per user, named after it, holding its password),
-# KAFKA_OPTS (optional: the JAAS file of the ZooKeeper login, when ZooKeeper enforces ACLs).
+# TARGET_PHASE (broker_auth.PHASES), KAFKA_OPTS (optional: the JAAS file of the ZooKeeper login).
 set -euo pipefail
 JOB=kafka-scram-users
 fail() {
@@ -16,6 +19,22 @@ fail() {
 }
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
+# open_brokers: the ids of the registered brokers without a SCRAM endpoint (none on a new cluster).
+open_brokers() {
+  timeout 180 zookeeper-shell "$ZOOKEEPER_CONNECT" ls /brokers/ids >"$WORK/ids" 2>&1 || true
+  local id
+  for id in $(grep -E '^\[[0-9, ]*\]$' "$WORK/ids" | tr -d '[],'); do
+    timeout 180 zookeeper-shell "$ZOOKEEPER_CONNECT" get "/brokers/ids/$id" >"$WORK/broker" 2>&1 || true
+    if grep -q '"endpoints"' "$WORK/broker" && ! grep -q '"SCRAM://' "$WORK/broker"; then echo "$id"; fi
+  done
+}
+
+if [ "${TARGET_PHASE:-scram-only}" != scram-added ]; then
+  still_open=$(open_brokers | tr '\n' ' ')
+  [ -z "$still_open" ] ||
+    fail "broker(s) ${still_open% } run open (no SCRAM listener): a running cluster moves to authentication in steps; set msa:kafka.transition: scram-added first (docs/security.md), nothing was changed"
+fi
+
 count=0
 for file in "$USERS_DIR"/*; do
   [ -f "$file" ] || continue
