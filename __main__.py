@@ -34,7 +34,8 @@ from msa.kafka.auth_guard import AuthenticationGuard
 from msa.kafka.broker_auth import broker_phase
 from msa.kafka.scram import scram_users
 from msa.kafka.storage import StorageGuard, storage_settings
-from msa.names import KafkaNames
+from msa.kafka.client_auth import kafka_client_secrets
+from msa.names import KAFKA_ADMIN_USER, KAFKA_UI_USER, KafkaNames
 from msa.network import network_policies, policy_plan
 from msa.nodes.containerd import setup_nodes
 from msa.spring.service import SpringService, SpringServiceArgs, config_repo_map
@@ -106,15 +107,18 @@ cluster_id = KafkaClusterId("kafka-cluster-id", quorum_settings(cfg.kafka))
 auth_guard = AuthenticationGuard("authentication-guard", broker_phase(kafka_names.sasl, cfg.kafka.transition))
 guards = (storage_guard, cluster_id, auth_guard)
 zookeeper = ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), kafka_images, guards, kafka_opts)
+# msa:kafka.authentication: sasl: one Kafka user and Secret per client (msa/kafka/client_auth.py).
+kafka_users = kafka_client_secrets(cfg, secrets.kafka_auth_secret, in_namespace)
 kafka = KafkaCluster(
     "kafka", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.bootstrap), kafka_images,
-    brokers_wait_for=(zookeeper,), storage_guard=guards, opts=kafka_opts,
+    brokers_wait_for=(zookeeper,), storage_guard=guards, admin_secret=kafka_users.get(KAFKA_ADMIN_USER), opts=kafka_opts,
     auth_seed=secrets.kafka_auth_secret, scram_users=scram_users(cfg),
 )
 kafka_ui = None
 if cfg.kafka.ui.enabled:
     kafka_ui = KafkaUi("kafka-ui", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.ui), addresses.node_ports.get(kafka_names.ui),
-                       kafka_images.ui, secrets.kafka_ui_password, kx.waiting_for(kafka_opts, kafka.clients_wait_for))
+                       kafka_images.ui, secrets.kafka_ui_password, kafka_users.get(KAFKA_UI_USER),
+                       kx.waiting_for(kafka_opts, kafka.clients_wait_for))
 
 # The Spring services do not wait for each other: Eureka clients retry registration and config
 # clients import `optional:configserver:`, so all five roll out in parallel. They do wait for the
@@ -137,6 +141,7 @@ for name, svc in cfg.services.items():
         pull_secret=pull_secret.metadata.name if pull_secret else None,
         config_map=config_map if name == config_service else None,
         pods_wait_for=pods_wait_for,
+        kafka_secret=kafka_users.get(name) if svc.kafka else None,
     ), kx.waiting_for(in_namespace, kafka.clients_wait_for) if svc.kafka else in_namespace)
 
 # Last: the proof that the system works, from inside the cluster. It waits for every workload and the
@@ -152,6 +157,7 @@ if cfg.verify.enabled:
         inputs=verification_inputs(spec, cfg, config_repo, {**{n: image.ref for n, image in harbor_images.items()},
                                                             **{f"mirror:{p.name}": mirrored[r].ref for r, p in mirrors.items()}}),
         waits_for=(*nodes, zookeeper, kafka, *([kafka_ui] if kafka_ui else []), *spring_services.values(), config_map),
+        admin_secret=kafka_users.get(KAFKA_ADMIN_USER),
     ), in_namespace)
 
 pulumi.export("namespace", cfg.namespace)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..mirror_plan import MirrorProblem, mirror_plans
-from ..names import KafkaNames, reserved_names
+from ..names import KAFKA_ADMIN_USER, KAFKA_BROKER_USER, KafkaNames, reserved_names
 from .kafka_names import override_problem
 from .kafka_properties import broker_properties, is_confluent_server
 from .model import Kafka, StackConfig
@@ -32,6 +32,12 @@ def _check_services(cfg: StackConfig, project_dir: Path) -> None:
     for name in cfg.services:
         if name in reserved:
             raise ConfigError(f"services.{name}", f"{name!r} is a name the stack uses for its own objects ({', '.join(reserved)}); rename the service")
+    # A service with `kafka` logs in to Kafka as a user of its own name (msa/kafka/client_auth.py): it must
+    # not be one of the stack's own Kafka users (kafka-ui is a reserved object name already).
+    for name, svc in cfg.services.items():
+        if svc.kafka is not None and name in (KAFKA_ADMIN_USER, KAFKA_BROKER_USER):
+            raise ConfigError(f"services.{name}.kafka", f"a service with kafka logs in to Kafka as its own name, and {name!r} is "
+                                                        f"the stack's own Kafka user ({KAFKA_ADMIN_USER}, {KAFKA_BROKER_USER}); rename the service")
     for role in ("discovery", "config"):
         found = cfg.by_role(role)
         if len(found) != 1:

@@ -16,11 +16,12 @@ from .. import k8s as kx
 from ..config import Kafka as KafkaConfig
 from ..names import KAFKA_PORT, UI_AUTH_SUFFIX, ZOOKEEPER_CLIENT_PORT, ZOOKEEPER_ELECTION_PORT, ZOOKEEPER_PEER_PORT, KafkaNames
 from .jobs import (
-    REASSIGN_TIMEOUT_SECONDS, drain_env, drain_script, kafka_ready_script, rebalance_env, rebalance_script, zookeeper_member_env,
+    REASSIGN_TIMEOUT_SECONDS, drain_env, drain_script, kafka_ready_command, rebalance_env, rebalance_script, zookeeper_member_env,
     zookeeper_ready_script, zookeeper_shrink_env, zookeeper_shrink_script, zookeeper_start_script,
 )
 from .broker_auth import SCRAM_ADDED, SCRAM_ONLY, broker_phase, probe_port
-from .scram import broker_readiness_command, maybe_broker_scram
+from .client_auth import CLIENT_CONFIG, UI_JAAS_ENV, ClientSecret, client_settings
+from .scram import PROBE_CONFIG, maybe_broker_scram
 from .settings import kafka_env
 from .storage import claim_names
 
@@ -212,8 +213,8 @@ class KafkaCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, bootstrap_ip: str, images: KafkaImages,
                  brokers_wait_for: tuple[pulumi.Resource, ...] = (), storage_guard: tuple[pulumi.Resource, ...] = (),
-                 opts: Optional[pulumi.ResourceOptions] = None, auth_seed: Optional[pulumi.Input[str]] = None,
-                 scram_users: Sequence[str] = ()):
+                 admin_secret: Optional[ClientSecret] = None, opts: Optional[pulumi.ResourceOptions] = None,
+                 auth_seed: Optional[pulumi.Input[str]] = None, scram_users: Sequence[str] = ()):
         super().__init__("msa:kafka:KafkaCluster", name, {"brokers": cfg.brokers, "image": cfg.image}, opts)
         child = kx.child_options(self, opts)
         ns, component = names.namespace, "kafka"
@@ -236,7 +237,7 @@ class KafkaCluster(pulumi.ComponentResource):
         ]
         # The probes use PLAINTEXT as long as it is open (the transition's steps), SCRAM with the broker's login after.
         probe = probe_port(phase)
-        readiness = broker_readiness_command(kafka_ready_script()) if phase == SCRAM_ONLY else ["python3", "-S", "-c", kafka_ready_script()]
+        readiness = kafka_ready_command(probe, PROBE_CONFIG if phase == SCRAM_ONLY else None)
         container = k8s.core.v1.ContainerArgs(
             name="kafka",
             image=images.kafka.ref,
@@ -248,7 +249,6 @@ class KafkaCluster(pulumi.ComponentResource):
             startup_probe=kx.tcp_probe(probe, period=5, failures=60),
             # Ready = registered and in the ISR of every partition it holds: a roll moves to the next pod
             # only then (the port opens long before the replicas have caught up).
-            # -S: no site module, a third less start-up time for a probe that needs only the standard library.
             readiness_probe=kx.exec_probe(readiness, period=10, failures=3),
             liveness_probe=kx.tcp_probe(probe, period=10, failures=6),
             resources=kx.resources(cfg.resources),
@@ -257,12 +257,14 @@ class KafkaCluster(pulumi.ComponentResource):
         )
         # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
         # spread over every broker after it is ready (see jobs.py; both are no-ops when nothing moves).
+        # With authentication both log in as the admin user (its client.properties, mounted read-only).
+        admin = _admin_login(admin_secret)
         self.drain = kx.script_job(
-            names.drain, ns, ADMIN_COMPONENT, images.kafka.ref, drain_script(), drain_env(cfg.brokers, cfg.overrides, names),
-            kx.waiting_for(child, (*brokers_wait_for, self.headless, self.bootstrap, *(scram.waits_for if scram else ()))),
+            names.drain, ns, ADMIN_COMPONENT, images.kafka.ref, drain_script(), drain_env(cfg.brokers, cfg.overrides, names, admin.config),
+            kx.waiting_for(child, (*brokers_wait_for, self.headless, self.bootstrap, *admin.waits_for, *(scram.waits_for if scram else ()))),
             REASSIGN_TIMEOUT_SECONDS,
             security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
-            pull_secrets=images.kafka.pull_secrets,
+            pull_secrets=images.kafka.pull_secrets, volumes=admin.volumes,
         )
         self.stateful_set = _cp_stateful_set(
             names.kafka, ns, component, cfg.brokers, names.kafka_headless, images.kafka, cfg.image, container,
@@ -273,9 +275,9 @@ class KafkaCluster(pulumi.ComponentResource):
         self.claims = grow_claims(self.stateful_set, names.kafka, ns, cfg.brokers, cfg.storage_class, cfg.storage_size, child)
         self.rebalance = kx.script_job(
             names.rebalance, ns, ADMIN_COMPONENT, images.kafka.ref, rebalance_script(),
-            rebalance_env(cfg.brokers, cfg.overrides, names), kx.waiting_for(child, (self.stateful_set,)),
+            rebalance_env(cfg.brokers, cfg.overrides, names, admin.config), kx.waiting_for(child, (self.stateful_set, *admin.waits_for)),
             REASSIGN_TIMEOUT_SECONDS, security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
-            pull_secrets=images.kafka.pull_secrets,
+            pull_secrets=images.kafka.pull_secrets, volumes=admin.volumes,
         )
         if cfg.brokers >= 3:
             self.disruption_budget = kx.pod_disruption_budget(names.kafka, ns, component, names.kafka, child)
@@ -288,6 +290,19 @@ class KafkaCluster(pulumi.ComponentResource):
         if self.scram is None:
             return ()
         return (self.scram.users_job, *((self.stateful_set,) if self.transition_step == SCRAM_ADDED else ()))
+
+
+@dataclass(frozen=True)
+class _AdminLogin:
+    config: Optional[str]                   # the client.properties path the scripts pass to every tool
+    volumes: tuple = ()                     # (volume, mount) for kx.script_job
+    waits_for: tuple = ()
+
+
+def _admin_login(secret: Optional[ClientSecret]) -> _AdminLogin:
+    if secret is None:
+        return _AdminLogin(None)
+    return _AdminLogin(CLIENT_CONFIG, ((secret.config_volume(), secret.config_mount()),), (secret.secret,))
 
 
 # kafka-ui reads its login from files (Spring Boot config tree): the password never sits in an env var
@@ -304,6 +319,10 @@ def kafka_ui_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
     }
     if cfg.ui.read_only:
         env["KAFKA_CLUSTERS_0_READONLY"] = "true"
+    # msa:kafka.authentication: sasl: protocol and mechanism here, the JAAS line from kafka-ui's own
+    # Secret (client_auth.UI_JAAS_ENV); kafbat binds KAFKA_CLUSTERS_0_PROPERTIES_* to the clients' properties.
+    for key, value in client_settings(cfg).items():
+        env["KAFKA_CLUSTERS_0_PROPERTIES_" + key.replace(".", "_").upper()] = value
     if cfg.ui.login:
         env["AUTH_TYPE"] = "LOGIN_FORM"
         # Not `optional:`: a missing login must stop kafka-ui, not open it.
@@ -316,29 +335,19 @@ class KafkaUi(pulumi.ComponentResource):
     on a NodePort or ClusterIP only."""
 
     def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, cluster_ip: str, node_port: Optional[int], image: kx.PodImage,
-                 password: Optional[pulumi.Input[str]] = None, opts: Optional[pulumi.ResourceOptions] = None):
+                 password: Optional[pulumi.Input[str]] = None, client_secret: Optional[ClientSecret] = None,
+                 opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("msa:kafka:KafkaUi", name, {"image": cfg.ui.image}, opts)
         child = kx.child_options(self, opts)
         ns, component, http = names.namespace, "kafka-ui", 8080
         self.service = kx.cluster_ip_service(
             names.ui, ns, component, cluster_ip, [kx.port("http", http, node_port)], names.ui, child
         )
-        volumes, mounts, waits_for = [kx.TMP_VOLUME], [kx.TMP_MOUNT], []
-        if cfg.ui.login:
-            if password is None:
-                raise ValueError("kafka-ui login without msa:kafkaUiPassword (config.check_secrets_present stops this earlier)")
-            # Auto-named and immutable like the pull secret: a new password is a new Secret and a rollout.
-            self.auth = k8s.core.v1.Secret(
-                names.ui + UI_AUTH_SUFFIX,
-                metadata=kx.metadata(names.ui + UI_AUTH_SUFFIX, ns, component, autonamed=True),
-                immutable=True,
-                string_data={UI_USER_KEY: cfg.ui.username, UI_PASSWORD_KEY: pulumi.Output.secret(password)},
-                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])),
-            )
-            volumes.append(k8s.core.v1.VolumeArgs(name="auth", secret=k8s.core.v1.SecretVolumeSourceArgs(
-                secret_name=self.auth.metadata.name, default_mode=0o440)))
-            mounts.append(k8s.core.v1.VolumeMountArgs(name="auth", mount_path=UI_AUTH_MOUNT, read_only=True))
-            waits_for.append(self.auth)
+        volumes, mounts, waits_for = self._login(cfg, names, password, child)
+        env = kx.env(kafka_ui_env(cfg, names))
+        if client_secret is not None:
+            env.append(client_secret.jaas_env(UI_JAAS_ENV))
+            waits_for.append(client_secret.secret)
         self.deployment = k8s.apps.v1.Deployment(
             names.ui,
             metadata=kx.metadata(names.ui, ns, component, annotations=kx.checkov_skips(image.checkov_skips(cfg.ui.image))),
@@ -356,7 +365,7 @@ class KafkaUi(pulumi.ComponentResource):
                             name="kafka-ui",
                             image=image.ref,
                             image_pull_policy=kx.PULL_POLICY,
-                            env=kx.env(kafka_ui_env(cfg, names)),
+                            env=env,
                             ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=http)],
                             startup_probe=kx.http_probe("/actuator/health", http, period=5, failures=36),
                             readiness_probe=kx.http_probe("/actuator/health", http, period=10, failures=3),
@@ -373,3 +382,24 @@ class KafkaUi(pulumi.ComponentResource):
             opts=kx.waiting_for(child, waits_for),
         )
         self.register_outputs({})
+
+    def _login(self, cfg: KafkaConfig, names: KafkaNames, password: Optional[pulumi.Input[str]], child: pulumi.ResourceOptions):
+        """The login form's Secret, mounted as a config tree: (volumes, mounts, what the pods wait for)."""
+        volumes, mounts, waits_for = [kx.TMP_VOLUME], [kx.TMP_MOUNT], []
+        if not cfg.ui.login:
+            return volumes, mounts, waits_for
+        if password is None:
+            raise ValueError("kafka-ui login without msa:kafkaUiPassword (config.check_secrets_present stops this earlier)")
+        # Auto-named and immutable like the pull secret: a new password is a new Secret and a rollout.
+        self.auth = k8s.core.v1.Secret(
+            names.ui + UI_AUTH_SUFFIX,
+            metadata=kx.metadata(names.ui + UI_AUTH_SUFFIX, names.namespace, "kafka-ui", autonamed=True),
+            immutable=True,
+            string_data={UI_USER_KEY: cfg.ui.username, UI_PASSWORD_KEY: pulumi.Output.secret(password)},
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])),
+        )
+        volumes.append(k8s.core.v1.VolumeArgs(name="auth", secret=k8s.core.v1.SecretVolumeSourceArgs(
+            secret_name=self.auth.metadata.name, default_mode=0o440)))
+        mounts.append(k8s.core.v1.VolumeMountArgs(name="auth", mount_path=UI_AUTH_MOUNT, read_only=True))
+        waits_for.append(self.auth)
+        return volumes, mounts, waits_for

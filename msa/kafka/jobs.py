@@ -10,10 +10,12 @@ spec and Pulumi runs it again; nothing else does.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 from ..config.kafka_properties import broker_properties
-from ..names import KafkaNames
+from ..names import KAFKA_PORT, KafkaNames
 from . import reassign as kafka_reassign
+from .client_auth import CLIENT_CONFIG_ENV
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 # Moving data takes as long as copying it: 20 minutes covers a few GiB per broker on a small cluster.
@@ -46,26 +48,30 @@ def rebalance_script() -> str:
     return _script("kafka-rebalance.sh")
 
 
-def _common_env(brokers: int, names: KafkaNames) -> dict[str, str]:
-    return {
+def _common_env(brokers: int, names: KafkaNames, client_config: Optional[str]) -> dict[str, str]:
+    env = {
         "BOOTSTRAP_SERVERS": names.bootstrap_servers,
         # The client Service: it reaches whichever members are ready, whatever the ensemble size.
         "ZOOKEEPER_CONNECT": names.zookeeper_connect,
         "TARGET_BROKERS": str(brokers),
         "TIMEOUT_SECONDS": str(REASSIGN_TIMEOUT_SECONDS),
     }
+    if client_config:
+        # The admin user's client.properties (client_auth.CLIENT_CONFIG): every Kafka tool call takes it.
+        env[CLIENT_CONFIG_ENV] = client_config
+    return env
 
 
-def drain_env(brokers: int, overrides, names: KafkaNames) -> dict[str, str]:
+def drain_env(brokers: int, overrides, names: KafkaNames, client_config: Optional[str] = None) -> dict[str, str]:
     # The min ISR the brokers will run after the change, bridged by the drain until they restart.
-    return {**_common_env(brokers, names), "TARGET_MIN_ISR": broker_properties(brokers, overrides)["min.insync.replicas"]}
+    return {**_common_env(brokers, names, client_config), "TARGET_MIN_ISR": broker_properties(brokers, overrides)["min.insync.replicas"]}
 
 
-def rebalance_env(brokers: int, overrides, names: KafkaNames) -> dict[str, str]:
+def rebalance_env(brokers: int, overrides, names: KafkaNames, client_config: Optional[str] = None) -> dict[str, str]:
     props = broker_properties(brokers, overrides)
     pairs = lambda d: ",".join(f"{topic}={props[key]}" for topic, key in d.items())  # noqa: E731
     return {
-        **_common_env(brokers, names),
+        **_common_env(brokers, names, client_config),
         "WANTED_RF": pairs(INTERNAL_TOPICS),
         "DEFAULT_RF": props["default.replication.factor"],
         "WANTED_MIN_ISR": pairs(INTERNAL_MIN_ISR),
@@ -75,6 +81,16 @@ def rebalance_env(brokers: int, overrides, names: KafkaNames) -> dict[str, str]:
 def kafka_ready_script() -> str:
     """The brokers' readiness probe (python3 -c): registered and in sync, one Metadata request, no JVM."""
     return (SCRIPTS / "kafka_ready.py").read_text()
+
+
+def kafka_ready_command(port: int, client_config: Optional[str] = None) -> list[str]:
+    """The probe's exec command against the broker's own listener on `port`; on an authenticating listener
+    with the client.properties of a user it logs in as (SCRAM-SHA-512). -S: no site module, a third less
+    start-up time for a probe that needs only the standard library. The open listener's probe is the
+    command of old (no arguments): an open cluster's brokers do not roll for it."""
+    if port == KAFKA_PORT and not client_config:
+        return ["python3", "-S", "-c", kafka_ready_script()]
+    return ["python3", "-S", "-c", kafka_ready_script(), str(port), *([client_config] if client_config else [])]
 
 
 # --- ZooKeeper ----------------------------------------------------------------------------------------

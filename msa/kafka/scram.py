@@ -22,8 +22,9 @@ import pulumi_kubernetes as k8s
 
 from .. import k8s as kx
 from ..config import StackConfig
-from ..names import KAFKA_ADMIN_USER, KAFKA_BROKER_USER, KAFKA_SCRAM_PORT, KAFKA_UI_USER, KafkaNames
+from ..names import KAFKA_BROKER_USER, KafkaNames
 from .broker_auth import BROKER_JAAS_ENV
+from .client_auth import kafka_client_users
 from .credentials import derived_password, kafka_user_secret
 
 SCRAM_USERS_JOB = "kafka-scram-users"
@@ -36,12 +37,8 @@ SCRIPT = Path(__file__).resolve().parent / "scripts" / "kafka-scram-users.sh"
 
 def scram_users(cfg: StackConfig) -> list[str]:
     """Every SCRAM user of the stack (none for an open cluster), the brokers' own first."""
-    if cfg.kafka.authentication != "sasl":
-        return []
-    users = [KAFKA_BROKER_USER, KAFKA_ADMIN_USER]
-    if cfg.kafka.ui.enabled:
-        users.append(KAFKA_UI_USER)
-    return users + sorted(name for name, svc in cfg.services.items() if svc.kafka)
+    clients = kafka_client_users(cfg)       # [] for an open cluster
+    return [KAFKA_BROKER_USER, *clients] if clients else []
 
 
 def users_secret_data(seed: str, users: list[str]) -> dict[str, str]:
@@ -56,11 +53,6 @@ def scram_users_script() -> str:
 def scram_users_env(names: KafkaNames, phase: str) -> dict[str, str]:
     # The client Service: whichever members are ready (the Job runs before the brokers change).
     return {"ZOOKEEPER_CONNECT": names.zookeeper_connect, "USERS_DIR": USERS_DIR, "TARGET_PHASE": phase}
-
-
-def broker_readiness_command(script: str) -> list[str]:
-    """The readiness probe on the SCRAM listener, logged in as `broker` (kafka_ready.py: PORT CLIENT_PROPERTIES)."""
-    return ["python3", "-S", "-c", script, str(KAFKA_SCRAM_PORT), PROBE_CONFIG]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 
 from .. import k8s as kx
 from ..config import Service
+from ..kafka.client_auth import SPRING_JAAS_ENV, ClientSecret
 from ..names import CONFIG_REPO_MAP
 from .settings import CONFIG_REPO_MOUNT, POD_IP, POD_NAME, startup_failure_threshold
 
@@ -51,6 +52,8 @@ class SpringServiceArgs:
     config_map: Optional[k8s.core.v1.ConfigMap] = None
     # What the pods (not the Service object) must wait for: node setup, pull secret.
     pods_wait_for: tuple[pulumi.Resource, ...] = ()
+    # The service's own Kafka user (msa:kafka.authentication: sasl, `kafka: true`): its JAAS line as env.
+    kafka_secret: Optional[ClientSecret] = None
 
 
 class SpringService(pulumi.ComponentResource):
@@ -72,6 +75,8 @@ class SpringService(pulumi.ComponentResource):
             volumes.append(k8s.core.v1.VolumeArgs(name="config-repo", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=args.config_map.metadata.name)))
             mounts.append(k8s.core.v1.VolumeMountArgs(name="config-repo", mount_path=CONFIG_REPO_MOUNT, read_only=True))
             pods_wait_for.append(args.config_map)
+        if args.kafka_secret is not None:
+            pods_wait_for.append(args.kafka_secret.secret)
         container = _container(args, mounts)
         # The checks a tag-only image fails on purpose; a digest in the config removes the exceptions.
         skips = {} if args.image_pinned else kx.tag_only_skips(f"the prebuilt {args.name} image", f"msa:services.{args.name}.digest")
@@ -103,10 +108,13 @@ class SpringService(pulumi.ComponentResource):
 
 
 def _env(args: SpringServiceArgs) -> list[k8s.core.v1.EnvVarArgs]:
-    """The pod's name (and address, where the settings use it) for the kubelet to expand, then the settings."""
+    """The pod's name (and address, where the settings use it) for the kubelet to expand, then the settings;
+    with a Kafka user, its JAAS line from its Secret (never part of SPRING_APPLICATION_JSON or the spec)."""
     env = [kx.field_env(POD_NAME, "metadata.name")]
     if '"$(POD_IP)"' in args.settings_json:
         env.append(kx.field_env(POD_IP, "status.podIP"))
+    if args.kafka_secret is not None:
+        env.append(args.kafka_secret.jaas_env(SPRING_JAAS_ENV))
     return env + kx.env({"SPRING_APPLICATION_JSON": args.settings_json, "JAVA_TOOL_OPTIONS": args.service.java_opts})
 
 

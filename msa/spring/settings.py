@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import Route, Service, Spring, StackConfig
+from ..kafka.client_auth import security_protocol
+from ..kafka.credentials import SCRAM_MECHANISM
 
 CONFIG_REPO_MOUNT = "/config-repo"
 # Variables the kubelet expands inside SPRING_APPLICATION_JSON ($(NAME) syntax); declared before it.
@@ -170,7 +172,19 @@ def spring_settings(name: str, svc: Service, cfg: StackConfig, cluster_ip: str, 
         if svc.kafka_transactional:
             # Unique per pod, or two replicas fence each other's transactions (spring-kafka docs).
             spring["kafka"]["producer"] = {"transaction-id-prefix": f"{name}-$({POD_NAME})-"}
+        spring["kafka"].update(kafka_login(cfg))
     return settings
+
+
+def kafka_login(cfg: StackConfig) -> dict[str, Any]:
+    """`spring.kafka.*` for msa:kafka.authentication: sasl, without the secret part. The JAAS line (user
+    and password) comes from the pod's env, bound from its Secret (client_auth.SPRING_JAAS_ENV): Boot merges
+    `spring.kafka.properties` from every property source, and no key here may shadow it (SPRING_APPLICATION_JSON
+    outranks OS environment variables)."""
+    protocol = security_protocol(cfg.kafka)
+    if not protocol:
+        return {}
+    return {"security": {"protocol": protocol}, "properties": {"sasl.mechanism": SCRAM_MECHANISM}}
 
 
 def spring_application_json(settings: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ import pulumi_kubernetes as k8s
 
 from .. import k8s as kx
 from ..config import StackConfig, Verify
+from ..kafka.client_auth import ClientSecret
 from ..kafka.cluster import cp_checkov_skips
 from ..names import VERIFY_JOB as NAME
 from .spec import checker_files, checker_source, inputs_digest, spec_json
@@ -56,6 +57,8 @@ class VerificationArgs:
     image: kx.PodImage                  # cp-kafka as the brokers pull it: Python 3 and the Kafka tools
     inputs: pulumi.Input[str]           # spec.inputs_digest
     waits_for: Sequence[pulumi.Resource]
+    # msa:kafka.authentication: sasl: the admin user's Secret, its client.properties mounted for the tools.
+    admin_secret: Optional[ClientSecret] = None
 
 
 class Verification(pulumi.ComponentResource):
@@ -109,7 +112,8 @@ class Verification(pulumi.ComponentResource):
                 ),
             ),
             opts=pulumi.ResourceOptions.merge(
-                kx.waiting_for(child, [*args.waits_for, self.config_map, self.role_binding]),
+                kx.waiting_for(child, [*args.waits_for, self.config_map, self.role_binding,
+                                       *([args.admin_secret.secret] if args.admin_secret else [])]),
                 pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout)),
             ),
         )
@@ -122,7 +126,8 @@ class Verification(pulumi.ComponentResource):
             automount_service_account_token=True,
             image_pull_secrets=args.image.pull_secrets,
             security_context=k8s.core.v1.PodSecurityContextArgs(
-                run_as_user=CP_USER, run_as_group=CP_USER, run_as_non_root=True,
+                # fsGroup: the admin client.properties (mode 0440) is readable by the pod's group.
+                run_as_user=CP_USER, run_as_group=CP_USER, fs_group=CP_USER, run_as_non_root=True,
                 seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
             ),
             containers=[self._container(args)],
@@ -130,6 +135,7 @@ class Verification(pulumi.ComponentResource):
                 k8s.core.v1.VolumeArgs(name="checker", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
                     name=self.config_map.metadata.name, items=_volume_items())),
                 k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")),
+                *([args.admin_secret.config_volume()] if args.admin_secret else []),
             ],
         )
 
@@ -159,6 +165,7 @@ class Verification(pulumi.ComponentResource):
             volume_mounts=[
                 k8s.core.v1.VolumeMountArgs(name="checker", mount_path=MOUNT, read_only=True),
                 k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+                *([args.admin_secret.config_mount()] if args.admin_secret else []),
             ],
         )
 

@@ -17,6 +17,7 @@ import yaml
 from ..addressing import AddressPlan
 from ..config import StackConfig
 from ..config.kafka_properties import broker_properties
+from ..kafka.client_auth import CLIENT_CONFIG, security_protocol
 from ..mirror_plan import pulled_repositories, service_digest_source
 from ..names import KafkaNames
 
@@ -132,6 +133,8 @@ def _kafka_spec(cfg: StackConfig, names: KafkaNames) -> dict:
         "transactionalId": VERIFY_TRANSACTIONAL_ID,
         "records": VERIFY_RECORDS,
         "timeoutMs": cfg.verify.kafka_timeout_seconds * 1000,
+        # msa:kafka.authentication: sasl: the admin user's client.properties, mounted from its Secret (job.py).
+        "clientConfig": CLIENT_CONFIG if security_protocol(kafka) else None,
     }
 
 

@@ -46,6 +46,16 @@ CANARIES = {
     "msa:kafkaUiPassword": "Canary-KafkaUi-5e81b2d4",
     "msa:kafkaAuthSecret": "Canary-KafkaAuth-3b6f0a97",
 }
+
+
+def derived_canaries() -> dict[str, str]:
+    """What the seed canary becomes in the cluster (msa:kafka.authentication: sasl): every Kafka user's
+    derived password and the JAAS line's marker. None of them may be in plain text in the state or output."""
+    from msa.kafka.credentials import derived_password
+
+    users = ("admin", "broker", "kafka-ui", "store-service")
+    found = {f"password of {u}": derived_password(CANARIES["msa:kafkaAuthSecret"], u) for u in users}
+    return {**found, "a JAAS line": "ScramLoginModule required"}
 NOT_COPIED = ("venv", ".venv", ".git", "rendered", "__pycache__", "*cache*", ".hypothesis", ".ci", "target", "tests", "benchmarks")
 
 

@@ -111,6 +111,12 @@ class LoopbackStack:
         (config_map,) = [o for o in objects(self.rendered, "ConfigMap") if o["metadata"]["labels"]["app.kubernetes.io/name"] == "config-repo"]
         return config_map["data"]
 
+    def secret_value(self, name: str, key: str) -> str:
+        """A key of a rendered Secret, as the kubelet reads it for a secretKeyRef (kafka_clients_auth.secret_data)."""
+        from integration.kafka_clients_auth import secret_value
+
+        return secret_value(self.rendered, name, key)
+
     def hosts_file(self) -> str:
         """Cluster DNS as a hosts file: every Service's names resolve to its ClusterIP."""
         lines = []
@@ -162,8 +168,9 @@ def expand(value: str, defined: dict[str, str]) -> str:
     return _REFERENCE.sub(one, value)
 
 
-def pod_env(deployment: dict, pod_name: str, pod_ip: str) -> dict[str, str]:
-    """The container's environment as the kubelet builds it (values, downward API, expansion)."""
+def pod_env(deployment: dict, pod_name: str, pod_ip: str, secret: Optional[Callable[[str, str], str]] = None) -> dict[str, str]:
+    """The container's environment as the kubelet builds it (values, downward API, Secrets through
+    `secret(name, key)`, expansion)."""
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     fields = {"metadata.name": pod_name, "status.podIP": pod_ip, "metadata.namespace": deployment["metadata"].get("namespace", "")}
     env: dict[str, str] = {}
@@ -172,6 +179,9 @@ def pod_env(deployment: dict, pod_name: str, pod_ip: str) -> dict[str, str]:
             env[var["name"]] = expand(var["value"], env)
         elif "fieldRef" in var.get("valueFrom", {}):
             env[var["name"]] = fields[var["valueFrom"]["fieldRef"]["fieldPath"]]
+        elif "secretKeyRef" in var.get("valueFrom", {}) and secret is not None:
+            ref = var["valueFrom"]["secretKeyRef"]
+            env[var["name"]] = secret(ref["name"], ref["key"])
         else:
             raise AssertionError(f"{var['name']}: env source {var.get('valueFrom')} is not emulated here")
     return env
@@ -287,9 +297,11 @@ class SpringSystem:
     def role(self, service: str) -> str:
         return self.stack.deployment(service)["metadata"]["labels"]["app.kubernetes.io/component"]
 
-    def start(self, service: str, replica: int = 0, app: Optional[str] = None, properties: Optional[dict[str, str]] = None) -> SpringApp:
+    def start(self, service: str, replica: int = 0, app: Optional[str] = None, properties: Optional[dict[str, str]] = None,
+              args: tuple[str, ...] = ()) -> SpringApp:
         """Start (without waiting) replica `replica` of `service`, run from jar `app` (default: by role),
-        with extra system `properties` (diagnostics only: see SpringApp.properties)."""
+        with extra system `properties` (diagnostics only: see SpringApp.properties) and command-line
+        `args` (they outrank SPRING_APPLICATION_JSON: only for an address that must differ on one machine)."""
         app = app or ROLE_JAR.get(self.role(service), "client")
         key = (service, app, replica)
         if key in self.apps and self.apps[key].running():
@@ -300,19 +312,21 @@ class SpringSystem:
         pod_name = f"{service}-{app.replace('.', '')}-{replica}"
         spring_app = SpringApp(
             service=service, app=app, pod_name=pod_name, address=address, port=self.stack.ports[service],
-            env=pod_env(self.stack.deployment(service), pod_name, address),
+            env=pod_env(self.stack.deployment(service), pod_name, address, self.stack.secret_value),
             log_path=self.workdir / f"{pod_name}.log", properties=dict(properties or {}),
         )
         if app == "config-server":
             # The ConfigMap volume: the same files, in a folder here instead of the pod's mount path.
             spring_app.args.append(f"--spring.cloud.config.server.native.search-locations=file:{self.repo}/")
+        spring_app.args.extend(args)
         spring_app.start(self.hosts)
         self.apps[key] = spring_app
         return spring_app
 
-    def app(self, service: str, replica: int = 0, app: Optional[str] = None, properties: Optional[dict[str, str]] = None) -> SpringApp:
+    def app(self, service: str, replica: int = 0, app: Optional[str] = None, properties: Optional[dict[str, str]] = None,
+            args: tuple[str, ...] = ()) -> SpringApp:
         """Replica `replica` of `service`, started if needed and ready (its readiness probe passes)."""
-        spring_app = self.start(service, replica, app, properties)
+        spring_app = self.start(service, replica, app, properties, args)
         spring_app.wait_ready()
         return spring_app
 

@@ -1,5 +1,6 @@
 # Shared by the Kafka admin Jobs (kafka-drain.sh, kafka-rebalance.sh); runs in the cp-kafka image.
-# Inputs (env): BOOTSTRAP_SERVERS, ZOOKEEPER_CONNECT, TARGET_BROKERS, TIMEOUT_SECONDS, MSA_PLANNER.
+# Inputs (env): BOOTSTRAP_SERVERS, ZOOKEEPER_CONNECT, TARGET_BROKERS, TIMEOUT_SECONDS, MSA_PLANNER, and
+# KAFKA_CLIENT_CONFIG (the admin user's client.properties) when the cluster authenticates its clients.
 set -euo pipefail
 JOB=${JOB:-kafka-admin}
 WORK=$(mktemp -d)
@@ -18,6 +19,28 @@ log() { echo "$JOB: $*"; }
 # A tool call that must answer within a bound (a JVM per call: keep them few).
 tool() { timeout 180 "$@"; }
 
+if [ -n "${KAFKA_CLIENT_CONFIG:-}" ] && [ ! -r "$KAFKA_CLIENT_CONFIG" ]; then
+  fail "cannot read the Kafka admin user's credentials at $KAFKA_CLIENT_CONFIG (its Secret kafka-user-admin-* is not mounted)"
+fi
+
+# kafka_tool TOOL ARGS...: a Kafka tool against the cluster, logged in as the admin user when the
+# cluster authenticates (kafka-leader-election spells --command-config as --admin.config).
+kafka_tool() {
+  local name=$1 auth=()
+  shift
+  if [ -n "${KAFKA_CLIENT_CONFIG:-}" ]; then
+    if [ "$name" = kafka-leader-election ]; then auth=(--admin.config "$KAFKA_CLIENT_CONFIG"); else auth=(--command-config "$KAFKA_CLIENT_CONFIG"); fi
+  fi
+  tool "$name" --bootstrap-server "$BOOTSTRAP_SERVERS" ${auth[@]+"${auth[@]}"} "$@"
+}
+
+# why_failed FILE: the line of a tool's output that says why it failed; a refused login first, wherever
+# it is (the tools print it amid a stack trace), else the last line.
+why_failed() {
+  grep -m1 -E 'SaslAuthenticationException|Authentication failed|IllegalSaslStateException|UnsupportedSaslMechanism' "$1" ||
+    grep -v '^\s*$' "$1" | tail -n 1
+}
+
 # zookeeper-shell prints "Node does not exist" and exits 1 for a missing znode.
 zk_get() { tool zookeeper-shell "$ZOOKEEPER_CONNECT" get "$1" >"$WORK/zk.out" 2>"$WORK/zk.err"; }
 
@@ -34,15 +57,15 @@ registered_brokers() {
 }
 
 describe_topics() {
-  tool kafka-topics --bootstrap-server "$BOOTSTRAP_SERVERS" --describe >"$WORK/describe.txt" 2>"$WORK/describe.err" ||
-    fail "kafka-topics --describe failed: $(grep -v '^\s*$' "$WORK/describe.err" | tail -n 1)"
+  kafka_tool kafka-topics --describe >"$WORK/describe.txt" 2>"$WORK/describe.err" ||
+    fail "kafka-topics --describe failed: $(why_failed "$WORK/describe.err")"
 }
 
 # The topics' own settings: `kafka-topics --describe` also prints values a topic takes from the brokers
 # (their static or cluster-wide min.insync.replicas), `kafka-configs` only the topic-level ones.
 describe_topic_overrides() {
-  tool kafka-configs --bootstrap-server "$BOOTSTRAP_SERVERS" --entity-type topics --describe >"$WORK/overrides.txt" 2>"$WORK/overrides.err" ||
-    fail "kafka-configs --describe failed: $(grep -v '^\s*$' "$WORK/overrides.err" | tail -n 1)"
+  kafka_tool kafka-configs --entity-type topics --describe >"$WORK/overrides.txt" 2>"$WORK/overrides.err" ||
+    fail "kafka-configs --describe failed: $(why_failed "$WORK/overrides.err")"
 }
 
 # plan_field FIELD: one part of the planner's JSON answer ($WORK/plan.json).
@@ -64,9 +87,9 @@ for topic, cfg in json.load(open(sys.argv[1]))[sys.argv[2]].items():
   while read -r topic settings; do
     [ -n "$topic" ] || continue
     log "topic $topic: $settings"
-    tool kafka-configs --bootstrap-server "$BOOTSTRAP_SERVERS" --entity-type topics --entity-name "$topic" \
+    kafka_tool kafka-configs --entity-type topics --entity-name "$topic" \
       --alter --add-config "$settings" >/dev/null 2>"$WORK/configs.err" ||
-      fail "could not set $settings on topic $topic: $(tail -n 1 "$WORK/configs.err")"
+      fail "could not set $settings on topic $topic: $(why_failed "$WORK/configs.err")"
   done <"$WORK/configs.txt"
 }
 
@@ -105,13 +128,13 @@ write_change() {
 # static value, not a topic's own); "" removes it.
 set_cluster_min_isr() {
   if [ -n "$1" ]; then
-    tool kafka-configs --bootstrap-server "$BOOTSTRAP_SERVERS" --entity-type brokers --entity-default \
+    kafka_tool kafka-configs --entity-type brokers --entity-default \
       --alter --add-config "min.insync.replicas=$1" >/dev/null 2>"$WORK/configs.err" ||
-      fail "could not set the cluster-wide min.insync.replicas: $(tail -n 1 "$WORK/configs.err")"
+      fail "could not set the cluster-wide min.insync.replicas: $(why_failed "$WORK/configs.err")"
   else
-    tool kafka-configs --bootstrap-server "$BOOTSTRAP_SERVERS" --entity-type brokers --entity-default \
+    kafka_tool kafka-configs --entity-type brokers --entity-default \
       --alter --delete-config min.insync.replicas >/dev/null 2>"$WORK/configs.err" ||
-      fail "could not remove the cluster-wide min.insync.replicas: $(tail -n 1 "$WORK/configs.err")"
+      fail "could not remove the cluster-wide min.insync.replicas: $(why_failed "$WORK/configs.err")"
   fi
 }
 
@@ -121,8 +144,8 @@ set_cluster_min_isr() {
 wait_for_running_moves() {
   local running logged=""
   while :; do
-    tool kafka-reassign-partitions --bootstrap-server "$BOOTSTRAP_SERVERS" --list >"$WORK/list.out" 2>&1 ||
-      fail "kafka-reassign-partitions --list failed: $(grep -v '^\s*$' "$WORK/list.out" | tail -n 1)"
+    kafka_tool kafka-reassign-partitions --list >"$WORK/list.out" 2>&1 ||
+      fail "kafka-reassign-partitions --list failed: $(why_failed "$WORK/list.out")"
     running=$(grep -c ': replicas: ' "$WORK/list.out" || true)
     [ "$running" != 0 ] || return 0
     [ -n "$logged" ] || log "waiting for $running partition move(s) started earlier, e.g. $(grep -m1 ': replicas: ' "$WORK/list.out")"
@@ -136,8 +159,8 @@ wait_for_running_moves() {
 # wait_in_sync: until no partition is under-replicated, bounded by TIMEOUT_SECONDS.
 wait_in_sync() {
   while :; do
-    tool kafka-topics --bootstrap-server "$BOOTSTRAP_SERVERS" --describe --under-replicated-partitions \
-      >"$WORK/urp.txt" 2>"$WORK/urp.err" || fail "kafka-topics --describe failed: $(tail -n 1 "$WORK/urp.err")"
+    kafka_tool kafka-topics --describe --under-replicated-partitions \
+      >"$WORK/urp.txt" 2>"$WORK/urp.err" || fail "kafka-topics --describe failed: $(why_failed "$WORK/urp.err")"
     grep -q 'Partition:' "$WORK/urp.txt" || return 0
     [ "$(date +%s)" -lt "$DEADLINE" ] ||
       fail "$(grep -c 'Partition:' "$WORK/urp.txt") partition(s) still under-replicated after ${TIMEOUT_SECONDS}s, e.g. $(grep -m1 'Partition:' "$WORK/urp.txt" | tr -s ' \t' ' '); check the brokers and run again"
@@ -152,11 +175,11 @@ reassign() {
   count=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["partitions"]))' "$WORK/reassignment.json")
   if [ "$count" = 0 ]; then log "no partition to move"; return 0; fi
   log "moving $count partition(s)"
-  tool kafka-reassign-partitions --bootstrap-server "$BOOTSTRAP_SERVERS" --execute \
+  kafka_tool kafka-reassign-partitions --execute \
     --reassignment-json-file "$WORK/reassignment.json" >"$WORK/execute.out" 2>&1 ||
-    fail "kafka-reassign-partitions --execute failed: $(grep -v '^\s*$' "$WORK/execute.out" | tail -n 1)"
+    fail "kafka-reassign-partitions --execute failed: $(why_failed "$WORK/execute.out")"
   while :; do
-    tool kafka-reassign-partitions --bootstrap-server "$BOOTSTRAP_SERVERS" --verify \
+    kafka_tool kafka-reassign-partitions --verify \
       --reassignment-json-file "$WORK/reassignment.json" >"$WORK/verify.out" 2>&1 || true
     if ! grep -q "still in progress" "$WORK/verify.out" && [ "$(grep -c 'is completed' "$WORK/verify.out")" = "$count" ]; then
       log "all $count partition(s) moved"

@@ -17,7 +17,7 @@ describe_topics
 describe_topic_overrides
 # The default factor topics get now: the rebalance raises the topics that have it to the new default,
 # and leaves a user's own lower factor alone.
-default_rf=$(tool kafka-configs --bootstrap-server "$BOOTSTRAP_SERVERS" --entity-type brokers --entity-name "${live%%,*}" \
+default_rf=$(kafka_tool kafka-configs --entity-type brokers --entity-name "${live%%,*}" \
   --describe --all 2>/dev/null | sed -n 's/^ *default\.replication\.factor=\([0-9][0-9]*\) .*/\1/p' | head -n 1 || true)
 python3 "$MSA_PLANNER" drain "$TARGET_BROKERS" "$live" "$TARGET_MIN_ISR" "$default_rf" "$(read_change)" "$WORK/overrides.txt" \
   <"$WORK/describe.txt" >"$WORK/plan.json"

@@ -27,7 +27,7 @@ apply_configs configsAfter
 # The brokers run the new static min.insync.replicas now: drop the drain's temporary cluster-wide value,
 # once every replica is in sync (a follower still catching up would leave a partition below it).
 wait_in_sync
-if tool kafka-configs --bootstrap-server "$BOOTSTRAP_SERVERS" --entity-type brokers --entity-default --describe 2>/dev/null |
+if kafka_tool kafka-configs --entity-type brokers --entity-default --describe 2>/dev/null |
     grep -q '^ *min\.insync\.replicas='; then
   log "removing the cluster-wide min.insync.replicas the drain set"
   set_cluster_min_isr ""
@@ -35,5 +35,5 @@ fi
 # Last: a rebalance stopped before this point runs again with the same record.
 write_change "$(plan_text record)"
 # Leaders follow the new preferred replicas now instead of at the next auto rebalance (5 min).
-tool kafka-leader-election --bootstrap-server "$BOOTSTRAP_SERVERS" --election-type PREFERRED --all-topic-partitions >/dev/null 2>&1 || true
+kafka_tool kafka-leader-election --election-type PREFERRED --all-topic-partitions >/dev/null 2>&1 || true
 log "done: replication and leadership spread over brokers 0..$((TARGET_BROKERS - 1))"

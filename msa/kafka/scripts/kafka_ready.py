@@ -4,20 +4,88 @@
 #  - it is in the ISR of every partition it holds a replica of (caught up: restarting the next pod
 #    of a roll cannot take a partition below its in-sync replicas).
 # The broker id is the pod ordinal (the start command's rule). Standard library only, python3 >= 3.6.
+# Arguments: [PORT [CLIENT_PROPERTIES]] (default 9092, or KAFKA_READY_PORT). With a client.properties
+# (a listener that authenticates) the probe logs in first with SCRAM-SHA-512 as its user (RFC 5802, over
+# Kafka's SaslHandshake v1 + SaslAuthenticate v0).
+import base64
+import hashlib
+import hmac
 import os
+import re
 import socket
 import struct
 import sys
 
+CLIENT = b"msa-ready"
 
-def metadata(host, port, timeout=4.0):
-    client = b"msa-ready"
-    body = struct.pack(">hhih", 3, 0, 1, len(client)) + client + struct.pack(">i", 0)
+
+class LoginRefused(Exception):
+    pass
+
+
+def request(s, api_key, version, correlation, payload):
+    """One request (header v1) and its response body after the correlation id."""
+    body = struct.pack(">hhih", api_key, version, correlation, len(CLIENT)) + CLIENT + payload
+    s.sendall(struct.pack(">i", len(body)) + body)
+    size = struct.unpack(">i", _read(s, 4))[0]
+    return _read(s, size)[4:]
+
+
+def credentials(path):
+    """(user, password) from a client.properties' sasl.jaas.config line."""
+    with open(path) as f:
+        text = f.read()
+    user = re.search(r'username="([^"]*)"', text)
+    password = re.search(r'password="([^"]*)"', text)
+    if not user or not password:
+        raise ValueError("no username/password in the sasl.jaas.config of %s" % path)
+    return user.group(1), password.group(1)
+
+
+def _hmac(key, text):
+    return hmac.new(key, text, hashlib.sha512).digest()
+
+
+def scram_login(s, user, password):
+    """SCRAM-SHA-512; raises LoginRefused with Kafka's message when the broker refuses the login."""
+    mechanism = b"SCRAM-SHA-512"
+    answer = request(s, 17, 1, 1, struct.pack(">h", len(mechanism)) + mechanism)
+    if struct.unpack_from(">h", answer)[0] != 0:
+        raise LoginRefused("the listener does not offer SCRAM-SHA-512")
+    nonce = base64.b64encode(os.urandom(24)).decode()
+    name = user.replace("=", "=3D").replace(",", "=2C")
+    first_bare = "n=%s,r=%s" % (name, nonce)
+    server_first = _authenticate(s, 2, ("n,," + first_bare).encode()).decode()
+    fields = dict(item.split("=", 1) for item in server_first.split(","))
+    if not fields["r"].startswith(nonce):
+        raise LoginRefused("the broker answered with another nonce")
+    salted = hashlib.pbkdf2_hmac("sha512", password.encode(), base64.b64decode(fields["s"]), int(fields["i"]))
+    client_key = _hmac(salted, b"Client Key")
+    without_proof = "c=biws,r=" + fields["r"]
+    auth_message = ",".join((first_bare, server_first, without_proof)).encode()
+    signature = _hmac(hashlib.sha512(client_key).digest(), auth_message)
+    proof = bytes(a ^ b for a, b in zip(client_key, signature))
+    server_final = _authenticate(s, 3, (without_proof + ",p=" + base64.b64encode(proof).decode()).encode()).decode()
+    if server_final != "v=" + base64.b64encode(_hmac(_hmac(salted, b"Server Key"), auth_message)).decode():
+        raise LoginRefused("the broker's SCRAM signature does not match")
+
+
+def _authenticate(s, correlation, token):
+    answer = request(s, 36, 0, correlation, struct.pack(">i", len(token)) + token)
+    error, size = struct.unpack_from(">hh", answer)
+    pos = 4 + max(size, 0)
+    if error != 0:
+        raise LoginRefused(answer[4:pos].decode(errors="replace") or "login refused (error %d)" % error)
+    length = struct.unpack_from(">i", answer, pos)[0]
+    return answer[pos + 4:pos + 4 + length]
+
+
+def metadata(host, port, timeout=4.0, login=None):
     with socket.create_connection((host, port), timeout=timeout) as s:
         s.settimeout(timeout)
-        s.sendall(struct.pack(">i", len(body)) + body)
-        size = struct.unpack(">i", _read(s, 4))[0]
-        return _read(s, size)
+        if login:
+            scram_login(s, *login)
+        return struct.pack(">i", 0) + request(s, 3, 0, 9, struct.pack(">i", 0))
 
 
 def _read(s, n):
@@ -66,10 +134,15 @@ def parse(data):
 
 def main():
     broker = int(os.environ.get("BROKER_ID") or (os.environ.get("HOSTNAME") or socket.gethostname()).rsplit("-", 1)[1])
-    port = int(os.environ.get("KAFKA_READY_PORT", "9092"))
+    port = int(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("KAFKA_READY_PORT", "9092"))
+    login = None
     try:
-        brokers, partitions = parse(metadata("127.0.0.1", port))
-    except (OSError, struct.error) as error:
+        login = credentials(sys.argv[2]) if len(sys.argv) > 2 else None
+        brokers, partitions = parse(metadata("127.0.0.1", port, login=login))
+    except LoginRefused as error:
+        print("Kafka refused the probe's login as %s: %s" % (login[0], error))
+        return 1
+    except (OSError, ValueError, KeyError, struct.error) as error:
         print("no metadata answer: %s" % error)
         return 1
     if broker not in brokers:

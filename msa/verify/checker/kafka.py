@@ -25,12 +25,28 @@ class Ran:
     stderr: str
 
     def error_line(self) -> str:
-        """The most telling line of a failed tool run (the exception, not the stack trace)."""
+        """The most telling line of a failed tool run (the exception, not the stack trace); a refused
+        login first, wherever it is, with what to check."""
         lines = [ln.strip() for ln in (self.stderr + "\n" + self.stdout).splitlines() if ln.strip()]
+        for line in lines:
+            if re.search(r"SaslAuthenticationException|Authentication failed", line):
+                return line[:400] + " (" + AUTH_HINT + ")"
         for line in lines:
             if re.search(r"(Exception|Error)\b.*:", line) and not line.startswith("at "):
                 return line[:400]
         return (lines[-1] if lines else f"exit status {self.returncode}")[:400]
+
+
+AUTH_HINT = ("Kafka refused the admin user's login: its SCRAM credential and its Secret kafka-user-admin-* disagree; "
+             "docs/troubleshooting.md: SaslAuthenticationException")
+# How each tool takes a client.properties (spec kafka.clientConfig: the admin user's, when the cluster authenticates).
+CONFIG_OPTION = {"kafka-producer-perf-test": "--producer.config", "kafka-console-consumer": "--consumer.config"}
+
+
+def login(spec_kafka: dict, tool: str) -> list[str]:
+    """The arguments that make `tool` log in as the spec's Kafka user; none for an open cluster."""
+    config = spec_kafka.get("clientConfig")
+    return [CONFIG_OPTION.get(tool, "--command-config"), config] if config else []
 
 
 def run_tool(args: list[str], timeout: float) -> Ran:
@@ -109,7 +125,7 @@ def kafka_checks(spec: dict, run: Callable[[list[str], float], Ran] = run_tool) 
     results = []
 
     # 1. every broker is alive and runs the replication settings the stack rendered.
-    described = run(["kafka-configs", "--bootstrap-server", bootstrap, "--entity-type", "brokers", "--describe", "--all"], tool_timeout)
+    described = run(["kafka-configs", "--bootstrap-server", bootstrap, *login(k, "kafka-configs"), "--entity-type", "brokers", "--describe", "--all"], tool_timeout)
     if described.returncode != 0:
         results.append(failed("kafka", "brokers", f"kafka-configs at {bootstrap} failed: {described.error_line()}"))
     else:
@@ -131,7 +147,7 @@ def kafka_checks(spec: dict, run: Callable[[list[str], float], Ran] = run_tool) 
     run_id = time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6]
     topic = f"{k['topicPrefix']}-{run_id}"
     _delete_leftover_topics(k, run, tool_timeout)
-    created = run(["kafka-topics", "--bootstrap-server", bootstrap, "--create", "--topic", topic,
+    created = run(["kafka-topics", "--bootstrap-server", bootstrap, *login(k, "kafka-topics"), "--create", "--topic", topic,
                    "--partitions", str(k["partitions"]), "--replication-factor", str(k["replicationFactor"]),
                    "--config", f"min.insync.replicas={k['minInsyncReplicas']}"], tool_timeout)
     if created.returncode != 0:
@@ -142,7 +158,7 @@ def kafka_checks(spec: dict, run: Callable[[list[str], float], Ran] = run_tool) 
         results.append(_transaction(k, topic, run_id, run, tool_timeout))
         # 4. the topic and the internal topics the transaction and the consumer group used are fully replicated.
         internal = ["__transaction_state", "__consumer_offsets"]
-        shown = run(["kafka-topics", "--bootstrap-server", bootstrap, "--describe", "--topic", "|".join([re.escape(topic), *internal])], tool_timeout)
+        shown = run(["kafka-topics", "--bootstrap-server", bootstrap, *login(k, "kafka-topics"), "--describe", "--topic", "|".join([re.escape(topic), *internal])], tool_timeout)
         if shown.returncode != 0:
             results.append(failed("kafka", "topic", f"describing {topic} failed: {shown.error_line()}"))
             return results
@@ -157,16 +173,16 @@ def kafka_checks(spec: dict, run: Callable[[list[str], float], Ran] = run_tool) 
                        passed("kafka", "internal topics", "__transaction_state, __consumer_offsets: RF "
                               f"{k['internalReplicationFactor']['__transaction_state']}/{k['internalReplicationFactor']['__consumer_offsets']}, fully replicated"))
     finally:
-        run(["kafka-topics", "--bootstrap-server", bootstrap, "--delete", "--topic", re.escape(topic)], tool_timeout)
+        run(["kafka-topics", "--bootstrap-server", bootstrap, *login(k, "kafka-topics"), "--delete", "--topic", re.escape(topic)], tool_timeout)
     return results
 
 
 def _delete_leftover_topics(k: dict, run, tool_timeout: float) -> None:
     """Topics of runs that died before cleaning up (deletion is asynchronous; nothing waits for it)."""
-    listed = run(["kafka-topics", "--bootstrap-server", k["bootstrap"], "--list"], tool_timeout)
+    listed = run(["kafka-topics", "--bootstrap-server", k["bootstrap"], *login(k, "kafka-topics"), "--list"], tool_timeout)
     leftovers = [t for t in listed.stdout.split() if t.startswith(k["topicPrefix"] + "-")]
     if leftovers:
-        run(["kafka-topics", "--bootstrap-server", k["bootstrap"], "--delete", "--topic", "|".join(map(re.escape, leftovers))], tool_timeout)
+        run(["kafka-topics", "--bootstrap-server", k["bootstrap"], *login(k, "kafka-topics"), "--delete", "--topic", "|".join(map(re.escape, leftovers))], tool_timeout)
 
 
 def _transaction(k: dict, topic: str, run_id: str, run, tool_timeout: float) -> Result:
@@ -176,7 +192,7 @@ def _transaction(k: dict, topic: str, run_id: str, run, tool_timeout: float) -> 
         with open(payload, "w") as f:
             f.write(marker)
         produced = run(["kafka-producer-perf-test", "--topic", topic, "--num-records", str(records), "--throughput", "-1",
-                        "--payload-file", payload, "--transactional-id", k["transactionalId"],
+                        "--payload-file", payload, "--transactional-id", k["transactionalId"], *login(k, "kafka-producer-perf-test"),
                         # One transaction for all records: it commits when the last record is sent.
                         "--transaction-duration-ms", str(10 * int(k["timeoutMs"])),
                         "--producer-props", f"bootstrap.servers={k['bootstrap']}", "acks=all",
@@ -188,7 +204,7 @@ def _transaction(k: dict, topic: str, run_id: str, run, tool_timeout: float) -> 
             hint = (" (the transaction coordinator has no __transaction_state: transaction.state.log.replication.factor"
                     " above the live brokers? see the kafka brokers line)")
         return failed("kafka", "transaction", f"transactional producer {k['transactionalId']} failed: {produced.error_line()}{hint}")
-    consumed = run(["kafka-console-consumer", "--bootstrap-server", k["bootstrap"], "--topic", topic, "--from-beginning",
+    consumed = run(["kafka-console-consumer", "--bootstrap-server", k["bootstrap"], *login(k, "kafka-console-consumer"), "--topic", topic, "--from-beginning",
                     "--isolation-level", "read_committed", "--group", f"{k['topicPrefix']}-{run_id}",
                     "--max-messages", str(records), "--timeout-ms", str(k["timeoutMs"])], tool_timeout)
     read = sum(1 for line in consumed.stdout.splitlines() if line.strip() == marker)
