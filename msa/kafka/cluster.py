@@ -16,22 +16,19 @@ from .. import k8s as kx
 from ..config import Kafka as KafkaConfig
 from ..names import KAFKA_PORT, UI_AUTH_SUFFIX, ZOOKEEPER_CLIENT_PORT, ZOOKEEPER_ELECTION_PORT, ZOOKEEPER_PEER_PORT, KafkaNames
 from .jobs import (
-    REASSIGN_TIMEOUT_SECONDS, drain_env, drain_script, kafka_ready_command, rebalance_env, rebalance_script, zookeeper_member_env,
+    REASSIGN_TIMEOUT_SECONDS, drain_env, drain_script, rebalance_env, rebalance_script, zookeeper_member_env,
     zookeeper_ready_script, zookeeper_shrink_env, zookeeper_shrink_script, zookeeper_start_script,
 )
-from .broker_auth import SCRAM_ADDED, SCRAM_ONLY, broker_phase, probe_port
+from .broker_auth import SCRAM_ADDED, broker_phase
+from .broker_pod import broker_container
 from .client_auth import CLIENT_CONFIG, UI_JAAS_ENV, ClientSecret, client_settings
-from .scram import PROBE_CONFIG, maybe_broker_scram
-from .settings import kafka_env
+from .scram import maybe_broker_scram
 from .storage import claim_names
 
 # Label of the Jobs that administer Kafka (NetworkPolicies admit app.kubernetes.io/component=kafka-admin).
 ADMIN_COMPONENT = "kafka-admin"
 # cp-* images run as appuser (uid/gid 1000); the PVC must be writable by that group.
 CP_USER = 1000
-
-# broker.id from the StatefulSet ordinal (kafka-2 -> 2), then cp-kafka's own entrypoint.
-KAFKA_START = 'export KAFKA_BROKER_ID="${HOSTNAME##*-}" && exec /etc/confluent/docker/run'
 
 
 def _pod_security() -> k8s.core.v1.PodSecurityContextArgs:
@@ -230,31 +227,7 @@ class KafkaCluster(pulumi.ComponentResource):
         self.transition_step = cfg.transition
         self.scram = scram = maybe_broker_scram(list(scram_users), names, phase, auth_seed, images.kafka, job_options,
                                                 kx.waiting_for(child, brokers_wait_for))
-        env = [
-            kx.field_env("POD_NAME", "metadata.name"),
-            *kx.env(kafka_env(cfg, names)),
-            *(scram.env if scram else ()),
-        ]
-        # The probes use PLAINTEXT as long as it is open (the transition's steps), SCRAM with the broker's login after.
-        probe = probe_port(phase)
-        readiness = kafka_ready_command(probe, PROBE_CONFIG if phase == SCRAM_ONLY else None)
-        container = k8s.core.v1.ContainerArgs(
-            name="kafka",
-            image=images.kafka.ref,
-            image_pull_policy=kx.PULL_POLICY,
-            command=["bash", "-c", KAFKA_START],
-            env=env,
-            ports=[k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.port) for p in ports],
-            # Log recovery after an unclean stop can take minutes: a generous start budget.
-            startup_probe=kx.tcp_probe(probe, period=5, failures=60),
-            # Ready = registered and in the ISR of every partition it holds: a roll moves to the next pod
-            # only then (the port opens long before the replicas have caught up).
-            readiness_probe=kx.exec_probe(readiness, period=10, failures=3),
-            liveness_probe=kx.tcp_probe(probe, period=10, failures=6),
-            resources=kx.resources(cfg.resources),
-            security_context=_container_security(),
-            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data"), *(scram.mounts if scram else ())],
-        )
+        container = broker_container(cfg, names, images.kafka.ref, phase, scram, ports, _container_security())
         # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
         # spread over every broker after it is ready (see jobs.py; both are no-ops when nothing moves).
         # With authentication both log in as the admin user (its client.properties, mounted read-only).
