@@ -28,7 +28,8 @@ from msa.images.harbor import HarborImage, harbor_pull_secret, image_plan, unpin
 from msa.images.mirror import MirroredImage
 from msa.mirror_plan import mirror_plans
 from msa.k8s import FORCE_APPLY
-from msa.kafka.cluster import KafkaCluster, KafkaImages, KafkaUi, ZooKeeper
+from msa.kafka.cluster import KafkaCluster, KafkaImages, KafkaUi
+from msa.kafka.zookeeper import ZooKeeper
 from msa.kafka.cluster_id import KafkaClusterId, quorum_settings
 from msa.kafka.auth_guard import AuthenticationGuard
 from msa.kafka.broker_auth import broker_phase
@@ -106,7 +107,8 @@ cluster_id = KafkaClusterId("kafka-cluster-id", quorum_settings(cfg.kafka))
 # A running cluster moves to authentication one roll at a time and never back (kafka/auth_guard.py).
 auth_guard = AuthenticationGuard("authentication-guard", broker_phase(kafka_names.sasl, cfg.kafka.transition))
 guards = (storage_guard, cluster_id, auth_guard)
-zookeeper = ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), kafka_images, guards, kafka_opts)
+zookeeper = ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), kafka_images, guards, kafka_opts,
+                      auth_seed=secrets.kafka_auth_secret)
 # msa:kafka.authentication: sasl: one Kafka user and Secret per client (msa/kafka/client_auth.py).
 kafka_users = kafka_client_secrets(cfg, secrets.kafka_auth_secret, in_namespace)
 kafka = KafkaCluster(

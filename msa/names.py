@@ -49,6 +49,8 @@ KAFKA_BROKER_USER = "broker"        # SCRAM-SHA-512: inter-broker
 KAFKA_ADMIN_USER = "admin"          # SCRAM-SHA-512: the day-2 Jobs and the verification Job
 KAFKA_UI_USER = "kafka-ui"          # SCRAM-SHA-512: kafka-ui (each Spring service with kafka: true logs in as its own name)
 KAFKA_USER_SECRET_PREFIX = "kafka-user-"  # content-named Secret per consumer: kafka-user-<user>-<hash>
+ZOOKEEPER_AUTH_SECRET = "zookeeper-auth"          # ZooKeeper's super user and SASL users: zookeeper-auth-<hash>
+ZOOKEEPER_LOGIN_SECRET = "kafka-zookeeper-login"  # the brokers' JAAS login to ZooKeeper: kafka-zookeeper-login-<hash>
 
 # Objects outside the Kafka domain whose names are fixed (some get a content hash appended: autonamed).
 PULL_SECRET = "harbor-pull"            # images: the Harbor pull Secret
@@ -77,6 +79,7 @@ class KafkaNames:
     drain: str = "kafka-drain"
     rebalance: str = "kafka-rebalance"
     zookeeper_shrink: str = "zookeeper-shrink"
+    zookeeper_acl_migration: str = "zookeeper-acl-migration"
     # KRaft with dedicated controllers (msa:kafka.combined: false): their StatefulSet and per-pod DNS.
     controller: str = "kafka-controller"
     controller_headless: str = "kafka-controller-headless"
@@ -144,4 +147,5 @@ def reserved_names() -> tuple[str, ...]:
     """Object names the stack creates for itself: a service of that name would share their labels
     (its Deployment would select the brokers' pods) or names."""
     kafka = {f.name: f.default for f in dataclasses.fields(KafkaNames) if isinstance(f.default, str)}
-    return tuple(sorted({*kafka.values(), kafka["ui"] + UI_AUTH_SUFFIX, PULL_SECRET, CONFIG_REPO_MAP, VERIFY_JOB, DEFAULT_DENY}))
+    return tuple(sorted({*kafka.values(), kafka["ui"] + UI_AUTH_SUFFIX, PULL_SECRET, CONFIG_REPO_MAP, VERIFY_JOB, DEFAULT_DENY,
+                         ZOOKEEPER_AUTH_SECRET, ZOOKEEPER_LOGIN_SECRET}))

@@ -94,3 +94,14 @@ def broker_phase(sasl: bool, transition: Optional[str] = None) -> str:
 def probe_port(phase: str) -> int:
     """The port the brokers' probes use: PLAINTEXT while it is open (no login needed), SCRAM at the end."""
     return KAFKA_SCRAM_PORT if phase == SCRAM_ONLY else KAFKA_PORT
+
+
+# The brokers' ZooKeeper login (zookeeper_auth.PHASES) in each phase, Kafka's documented order for it
+# folded into the same rolls: the login comes with the SCRAM listener (no znode gets ACLs yet, so brokers
+# that still run open read everything), zookeeper.set.acl with the next roll, when every broker logs in;
+# the ACL migration Job follows that roll (cluster.py).
+ZOOKEEPER_PHASES = {OPEN: "open", SCRAM_ADDED: "login", INTER_BROKER_SCRAM: "secure", SCRAM_ONLY: "secure"}
+
+
+def zookeeper_phase(phase: str) -> str:
+    return ZOOKEEPER_PHASES[phase]

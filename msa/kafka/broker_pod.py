@@ -17,16 +17,19 @@ from .broker_auth import SCRAM_ONLY, probe_port
 from .jobs import kafka_ready_command
 from .scram import PROBE_CONFIG, BrokerScram
 from .settings import kafka_env
+from .zookeeper_auth import BrokerLogin
 
 # broker.id from the StatefulSet ordinal (kafka-2 -> 2), then cp-kafka's own entrypoint.
 KAFKA_START = 'export KAFKA_BROKER_ID="${HOSTNAME##*-}" && exec /etc/confluent/docker/run'
 
 
-def broker_container(cfg: KafkaConfig, names: KafkaNames, image: str, phase: str, scram: Optional[BrokerScram],
+def broker_container(cfg: KafkaConfig, names: KafkaNames, image: str, phase: str, scram: Optional[BrokerScram], login: BrokerLogin,
                      ports: Sequence[k8s.core.v1.ServicePortArgs], security: k8s.core.v1.SecurityContextArgs) -> k8s.core.v1.ContainerArgs:
+    """`login`: the ZooKeeper login of the phase (zookeeper_auth.broker_zookeeper_login)."""
     env = [
         kx.field_env("POD_NAME", "metadata.name"),
         *kx.env(kafka_env(cfg, names)),
+        *kx.env(login.env),
         *(scram.env if scram else ()),      # the JAAS line, from the broker user's Secret
     ]
     # The probes use PLAINTEXT as long as it is open (the transition's steps), SCRAM with the broker's login after.
@@ -47,5 +50,6 @@ def broker_container(cfg: KafkaConfig, names: KafkaNames, image: str, phase: str
         liveness_probe=kx.tcp_probe(probe, period=10, failures=6),
         resources=kx.resources(cfg.resources),
         security_context=security,
-        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data"), *(scram.mounts if scram else ())],
+        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data"), *login.mounts,
+                       *(scram.mounts if scram else ())],
     )

@@ -121,6 +121,8 @@ ZOOKEEPER_TEMPLATE_PROPS = {
     "ZOOKEEPER_ADMIN_ENABLE_SERVER": "admin.enableServer", "ZOOKEEPER_ADMIN_SERVER_ADDRESS": "admin.serverAddress",
     "ZOOKEEPER_ADMIN_SERVER_PORT": "admin.serverPort", "ZOOKEEPER_ADMIN_IDLE_TIMEOUT": "admin.idleTimeout",
     "ZOOKEEPER_ADMIN_COMMAND_URL": "admin.commandURL",
+    "ZOOKEEPER_AUTH_PROVIDER_X509": "authProvider.x509", "ZOOKEEPER_AUTH_PROVIDER_SASL": "authProvider.sasl",
+    "ZOOKEEPER_X509_AUTHENTICATION_PROVIDER_SUPER_USER": "X509AuthenticationProvider.superUser",
 }
 
 
@@ -168,6 +170,7 @@ TOOLS = {
     "zookeeper-shell": "org.apache.zookeeper.ZooKeeperMainWithTlsSupportForKafka -server",
     "kafka-server-start": "kafka.Kafka",
     "zookeeper-server-start": "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+    "zookeeper-security-migration": "kafka.admin.ZkSecurityMigrator",
 }
 
 
@@ -328,6 +331,10 @@ class ZooKeeperEnsemble:
         # Members the StatefulSet scaled away: their volumes (folders) and pod addresses (ports) stay,
         # and a later scale-up brings the same ordinal back on them.
         self.removed: dict[int, ZooKeeperMember] = {}
+        from integration.zookeeper_auth import server_auth_files
+
+        # The zookeeper-auth Secret's volume (ZK_AUTH_DIR): the files the stack renders for the test seed.
+        self.auth_dir = server_auth_files(root / "auth")
 
     @property
     def connect(self) -> str:
@@ -342,6 +349,7 @@ class ZooKeeperEnsemble:
             "ZK_DATA": str(member.data),
             "ZK_CONFIGURE": str(self.configure),
             "ZK_BASE_PROPS": str(member.root / "zookeeper.properties"),
+            "ZK_AUTH_DIR": str(self.auth_dir),
             "ZOOKEEPER_CLIENT_PORT": str(member.client_port),
             "ZOOKEEPER_ADMIN_SERVER_ADDRESS": "127.0.0.1",
             "ZOOKEEPER_ADMIN_SERVER_PORT": str(member.admin_port),
@@ -449,7 +457,15 @@ class KafkaCluster:
         env["KAFKA_LOG_DIRS"] = str(root / "data" / "logs")
         env["KAFKA_ZOOKEEPER_CONNECT"] = self.zookeeper.connect
         env["KAFKA_HEAP_OPTS"] = SERVER_HEAP
+        if "KAFKA_OPTS" in env:   # the ZooKeeper login's Secret volume -> its files here (integration/zookeeper_auth.py)
+            from integration.zookeeper_auth import localize_login
+
+            env["KAFKA_OPTS"] = localize_login(env["KAFKA_OPTS"], self.root / "zookeeper-login")
         return env
+
+    def server_env(self, env: Mapping[str, str]) -> dict[str, str]:
+        """The JVM's env: cp-kafka's start passes KAFKA_HEAP_OPTS and KAFKA_OPTS to java."""
+        return self.tools.env(KAFKA_HEAP_OPTS=env["KAFKA_HEAP_OPTS"], KAFKA_OPTS=env.get("KAFKA_OPTS", ""))
 
     def add_broker(self, broker_id: int) -> KafkaBroker:
         """Start broker `broker_id` (a new one, or again with its old data folder and port)."""
@@ -462,8 +478,7 @@ class KafkaCluster:
             env = self.broker_env(broker_id, port, root)
             props = kafka_properties_from_env(env)
             write_properties(root / "server.properties", props)
-            server = Server(f"kafka-{broker_id}", ["kafka-server-start", str(root / "server.properties")], root,
-                            self.tools.env(KAFKA_HEAP_OPTS=env["KAFKA_HEAP_OPTS"]))
+            server = Server(f"kafka-{broker_id}", ["kafka-server-start", str(root / "server.properties")], root, self.server_env(env))
             broker = self.brokers[broker_id] = KafkaBroker(broker_id, port, root, props, server)
         broker.server.start()
         return broker
@@ -503,7 +518,9 @@ class KafkaCluster:
             broker = self.brokers[broker_id]
             broker.server.stop()
             time.sleep(down_seconds)
-            broker.props = kafka_properties_from_env(self.broker_env(broker_id, broker.port, broker.root))
+            env = self.broker_env(broker_id, broker.port, broker.root)
+            broker.props = kafka_properties_from_env(env)
+            broker.server.env = self.server_env(env)
             write_properties(broker.root / "server.properties", broker.props)
             broker.server.start()
             self.wait_ready(broker_id)

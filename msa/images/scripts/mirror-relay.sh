@@ -13,7 +13,7 @@ source_ref=$SOURCE
 if [ -n "$ARCHIVE" ]; then
   remote_dir=$(ssh "${ssh_opts[@]}" "$relay" 'mktemp -d /tmp/msa-mirror.XXXXXX')
   echo "copying $(du -sh "$ARCHIVE" | cut -f1) archive to $relay:$remote_dir" >&2
-  scp -r "${scp_opts[@]}" "$ARCHIVE" "$relay:$remote_dir/archive" >&2
+  copy_to_relay "$ARCHIVE" "$remote_dir" archive
   source_ref=${SOURCE/"$ARCHIVE"/"$remote_dir/archive"}
   cleanup=$remote_dir
 fi

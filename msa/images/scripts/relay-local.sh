@@ -18,7 +18,7 @@ setup_relay_ssh
 
 remote_dir=$(ssh "${ssh_opts[@]}" "$relay" 'mktemp -d /tmp/msa-image.XXXXXX')
 echo "copying $(du -h "$work/image.tar" | cut -f1) to $relay:$remote_dir" >&2
-scp "${scp_opts[@]}" "$work/image.tar" "$relay:$remote_dir/image.tar" >&2
+copy_to_relay "$work/image.tar" "$remote_dir" image.tar
 {
   printf 'HARBOR_USERNAME=%q\nHARBOR_PASSWORD=%q\n' "${HARBOR_USERNAME:-}" "${HARBOR_PASSWORD:-}"
   printf 'MSA_CLEANUP_DIR=%q\n' "$remote_dir"

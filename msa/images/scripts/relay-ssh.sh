@@ -1,6 +1,7 @@
 # --- ssh/scp to the relay host (shared by the build relay and the mirror relay) -------------------
 # Needs RELAY_HOST, RELAY_USER, RELAY_PORT, RELAY_HOST_KEY and a private folder $work; reads
-# MSA_SSH_KEY (a private key; else ssh-agent / ~/.ssh is used). setup_relay_ssh sets ssh_opts, scp_opts and relay.
+# MSA_SSH_KEY (a private key; else ssh-agent / ~/.ssh is used). setup_relay_ssh sets ssh_opts, scp_opts and relay;
+# copy_to_relay copies into a folder made there.
 #
 # RELAY_HOST_KEY (msa:harbor.relayHostKey): the only key ssh/scp accept for the relay host, from a
 # known_hosts file of this run. Without it (msa:cluster.skipHostKeyCheck) the first key seen is trusted.
@@ -20,4 +21,15 @@ setup_relay_ssh() {
     scp_opts+=(-i "$work/id")
   fi
   relay="$RELAY_USER@$RELAY_HOST"
+}
+
+# Copy a file or folder into REMOTE_DIR (made by `mktemp -d` on the relay host). A failed copy removes
+# that folder again, so nothing stays behind, and names the usual cause: scp of OpenSSH 9 and later
+# copies over SFTP, so the relay's sshd needs its sftp subsystem (Debian's default config has it).
+copy_to_relay() { # local-path remote-dir remote-name
+  if ! scp -r "${scp_opts[@]}" "$1" "$relay:$2/$3" >&2; then
+    ssh "${ssh_opts[@]}" "$relay" "rm -rf -- $(printf '%q' "$2")" >&2 || true
+    echo "msa: copying $1 to $relay failed (see above); the relay host's sshd needs its sftp subsystem for scp" >&2
+    return 1
+  fi
 }
