@@ -25,6 +25,7 @@ from conftest import by_name, run_stack
 from integration.harness import free_port
 from integration.kafka_cluster import KafkaCluster, KafkaWorld, ToolBox, run_job_script
 from integration.kafka_clients_auth import secret_data, user_secret, write_client_config
+from integration.zookeeper_auth import localize_login
 from msa.kafka.broker_auth import SCRAM_ONLY, phase_of
 from msa.kafka.jobs import kafka_ready_command
 from msa.kafka.scram import SCRAM_USERS_JOB
@@ -125,7 +126,12 @@ def run_scram_users_job(rendered, tools: ToolBox, zookeeper_connect: str, folder
     folder.mkdir(parents=True, exist_ok=True)
     for user, password in secret_data(rendered, volume["secret"]["secretName"]).items():
         (folder / user).write_text(password)
-    return run_job_script(job, tools, {"ZOOKEEPER_CONNECT": zookeeper_connect, "USERS_DIR": str(folder)}, timeout=300)
+    substitute = {"ZOOKEEPER_CONNECT": zookeeper_connect, "USERS_DIR": str(folder)}
+    (container,) = pod["containers"]
+    opts = next((e["value"] for e in container["env"] if e["name"] == "KAFKA_OPTS"), None)
+    if opts:    # its ZooKeeper login (once the brokers set ACLs): the Secret volume's JAAS file here
+        substitute["KAFKA_OPTS"] = localize_login(opts, folder.parent / f"{folder.name}-zookeeper-login")
+    return run_job_script(job, tools, substitute, timeout=300)
 
 
 def client_config(rendered, user: str, bootstrap: str, **extra) -> dict:
