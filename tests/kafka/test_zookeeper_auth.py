@@ -108,8 +108,7 @@ def test_authenticated_brokers_log_in_to_zookeeper_from_their_secret_and_set_acl
     env = env_of(kafka)
     assert {k: env[k] for k in ("KAFKA_OPTS", "KAFKA_ZOOKEEPER_SET_ACL")} == zookeeper_auth.zookeeper_client_env("secure")
     pod = kafka["spec"]["template"]["spec"]
-    (volume,) = [v for v in pod["volumes"] if "secret" in v]
-    assert volume["secret"]["secretName"].startswith("kafka-zookeeper-login-")
+    (volume,) = [v for v in pod["volumes"] if v.get("secret", {}).get("secretName", "").startswith("kafka-zookeeper-login-")]
     assert {"name": volume["name"], "mountPath": zookeeper_auth.CLIENT_AUTH_DIR, "readOnly": True} in pod["containers"][0]["volumeMounts"]
     (secret,) = [r for r in result.of_type("kubernetes:core/v1:Secret") if r.name == "kafka-zookeeper-login"]
     assert secret.inputs["stringData"]["value"] == zookeeper_auth.client_secret_data(TEST_AUTH_SECRET)
