@@ -127,6 +127,17 @@ def env_of(workload: dict) -> dict:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile` with the longest files first (scheduling.py): a slow file no longer comes last."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    from scheduling import file_seconds, longest_first
+    return longest_first(LoadFileScheduling(config, log), file_seconds())
+
+
 @pytest.fixture(scope="session")
 def dev() -> render.RenderedStack:
     return run_stack("dev")

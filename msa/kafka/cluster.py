@@ -7,29 +7,27 @@ these components only place it into StatefulSets.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from .. import k8s as kx
 from ..config import Kafka as KafkaConfig
-from ..names import KAFKA_PORT, UI_AUTH_SUFFIX, ZOOKEEPER_CLIENT_PORT, ZOOKEEPER_ELECTION_PORT, ZOOKEEPER_PEER_PORT, KafkaNames
-from .jobs import (
-    REASSIGN_TIMEOUT_SECONDS, drain_env, drain_script, kafka_ready_command, rebalance_env, rebalance_script, zookeeper_member_env,
-    zookeeper_ready_script, zookeeper_shrink_env, zookeeper_shrink_script, zookeeper_start_script,
-)
+from ..names import KAFKA_PORT, UI_AUTH_SUFFIX, KafkaNames
+from .jobs import REASSIGN_TIMEOUT_SECONDS, drain_env, drain_script, rebalance_env, rebalance_script
+from .broker_auth import SCRAM_ADDED, broker_phase, zookeeper_phase
+from .broker_pod import broker_container
 from .client_auth import CLIENT_CONFIG, UI_JAAS_ENV, ClientSecret, client_settings
-from .settings import kafka_env
+from .jobs import zookeeper_acl_migration_script
+from .scram import maybe_broker_scram
+from .zookeeper_auth import BrokerLogin, acl_migration_env, broker_zookeeper_login
 from .storage import claim_names
 
 # Label of the Jobs that administer Kafka (NetworkPolicies admit app.kubernetes.io/component=kafka-admin).
 ADMIN_COMPONENT = "kafka-admin"
 # cp-* images run as appuser (uid/gid 1000); the PVC must be writable by that group.
 CP_USER = 1000
-
-# broker.id from the StatefulSet ordinal (kafka-2 -> 2), then cp-kafka's own entrypoint.
-KAFKA_START = 'export KAFKA_BROKER_ID="${HOSTNAME##*-}" && exec /etc/confluent/docker/run'
 
 
 def _pod_security() -> k8s.core.v1.PodSecurityContextArgs:
@@ -66,7 +64,8 @@ TOOLS_WRITE = "the Kafka tools' start script (kafka-run-class) creates its log f
 
 def _cp_stateful_set(name: str, namespace: str, component: str, replicas: int, headless: str, image: kx.PodImage, what: str,
                      container: k8s.core.v1.ContainerArgs, claim: k8s.core.v1.PersistentVolumeClaimArgs,
-                     termination_grace: int, opts: pulumi.ResourceOptions) -> k8s.apps.v1.StatefulSet:
+                     termination_grace: int, opts: pulumi.ResourceOptions,
+                     volumes: Optional[list[k8s.core.v1.VolumeArgs]] = None) -> k8s.apps.v1.StatefulSet:
     """A cp-* StatefulSet: one container as appuser, per-pod DNS through `headless`, data on a claim.
 
     Drift on volumeClaimTemplates is ignored: pulumi-kubernetes would replace the whole StatefulSet
@@ -92,6 +91,7 @@ def _cp_stateful_set(name: str, namespace: str, component: str, replicas: int, h
                     termination_grace_period_seconds=termination_grace,
                     image_pull_secrets=image.pull_secrets,
                     containers=[container],
+                    volumes=volumes,
                 ),
             ),
             volume_claim_templates=[claim],
@@ -138,119 +138,51 @@ def grow_claims(statefulset: k8s.apps.v1.StatefulSet, name: str, namespace: str,
     ]
 
 
-class ZooKeeper(pulumi.ComponentResource):
-    """A ZooKeeper StatefulSet (1 node, or an ensemble of 3 or 5) with headless and client Services."""
-
-    def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, client_ip: str, images: KafkaImages,
-                 storage_guard: tuple[pulumi.Resource, ...] = (), opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("msa:kafka:ZooKeeper", name, {"replicas": cfg.zookeeper_replicas, "image": cfg.zookeeper_image}, opts)
-        child = kx.child_options(self, opts)
-        ns, component = names.namespace, "zookeeper"
-        ports = [
-            kx.port("client", ZOOKEEPER_CLIENT_PORT),
-            kx.port("peer", ZOOKEEPER_PEER_PORT),
-            kx.port("election", ZOOKEEPER_ELECTION_PORT),
-        ]
-        self.headless = kx.headless_service(names.zookeeper_headless, ns, component, ports, names.zookeeper, child)
-        self.client = kx.cluster_ip_service(names.zookeeper, ns, component, client_ip, [ports[0]], names.zookeeper, child)
-        env = {
-            "ZOOKEEPER_CLIENT_PORT": str(ZOOKEEPER_CLIENT_PORT),
-            "ZOOKEEPER_TICK_TIME": "2000",
-            "ZOOKEEPER_INIT_LIMIT": "10",
-            "ZOOKEEPER_SYNC_LIMIT": "5",
-            "ZOOKEEPER_AUTOPURGE_SNAP_RETAIN_COUNT": "3",
-            "ZOOKEEPER_AUTOPURGE_PURGE_INTERVAL": "24",
-            "KAFKA_HEAP_OPTS": f"-Xms{cfg.zookeeper_heap} -Xmx{cfg.zookeeper_heap}",
-        }
-        # Each member binds its quorum ports on all addresses, not only its own (not yet resolvable) name.
-        env["ZOOKEEPER_QUORUM_LISTEN_ON_ALL_IPS"] = "true"
-        env.update(zookeeper_member_env(names))
-        container = k8s.core.v1.ContainerArgs(
-            name="zookeeper",
-            image=images.zookeeper.ref,
-            image_pull_policy=kx.PULL_POLICY,
-            # Our start script instead of cp's `run`: membership by dynamic reconfiguration (zookeeper-start.sh).
-            command=["bash", "-c", zookeeper_start_script()],
-            env=kx.env(env),
-            ports=[k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.port) for p in ports],
-            # A joining member waits for the ensemble and syncs first: a generous start budget.
-            startup_probe=kx.tcp_probe(ZOOKEEPER_CLIENT_PORT, period=5, failures=120),
-            readiness_probe=kx.exec_probe(["bash", "-c", zookeeper_ready_script()], period=10, failures=3),
-            liveness_probe=kx.tcp_probe(ZOOKEEPER_CLIENT_PORT, period=10, failures=6),
-            resources=kx.resources(cfg.zookeeper_resources),
-            security_context=_container_security(),
-            volume_mounts=[
-                k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/zookeeper/data", sub_path="data"),
-                k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/zookeeper/log", sub_path="log"),
-            ],
-        )
-        # Members that go away leave the ensemble first, one at a time (a no-op unless it shrinks).
-        self.shrink = kx.script_job(
-            names.zookeeper_shrink, ns, ADMIN_COMPONENT, images.kafka.ref, zookeeper_shrink_script(),
-            zookeeper_shrink_env(cfg.zookeeper_replicas, names), kx.waiting_for(child, (self.client, self.headless)),
-            timeout_seconds=300, security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
-            pull_secrets=images.kafka.pull_secrets,
-        )
-        self.stateful_set = _cp_stateful_set(
-            names.zookeeper, ns, component, cfg.zookeeper_replicas, names.zookeeper_headless, images.zookeeper, cfg.zookeeper_image, container,
-            kx.data_claim("data", cfg.storage_class, cfg.zookeeper_storage_size), termination_grace=30,
-            opts=kx.waiting_for(child, (self.shrink, *storage_guard)),
-        )
-        self.claims = grow_claims(self.stateful_set, names.zookeeper, ns, cfg.zookeeper_replicas, cfg.storage_class,
-                                  cfg.zookeeper_storage_size, child)
-        if cfg.zookeeper_replicas >= 3:
-            self.disruption_budget = kx.pod_disruption_budget(names.zookeeper, ns, component, names.zookeeper, child)
-        self.register_outputs({})
-
-
 class KafkaCluster(pulumi.ComponentResource):
     """`brokers` cp-kafka brokers in a StatefulSet, a headless Service for per-broker DNS and a
     bootstrap Service with a fixed address for clients."""
 
     def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, bootstrap_ip: str, images: KafkaImages,
                  brokers_wait_for: tuple[pulumi.Resource, ...] = (), storage_guard: tuple[pulumi.Resource, ...] = (),
-                 admin_secret: Optional[ClientSecret] = None, opts: Optional[pulumi.ResourceOptions] = None):
+                 admin_secret: Optional[ClientSecret] = None, opts: Optional[pulumi.ResourceOptions] = None,
+                 auth_seed: Optional[pulumi.Input[str]] = None, scram_users: Sequence[str] = ()):
         super().__init__("msa:kafka:KafkaCluster", name, {"brokers": cfg.brokers, "image": cfg.image}, opts)
         child = kx.child_options(self, opts)
         ns, component = names.namespace, "kafka"
-        ports = [kx.port("kafka", KAFKA_PORT)]
+        phase = broker_phase(names.sasl, cfg.transition)
+        # The brokers' SASL login to ZooKeeper and zookeeper.set.acl (zookeeper_auth.py), stepping with the listeners.
+        self.zookeeper_login = login = broker_zookeeper_login(zookeeper_phase(phase), auth_seed, ns, child)
+        # With authentication the SCRAM listener is the clients' (names.client_port); the open port stays on
+        # the Services for the transition of a running cluster (broker_auth.py), nothing listens on it after.
+        ports = [kx.port("kafka", names.client_port), *([kx.port("plaintext", KAFKA_PORT)] if names.sasl else [])]
         self.headless = kx.headless_service(names.kafka_headless, ns, component, ports, names.kafka, child)
         self.bootstrap = kx.cluster_ip_service(names.bootstrap, ns, component, bootstrap_ip, ports, names.kafka, child)
-        env = [
-            kx.field_env("POD_NAME", "metadata.name"),
-            *kx.env(kafka_env(cfg, names)),
-        ]
-        container = k8s.core.v1.ContainerArgs(
-            name="kafka",
-            image=images.kafka.ref,
-            image_pull_policy=kx.PULL_POLICY,
-            command=["bash", "-c", KAFKA_START],
-            env=env,
-            ports=[k8s.core.v1.ContainerPortArgs(name="kafka", container_port=KAFKA_PORT)],
-            # Log recovery after an unclean stop can take minutes: a generous start budget.
-            startup_probe=kx.tcp_probe(KAFKA_PORT, period=5, failures=60),
-            # Ready = registered and in the ISR of every partition it holds: a roll moves to the next pod
-            # only then (the port opens long before the replicas have caught up).
-            readiness_probe=kx.exec_probe(kafka_ready_command(KAFKA_PORT), period=10, failures=3),
-            liveness_probe=kx.tcp_probe(KAFKA_PORT, period=10, failures=6),
-            resources=kx.resources(cfg.resources),
-            security_context=_container_security(),
-            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data")],
-        )
+        job_options = dict(security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
+                           pull_secrets=images.kafka.pull_secrets)
+        # SCRAM (scram.py): the brokers' own login and every user's credential, in ZooKeeper before the brokers change.
+        self.transition_step = cfg.transition
+        self.scram = scram = maybe_broker_scram(list(scram_users), names, phase, auth_seed, images.kafka, job_options,
+                                                kx.waiting_for(child, (*brokers_wait_for, *login.waits_for)),
+                                                # It logs in to ZooKeeper once the brokers set ACLs (before, its znodes
+                                                # stay open like theirs, readable by brokers not rolled yet).
+                                                (login.env, tuple(zip(login.volumes, login.mounts))) if login.sets_acls else ((), ()))
+        container = broker_container(cfg, names, images.kafka.ref, phase, scram, login, ports, _container_security())
         # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
         # spread over every broker after it is ready (see jobs.py; both are no-ops when nothing moves).
         # With authentication both log in as the admin user (its client.properties, mounted read-only).
         admin = _admin_login(admin_secret)
         self.drain = kx.script_job(
             names.drain, ns, ADMIN_COMPONENT, images.kafka.ref, drain_script(), drain_env(cfg.brokers, cfg.overrides, names, admin.config),
-            kx.waiting_for(child, (*brokers_wait_for, self.headless, self.bootstrap, *admin.waits_for)), REASSIGN_TIMEOUT_SECONDS,
+            kx.waiting_for(child, (*brokers_wait_for, self.headless, self.bootstrap, *admin.waits_for, *(scram.waits_for if scram else ()))),
+            REASSIGN_TIMEOUT_SECONDS,
             security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
             pull_secrets=images.kafka.pull_secrets, volumes=admin.volumes,
         )
         self.stateful_set = _cp_stateful_set(
             names.kafka, ns, component, cfg.brokers, names.kafka_headless, images.kafka, cfg.image, container,
             kx.data_claim("data", cfg.storage_class, cfg.storage_size), termination_grace=60,
-            opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard)),
+            opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard, *login.waits_for, *(scram.waits_for if scram else ()))),
+            volumes=[*login.volumes, *(scram.volumes if scram else ())],
         )
         self.claims = grow_claims(self.stateful_set, names.kafka, ns, cfg.brokers, cfg.storage_class, cfg.storage_size, child)
         self.rebalance = kx.script_job(
@@ -259,9 +191,29 @@ class KafkaCluster(pulumi.ComponentResource):
             REASSIGN_TIMEOUT_SECONDS, security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
             pull_secrets=images.kafka.pull_secrets, volumes=admin.volumes,
         )
+        if login.sets_acls:
+            # Once every broker sets ACLs: the znodes created before get them too (a no-op on a new cluster).
+            self.acl_migration = _acl_migration_job(cfg, names, images, login, kx.waiting_for(child, (self.stateful_set,)))
         if cfg.brokers >= 3:
             self.disruption_budget = kx.pod_disruption_budget(names.kafka, ns, component, names.kafka, child)
         self.register_outputs({"bootstrapServers": names.bootstrap_servers})
+
+    @property
+    def clients_wait_for(self) -> tuple[pulumi.Resource, ...]:
+        """What Kafka's clients (Spring services, kafka-ui) wait for: with SCRAM their users exist first,
+        and in the transition's first step the brokers have the SCRAM listener before a client switches."""
+        if self.scram is None:
+            return ()
+        return (self.scram.users_job, *((self.stateful_set,) if self.transition_step == SCRAM_ADDED else ()))
+
+
+def _acl_migration_job(cfg: KafkaConfig, names: KafkaNames, images: KafkaImages, login: BrokerLogin, opts: pulumi.ResourceOptions) -> k8s.batch.v1.Job:
+    return kx.script_job(
+        names.zookeeper_acl_migration, names.namespace, ADMIN_COMPONENT, images.kafka.ref, zookeeper_acl_migration_script(),
+        acl_migration_env(names.zookeeper_connect), opts, timeout_seconds=900,
+        security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
+        pull_secrets=images.kafka.pull_secrets, volumes=tuple(zip(login.volumes, login.mounts)),
+    )
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from ..config.kafka_properties import broker_properties
 from ..names import KAFKA_PORT, KafkaNames
 from . import reassign as kafka_reassign
 from .client_auth import CLIENT_CONFIG_ENV
+from .zookeeper_auth import SERVER_AUTH_DIR, zookeeper_server_env
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 # Moving data takes as long as copying it: 20 minutes covers a few GiB per broker on a small cluster.
@@ -113,11 +114,17 @@ def zookeeper_shrink_script() -> str:
     return _zookeeper_script("zookeeper-shrink.sh")
 
 
+def zookeeper_acl_migration_script() -> str:
+    return (SCRIPTS / "zookeeper-acl-migration.sh").read_text()
+
+
 def zookeeper_member_env(names: KafkaNames) -> dict[str, str]:
     """What the start and readiness scripts need besides cp-zookeeper's ZOOKEEPER_* settings. The same
     for every ensemble size: a new size restarts no member."""
-    return {"ZK_SELF_TEMPLATE": names.zookeeper_self_template, "ZK_ENSEMBLE_CONNECT": names.zookeeper_connect}
+    return {"ZK_SELF_TEMPLATE": names.zookeeper_self_template, "ZK_ENSEMBLE_CONNECT": names.zookeeper_connect,
+            **zookeeper_server_env()}
 
 
 def zookeeper_shrink_env(members: int, names: KafkaNames) -> dict[str, str]:
-    return {"ZK_ENSEMBLE_CONNECT": names.zookeeper_connect, "TARGET_MEMBERS": str(members)}
+    # ZK_AUTH_DIR: the super user's password (zookeeper-auth Secret), for reconfig.
+    return {"ZK_ENSEMBLE_CONNECT": names.zookeeper_connect, "TARGET_MEMBERS": str(members), "ZK_AUTH_DIR": SERVER_AUTH_DIR}

@@ -27,7 +27,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,8 +40,10 @@ LIB = REPO / "tests" / "jvm" / "kafka" / "target" / "lib"
 # Small heaps: several servers and tool JVMs share a 2-core test machine with other test runs.
 SERVER_HEAP = "-Xms64m -Xmx256m"
 TOOL_HEAP = "-Xms32m -Xmx192m"
-# Faster start for short-lived tool JVMs (the C1 compiler only); servers keep the full JIT.
+# The C1 compiler only and the serial collector: a tool JVM lives seconds, a test server a minute or two, too
+# short for C2's compile work (a third of a test's CPU) to pay off; none of them is measured for throughput.
 TOOL_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto"
+SERVER_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 45.0
 
@@ -121,6 +122,8 @@ ZOOKEEPER_TEMPLATE_PROPS = {
     "ZOOKEEPER_ADMIN_ENABLE_SERVER": "admin.enableServer", "ZOOKEEPER_ADMIN_SERVER_ADDRESS": "admin.serverAddress",
     "ZOOKEEPER_ADMIN_SERVER_PORT": "admin.serverPort", "ZOOKEEPER_ADMIN_IDLE_TIMEOUT": "admin.idleTimeout",
     "ZOOKEEPER_ADMIN_COMMAND_URL": "admin.commandURL",
+    "ZOOKEEPER_AUTH_PROVIDER_X509": "authProvider.x509", "ZOOKEEPER_AUTH_PROVIDER_SASL": "authProvider.sasl",
+    "ZOOKEEPER_X509_AUTHENTICATION_PROVIDER_SUPER_USER": "X509AuthenticationProvider.superUser",
 }
 
 
@@ -168,7 +171,31 @@ TOOLS = {
     "zookeeper-shell": "org.apache.zookeeper.ZooKeeperMainWithTlsSupportForKafka -server",
     "kafka-server-start": "kafka.Kafka",
     "zookeeper-server-start": "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+    "zookeeper-security-migration": "kafka.admin.ZkSecurityMigrator",
 }
+
+
+# A cp-named wrapper. Class-data sharing (JDK 17 dynamic archives): the first run of each wrapper records the
+# classes it loaded into archive.part.<its pid> when it exits; a later run, seeing that JVM gone, moves the
+# recording into place, and the runs after it map the classes instead of loading and verifying them again
+# (40% less CPU for each of the hundreds of tool JVMs a run starts). Every run still execs java, so a signal
+# to the wrapper's pid reaches the JVM as before. CDS messages are off (Job scripts parse tool output); an
+# unusable archive is ignored (-Xshare:auto).
+WRAPPER = """\
+#!/usr/bin/env bash
+# test stand-in for cp's @TOOL@: same arguments, same main class
+java=(java @HEAP@ @JVM@ -Djava.awt.headless=true -Dlog4j.configuration=file:@LOG4J@ ${KAFKA_OPTS:-} -cp '@LIB@/*')
+archive=@ARCHIVE@
+for part in "$archive".part.*; do
+  [ -s "$part" ] && ! kill -0 "${part##*.}" 2>/dev/null && mv -f "$part" "$archive" 2>/dev/null
+done
+if [ -s "$archive" ]; then
+  exec "${java[@]}" -XX:SharedArchiveFile="$archive" -Xshare:auto -Xlog:cds=off @MAIN@ "$@"
+elif mkdir "$archive.lock" 2>/dev/null; then
+  exec "${java[@]}" -XX:ArchiveClassesAtExit="$archive.part.$$" -Xlog:cds=off -Xlog:cds+dynamic=off @MAIN@ "$@"
+fi
+exec "${java[@]}" @MAIN@ "$@"
+"""
 
 
 class ToolBox:
@@ -179,18 +206,17 @@ class ToolBox:
         self.bin.mkdir(parents=True, exist_ok=True)
         self.log4j = root / "log4j.properties"
         self.log4j.write_text(LOG4J)
+        self.cds = root / "cds"
+        self.cds.mkdir(exist_ok=True)
         for tool, main in TOOLS.items():
             server = tool.endswith("-server-start")
             # Like kafka-run-class.sh: KAFKA_HEAP_OPTS and KAFKA_OPTS from the environment win.
             heap = "${KAFKA_HEAP_OPTS:-%s}" % (SERVER_HEAP if server else TOOL_HEAP)
-            jvm = "" if server else TOOL_JVM
+            jvm = SERVER_JVM if server else TOOL_JVM
             script = self.bin / tool
-            script.write_text(textwrap.dedent(f"""\
-                #!/usr/bin/env bash
-                # test stand-in for cp's {tool}: same arguments, same main class
-                exec java {heap} {jvm} -Djava.awt.headless=true -Dlog4j.configuration=file:{self.log4j} \\
-                  ${{KAFKA_OPTS:-}} -cp '{lib}/*' {main} "$@"
-            """))
+            values = {"@TOOL@": tool, "@HEAP@": heap, "@JVM@": jvm, "@LOG4J@": str(self.log4j), "@LIB@": str(lib),
+                      "@ARCHIVE@": str(self.cds / f"{tool}.jsa"), "@MAIN@": main}
+            script.write_text(re.sub("@[A-Z0-9]+@", lambda m, values=values: values[m[0]], WRAPPER))
             script.chmod(0o755)
 
     def env(self, **extra: str) -> dict[str, str]:
@@ -328,6 +354,10 @@ class ZooKeeperEnsemble:
         # Members the StatefulSet scaled away: their volumes (folders) and pod addresses (ports) stay,
         # and a later scale-up brings the same ordinal back on them.
         self.removed: dict[int, ZooKeeperMember] = {}
+        from integration.zookeeper_auth import server_auth_files
+
+        # The zookeeper-auth Secret's volume (ZK_AUTH_DIR): the files the stack renders for the test seed.
+        self.auth_dir = server_auth_files(root / "auth")
 
     @property
     def connect(self) -> str:
@@ -342,6 +372,7 @@ class ZooKeeperEnsemble:
             "ZK_DATA": str(member.data),
             "ZK_CONFIGURE": str(self.configure),
             "ZK_BASE_PROPS": str(member.root / "zookeeper.properties"),
+            "ZK_AUTH_DIR": str(self.auth_dir),
             "ZOOKEEPER_CLIENT_PORT": str(member.client_port),
             "ZOOKEEPER_ADMIN_SERVER_ADDRESS": "127.0.0.1",
             "ZOOKEEPER_ADMIN_SERVER_PORT": str(member.admin_port),
@@ -449,7 +480,15 @@ class KafkaCluster:
         env["KAFKA_LOG_DIRS"] = str(root / "data" / "logs")
         env["KAFKA_ZOOKEEPER_CONNECT"] = self.zookeeper.connect
         env["KAFKA_HEAP_OPTS"] = SERVER_HEAP
+        if "KAFKA_OPTS" in env:   # the ZooKeeper login's Secret volume -> its files here (integration/zookeeper_auth.py)
+            from integration.zookeeper_auth import localize_login
+
+            env["KAFKA_OPTS"] = localize_login(env["KAFKA_OPTS"], self.root / "zookeeper-login")
         return env
+
+    def server_env(self, env: Mapping[str, str]) -> dict[str, str]:
+        """The JVM's env: cp-kafka's start passes KAFKA_HEAP_OPTS and KAFKA_OPTS to java."""
+        return self.tools.env(KAFKA_HEAP_OPTS=env["KAFKA_HEAP_OPTS"], KAFKA_OPTS=env.get("KAFKA_OPTS", ""))
 
     def add_broker(self, broker_id: int) -> KafkaBroker:
         """Start broker `broker_id` (a new one, or again with its old data folder and port)."""
@@ -462,8 +501,7 @@ class KafkaCluster:
             env = self.broker_env(broker_id, port, root)
             props = kafka_properties_from_env(env)
             write_properties(root / "server.properties", props)
-            server = Server(f"kafka-{broker_id}", ["kafka-server-start", str(root / "server.properties")], root,
-                            self.tools.env(KAFKA_HEAP_OPTS=env["KAFKA_HEAP_OPTS"]))
+            server = Server(f"kafka-{broker_id}", ["kafka-server-start", str(root / "server.properties")], root, self.server_env(env))
             broker = self.brokers[broker_id] = KafkaBroker(broker_id, port, root, props, server)
         broker.server.start()
         return broker
@@ -503,7 +541,9 @@ class KafkaCluster:
             broker = self.brokers[broker_id]
             broker.server.stop()
             time.sleep(down_seconds)
-            broker.props = kafka_properties_from_env(self.broker_env(broker_id, broker.port, broker.root))
+            env = self.broker_env(broker_id, broker.port, broker.root)
+            broker.props = kafka_properties_from_env(env)
+            broker.server.env = self.server_env(env)
             write_properties(broker.root / "server.properties", broker.props)
             broker.server.start()
             self.wait_ready(broker_id)

@@ -104,7 +104,8 @@ def test_one_three_five_three_one_keeps_every_znode_and_one_leader(kafka_tools, 
 
         for size in (3, 1):
             shrink = by_name(run_stack("prod", _with_members(size)), "Job", "zookeeper-shrink")
-            done = run_job_script(shrink, kafka_tools, {"ZK_ENSEMBLE_CONNECT": ensemble.connect}, timeout=300)
+            done = run_job_script(shrink, kafka_tools, {"ZK_ENSEMBLE_CONNECT": ensemble.connect, "ZK_AUTH_DIR": str(ensemble.auth_dir)},
+                                  timeout=300)
             assert done.returncode == 0, done.stdout + done.stderr
             for ordinal in sorted(ensemble.members, reverse=True):
                 if ordinal >= size:
@@ -126,7 +127,7 @@ def _resize_job(ensemble, tools, size: int) -> str:
     """The zookeeper-shrink Job of a stack with `size` members, against the running members."""
     shrink = by_name(run_stack("prod", _with_members(size)), "Job", "zookeeper-shrink")
     running = ",".join(m.connect for m in ensemble.members.values() if m.server and m.server.running)
-    done = run_job_script(shrink, tools, {"ZK_ENSEMBLE_CONNECT": running}, timeout=300)
+    done = run_job_script(shrink, tools, {"ZK_ENSEMBLE_CONNECT": running, "ZK_AUTH_DIR": str(ensemble.auth_dir)}, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 

@@ -85,7 +85,8 @@ def test_secrets_never_appear_in_rendered_files():
     text = _everything_rendered(result)
     assert TEST_PASSWORD not in text and TEST_UI_PASSWORD not in text
     assert "test-key-material" not in text
-    pull, ui = sorted(objects(result, "Secret"), key=lambda o: o["metadata"]["labels"]["app.kubernetes.io/name"])
+    secrets = {o["metadata"]["labels"]["app.kubernetes.io/name"]: o for o in objects(result, "Secret")}
+    pull, ui = secrets["harbor-pull"], secrets["kafka-ui-auth"]
     assert pull["stringData"] == {".dockerconfigjson": render.SECRET_PLACEHOLDER}
     # kafka-ui's login (a Spring config tree: one file per property) is secret as a whole.
     assert ui["metadata"]["labels"]["app.kubernetes.io/name"] == "kafka-ui-auth"
@@ -98,7 +99,8 @@ def _is_secret_wrapped(value) -> bool:
 
 def test_pull_secret_and_ssh_key_are_pulumi_secrets():
     result = run_stack("dev")
-    pull, ui = sorted((r for r in result.resources if r.type == "kubernetes:core/v1:Secret"), key=lambda r: r.name)
+    secrets = {r.name: r for r in result.resources if r.type == "kubernetes:core/v1:Secret"}
+    pull, ui = secrets["harbor-pull"], secrets["kafka-ui-auth"]
     assert _is_secret_wrapped(pull.inputs["stringData"]) and _is_secret_wrapped(ui.inputs["stringData"])
     assert TEST_UI_PASSWORD in str(ui.inputs["stringData"]["value"])
     assert TEST_PASSWORD in str(pull.inputs["stringData"]["value"])  # the real value, only inside the secret

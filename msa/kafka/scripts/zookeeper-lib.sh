@@ -9,3 +9,14 @@ reachable() {
   done
   return 1
 }
+
+# zk_super CONNECT COMMAND...: one zookeeper-shell command in a session logged in as ZooKeeper's super
+# user (the only one allowed to `reconfig`: /zookeeper/config is read-only to everyone else). The
+# password comes from the mounted Secret (ZK_AUTH_DIR) and goes on stdin: never on a command line
+# (`ps`), and zookeeper-shell does not echo it. Prints zookeeper-shell's output; exits as it does.
+zk_super() {
+  local connect=$1 password
+  shift
+  password=$(<"${ZK_AUTH_DIR:?}/super-password") || return 1
+  printf 'addauth digest super:%s\n%s\n' "$password" "$*" | timeout 60 zookeeper-shell "$connect"
+}

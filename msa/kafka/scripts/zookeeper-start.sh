@@ -16,8 +16,10 @@
 #   leaves it out: a removed member whose pod restarts before the StatefulSet deletes it waits;
 # - only member 1 (ordinal 0) may start alone, and only when no ensemble answers and its volume has
 #   no dynamic config: the first deploy, or the move from the old standalone server (its data stays).
+# ZooKeeper's ACLs hold (no ACL bypass), and `reconfig -add` logs in as the super user (zk_super); the
+# server gets the super user's digest and its SASL users (Kafka's brokers) from the Secret in ZK_AUTH_DIR.
 # Inputs: HOSTNAME (<name>-<ordinal>), ZK_SELF_TEMPLATE (host:peer:election;clientPort, "{ordinal}"
-# replaced), ZK_ENSEMBLE_CONNECT (the client Service); cp-zookeeper's ZOOKEEPER_* settings.
+# replaced), ZK_ENSEMBLE_CONNECT (the client Service), ZK_AUTH_DIR; cp-zookeeper's ZOOKEEPER_* settings.
 set -euo pipefail
 ZK_DATA=${ZK_DATA:-/var/lib/zookeeper/data}
 ZK_CONFIGURE=${ZK_CONFIGURE:-/etc/confluent/docker/configure}
@@ -37,11 +39,9 @@ log() { echo "zookeeper-start: member $MYID: $*" >&2; }
 "$ZK_CONFIGURE"
 
 write_static() {
-  { grep -v -E '^(server\.|dynamicConfigFile|standaloneEnabled|reconfigEnabled|skipACL)' "$ZK_BASE_PROPS" || true
+  { grep -v -E '^(server\.|dynamicConfigFile|standaloneEnabled|reconfigEnabled)' "$ZK_BASE_PROPS" || true
     echo "standaloneEnabled=false"
     echo "reconfigEnabled=true"
-    # reconfig needs ACL rights on /zookeeper/config; the stack's clients use no ACLs.
-    echo "skipACL=yes"
     echo "dynamicConfigFile=$1"
   } >"$STATIC.tmp"
   mv "$STATIC.tmp" "$STATIC"
@@ -136,7 +136,7 @@ if [ -n "$join" ]; then
       sleep 3
       mode=$( (exec 3<>"/dev/tcp/127.0.0.1/${SELF##*;}" && printf srvr >&3 && cat <&3) 2>/dev/null | sed -n 's/^Mode: //p' || true)
       case "$mode" in follower) ;; *) continue ;; esac
-      if timeout 60 zookeeper-shell "$ZK_ENSEMBLE_CONNECT" reconfig -add "$PARTICIPANT" 2>&1 | grep -q "Committed new configuration"; then
+      if zk_super "$ZK_ENSEMBLE_CONNECT" reconfig -add "$PARTICIPANT" 2>&1 | grep -q "Committed new configuration"; then
         log "added to the ensemble as a participant"
         exit 0
       fi
@@ -144,4 +144,8 @@ if [ -n "$join" ]; then
     log "could not add itself to the ensemble"
   ) &
 fi
-exec zookeeper-server-start "$STATIC"
+# The super user's digest and the SASL users' JAAS file, for this JVM only (not for the zookeeper-shell
+# calls above, which would otherwise look for a `Client` section in it).
+super_digest=$(<"$ZK_AUTH_DIR/super-digest")
+KAFKA_OPTS="${KAFKA_OPTS:-} -Dzookeeper.DigestAuthenticationProvider.superDigest=$super_digest -Djava.security.auth.login.config=$ZK_AUTH_DIR/server-jaas.conf" \
+  exec zookeeper-server-start "$STATIC"
