@@ -27,6 +27,7 @@ from msa.render.engine import SECRET_SIG
 
 LISTENER = "SCRAM"
 BROKER_USER = "broker"
+BROKER_JAAS_ENV = f"KAFKA_LISTENER_NAME_{LISTENER}_SCRAM___SHA___512_SASL_JAAS_CONFIG"
 
 
 def unwrap(value: Any) -> Any:
@@ -95,9 +96,10 @@ class ScramKafkaCluster(KafkaCluster):
                 "KAFKA_INTER_BROKER_LISTENER_NAME": LISTENER,
                 "KAFKA_SASL_ENABLED_MECHANISMS": SCRAM_MECHANISM,
                 "KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL": SCRAM_MECHANISM,
-                # env_to_props: `___` -> `-`: listener.name.scram.scram-sha-512.sasl.jaas.config
-                f"KAFKA_LISTENER_NAME_{LISTENER}_SCRAM___SHA___512_SASL_JAAS_CONFIG": scram_jaas_config(BROKER_USER, self.broker_password),
             })
+        # env_to_props: `___` -> `-`: listener.name.scram.scram-sha-512.sasl.jaas.config. The rendered pod has it
+        # from the broker user's Secret (a secretKeyRef, which rendered_pod_env leaves out): the same line here.
+        env.setdefault(BROKER_JAAS_ENV, scram_jaas_config(BROKER_USER, self.broker_password))
         return env
 
     def ready(self, broker_id: int) -> bool:
