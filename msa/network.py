@@ -75,7 +75,9 @@ def policy_plan(cfg: StackConfig, names: KafkaNames, node_ports: dict[str, int])
             Rule((ZOOKEEPER_CLIENT_PORT,), (by_name(names.kafka), by_component(KAFKA_ADMIN))),
             Rule((ZOOKEEPER_CLIENT_PORT, ZOOKEEPER_PEER_PORT, ZOOKEEPER_ELECTION_PORT), (by_name(names.zookeeper),)),
         )),
-        Policy(names.kafka, names.kafka, (Rule((KAFKA_PORT,), (
+        # With authentication the SCRAM port, and PLAINTEXT's for the steps of a running cluster's move to it
+        # (kafka/broker_auth.py); nothing listens on 9092 once the move is done.
+        Policy(names.kafka, names.kafka, (Rule((names.client_port, KAFKA_PORT) if names.sasl else (KAFKA_PORT,), (
             by_name(names.kafka),
             *((by_name(names.ui),) if cfg.kafka.ui.enabled else ()),
             *((by_name(*kafka_clients),) if kafka_clients else ()),

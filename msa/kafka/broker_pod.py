@@ -1,0 +1,55 @@
+"""The broker container of the Kafka StatefulSet: its env, probes and mounts in each authentication phase.
+
+Split from cluster.py (which places it into the StatefulSet) so the component stays readable; pure but
+for the k8s argument types it builds.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import pulumi_kubernetes as k8s
+
+from .. import k8s as kx
+from ..config import Kafka as KafkaConfig
+from ..names import KafkaNames
+from .broker_auth import SCRAM_ONLY, probe_port
+from .jobs import kafka_ready_command
+from .scram import PROBE_CONFIG, BrokerScram
+from .settings import kafka_env
+from .zookeeper_auth import BrokerLogin
+
+# broker.id from the StatefulSet ordinal (kafka-2 -> 2), then cp-kafka's own entrypoint.
+KAFKA_START = 'export KAFKA_BROKER_ID="${HOSTNAME##*-}" && exec /etc/confluent/docker/run'
+
+
+def broker_container(cfg: KafkaConfig, names: KafkaNames, image: str, phase: str, scram: Optional[BrokerScram], login: BrokerLogin,
+                     ports: Sequence[k8s.core.v1.ServicePortArgs], security: k8s.core.v1.SecurityContextArgs) -> k8s.core.v1.ContainerArgs:
+    """`login`: the ZooKeeper login of the phase (zookeeper_auth.broker_zookeeper_login)."""
+    env = [
+        kx.field_env("POD_NAME", "metadata.name"),
+        *kx.env(kafka_env(cfg, names)),
+        *kx.env(login.env),
+        *(scram.env if scram else ()),      # the JAAS line, from the broker user's Secret
+    ]
+    # The probes use PLAINTEXT as long as it is open (the transition's steps), SCRAM with the broker's login after.
+    probe = probe_port(phase)
+    readiness = kafka_ready_command(probe, PROBE_CONFIG if phase == SCRAM_ONLY else None)
+    return k8s.core.v1.ContainerArgs(
+        name="kafka",
+        image=image,
+        image_pull_policy=kx.PULL_POLICY,
+        command=["bash", "-c", KAFKA_START],
+        env=env,
+        ports=[k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.port) for p in ports],
+        # Log recovery after an unclean stop can take minutes: a generous start budget.
+        startup_probe=kx.tcp_probe(probe, period=5, failures=60),
+        # Ready = registered and in the ISR of every partition it holds: a roll moves to the next pod
+        # only then (the port opens long before the replicas have caught up).
+        readiness_probe=kx.exec_probe(readiness, period=10, failures=3),
+        liveness_probe=kx.tcp_probe(probe, period=10, failures=6),
+        resources=kx.resources(cfg.resources),
+        security_context=security,
+        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data"), *login.mounts,
+                       *(scram.mounts if scram else ())],
+    )
