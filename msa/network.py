@@ -23,7 +23,7 @@ import pulumi_kubernetes as k8s
 from . import k8s as kx
 from .config import StackConfig
 from .kafka.cluster import ADMIN_COMPONENT as KAFKA_ADMIN
-from .names import DEFAULT_DENY, KAFKA_PORT, ZOOKEEPER_CLIENT_PORT, ZOOKEEPER_ELECTION_PORT, ZOOKEEPER_PEER_PORT, KafkaNames
+from .names import CONTROLLER_PORT, DEFAULT_DENY, KAFKA_PORT, ZOOKEEPER_CLIENT_PORT, ZOOKEEPER_ELECTION_PORT, ZOOKEEPER_PEER_PORT, KafkaNames
 from .verify.job import COMPONENT as VERIFICATION
 
 # Pod labels the policies select on (k8s.labels).
@@ -65,16 +65,25 @@ def by_component(component: str) -> Peer:
 SPRING_PODS = Peer(labels=((PART_OF, kx.PART_OF),), key=COMPONENT, values=SPRING_COMPONENTS)
 
 
+def _metadata_policies(cfg: StackConfig, names: KafkaNames) -> list[Policy]:
+    """Who reaches the metadata quorum: ZooKeeper's ports, or KRaft's controller listener (voters among
+    themselves; brokers register and heartbeat there)."""
+    if cfg.kafka.mode == "zookeeper":
+        return [Policy(names.zookeeper, names.zookeeper, (
+            Rule((ZOOKEEPER_CLIENT_PORT,), (by_name(names.kafka), by_component(KAFKA_ADMIN))),
+            Rule((ZOOKEEPER_CLIENT_PORT, ZOOKEEPER_PEER_PORT, ZOOKEEPER_ELECTION_PORT), (by_name(names.zookeeper),)),
+        ))]
+    if cfg.kafka.is_combined:
+        return [Policy(names.controller, names.kafka, (Rule((CONTROLLER_PORT,), (by_name(names.kafka),)),))]
+    return [Policy(names.controller, names.controller, (Rule((CONTROLLER_PORT,), (by_name(names.kafka, names.controller),)),))]
+
+
 def policy_plan(cfg: StackConfig, names: KafkaNames, node_ports: dict[str, int]) -> list[Policy]:
     """Every NetworkPolicy of the namespace, from the stack config (pure)."""
     verification = (by_component(VERIFICATION),) if cfg.verify.enabled else ()
     kafka_clients = sorted(name for name, svc in cfg.services.items() if svc.kafka is not None)
-    policies = [
-        Policy(DEFAULT_DENY, None, ()),
-        Policy(names.zookeeper, names.zookeeper, (
-            Rule((ZOOKEEPER_CLIENT_PORT,), (by_name(names.kafka), by_component(KAFKA_ADMIN))),
-            Rule((ZOOKEEPER_CLIENT_PORT, ZOOKEEPER_PEER_PORT, ZOOKEEPER_ELECTION_PORT), (by_name(names.zookeeper),)),
-        )),
+    policies = [Policy(DEFAULT_DENY, None, ()), *_metadata_policies(cfg, names)]
+    policies += [
         # With authentication the SCRAM port, and PLAINTEXT's for the steps of a running cluster's move to it
         # (kafka/broker_auth.py); nothing listens on 9092 once the move is done.
         Policy(names.kafka, names.kafka, (Rule((names.client_port, KAFKA_PORT) if names.sasl else (KAFKA_PORT,), (

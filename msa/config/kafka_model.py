@@ -50,7 +50,7 @@ OverrideKey = Annotated[str, Form("Kafka broker property")]
 
 
 class Kafka(StrictModel):
-    mode: Literal["kraft", "zookeeper"] = "zookeeper"
+    mode: Literal["kraft", "zookeeper"] = "kraft"
     """Where the cluster's metadata lives: `kraft` = Kafka's own controller quorum, no ZooKeeper (new stacks); `zookeeper` = a ZooKeeper ensemble (stacks that run it until they migrate; see [KRaft](kraft.md))."""
     brokers: int = Field(1, ge=1, le=9)
     """Number of Kafka brokers (1-9)."""

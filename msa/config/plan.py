@@ -13,10 +13,9 @@ from .model import StackConfig
 
 def address_requests(cfg: StackConfig, names: KafkaNames) -> list[AddressRequest]:
     """Every Service of the stack that gets a ClusterIP, with the config key that decides it."""
-    requests = [
-        AddressRequest(names.zookeeper, None, "kafka.zookeeperReplicas"),
-        AddressRequest(names.bootstrap, None, "kafka.brokers"),
-    ]
+    requests = [AddressRequest(names.bootstrap, None, "kafka.brokers")]
+    if cfg.kafka.mode == "zookeeper":
+        requests.insert(0, AddressRequest(names.zookeeper, None, "kafka.zookeeperReplicas"))
     if cfg.kafka.ui.enabled:
         requests.append(AddressRequest(names.ui, None, "kafka.ui", cfg.kafka.ui.node_port, "kafka.ui.nodePort"))
     for name, svc in cfg.services.items():

@@ -4,6 +4,8 @@ What is copied is the shape of the system (services, Kafka, Harbor, nodes); what
 template's own stack is left out, because it would be wrong or unusable for a new one:
 - every `secure:` value and the encryption lines (`encryptionsalt`, `secretsprovider`, `encryptedkey`):
   ciphertext of another stack's key, which the new stack cannot decrypt;
+- ZooKeeper mode: a new stack has no cluster to migrate, so it runs KRaft (`msa:kafka.mode: kraft`)
+  without the template's ZooKeeper keys;
 - every `clusterIP` pin: an address of the template's cluster. Without a pin a Service's address is
   derived from its name inside the new `serviceCidr` (README "Addresses").
 """
@@ -20,6 +22,7 @@ import yaml
 from .stackfile import load_document
 
 ENCRYPTION_LINES = ("encryptionsalt", "secretsprovider", "encryptedkey")
+ZOOKEEPER_KEYS = ("zookeeperReplicas", "zookeeperStorageSize", "zookeeperImage", "zookeeperHeap", "zookeeperResources")
 
 
 class TemplateError(Exception):
@@ -38,6 +41,14 @@ def new_stack_document(template: dict, service_cidr: Optional[str] = None, conte
     for name, svc in (config.get("msa:services") or {}).items():
         if isinstance(svc, dict) and "clusterIP" in svc:
             notes.append(f"msa:services.{name}.clusterIP {svc.pop('clusterIP')} left out (derived from the name in the new range)")
+    kafka = config.get("msa:kafka")
+    if isinstance(kafka, dict):
+        # A new stack has no cluster yet: it starts in KRaft (docs/kraft.md), whatever the template runs.
+        if kafka.get("mode") != "kraft":
+            notes.append("msa:kafka.mode: kraft (a new cluster; the template's ZooKeeper settings left out)")
+        kafka["mode"] = "kraft"
+        for key in ZOOKEEPER_KEYS:
+            kafka.pop(key, None)
     if service_cidr is not None:
         try:
             network = ipaddress.IPv4Network(service_cidr)

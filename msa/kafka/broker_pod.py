@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+import pulumi
+
 import pulumi_kubernetes as k8s
 
 from .. import k8s as kx
@@ -15,6 +17,7 @@ from ..config import Kafka as KafkaConfig
 from ..names import KafkaNames
 from .broker_auth import SCRAM_ONLY, probe_port
 from .jobs import kafka_ready_command
+from .kraft import KRAFT_BROKER_START, kraft_broker_env, pod_env
 from .scram import PROBE_CONFIG, BrokerScram
 from .settings import kafka_env
 from .zookeeper_auth import BrokerLogin
@@ -24,14 +27,20 @@ KAFKA_START = 'export KAFKA_BROKER_ID="${HOSTNAME##*-}" && exec /etc/confluent/d
 
 
 def broker_container(cfg: KafkaConfig, names: KafkaNames, image: str, phase: str, scram: Optional[BrokerScram], login: BrokerLogin,
-                     ports: Sequence[k8s.core.v1.ServicePortArgs], security: k8s.core.v1.SecurityContextArgs) -> k8s.core.v1.ContainerArgs:
-    """`login`: the ZooKeeper login of the phase (zookeeper_auth.broker_zookeeper_login)."""
+                     ports: Sequence[k8s.core.v1.ServicePortArgs], security: k8s.core.v1.SecurityContextArgs,
+                     cluster_id: Optional[pulumi.Input[str]] = None) -> k8s.core.v1.ContainerArgs:
+    """`login`: the ZooKeeper login of the phase (zookeeper_auth.broker_zookeeper_login). KRaft (no ZooKeeper,
+    no SCRAM yet: config refuses sasl with kraft): kraft.py's env, formatted with `cluster_id`."""
     env = [
         kx.field_env("POD_NAME", "metadata.name"),
         *kx.env(kafka_env(cfg, names)),
         *kx.env(login.env),
         *(scram.env if scram else ()),      # the JAAS line, from the broker user's Secret
     ]
+    start = KAFKA_START
+    if cfg.kraft:
+        # Node id (and, combined, the controller role) from the ordinal (kraft.KRAFT_BROKER_START).
+        env, start = pod_env(kraft_broker_env(cfg, names), cluster_id), KRAFT_BROKER_START
     # The probes use PLAINTEXT as long as it is open (the transition's steps), SCRAM with the broker's login after.
     probe = probe_port(phase)
     readiness = kafka_ready_command(probe, PROBE_CONFIG if phase == SCRAM_ONLY else None)
@@ -39,7 +48,7 @@ def broker_container(cfg: KafkaConfig, names: KafkaNames, image: str, phase: str
         name="kafka",
         image=image,
         image_pull_policy=kx.PULL_POLICY,
-        command=["bash", "-c", KAFKA_START],
+        command=["bash", "-c", start],
         env=env,
         ports=[k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.port) for p in ports],
         # Log recovery after an unclean stop can take minutes: a generous start budget.

@@ -1,5 +1,8 @@
 """ZooKeeper and Kafka (cp-zookeeper / cp-kafka 7.9.x, the last line with ZooKeeper mode), and kafka-ui.
 
+In KRaft mode (`msa:kafka.mode: kraft`) there is no ZooKeeper: the brokers run kraft.py's settings
+and the controllers are the first broker pods (combined) or controllers.py's StatefulSet.
+
 The broker configuration is computed by pure functions in settings.py and tested on its own;
 these components only place it into StatefulSets.
 """
@@ -14,7 +17,7 @@ import pulumi_kubernetes as k8s
 
 from .. import k8s as kx
 from ..config import Kafka as KafkaConfig
-from ..names import KAFKA_PORT, UI_AUTH_SUFFIX, KafkaNames
+from ..names import CONTROLLER_PORT, KAFKA_PORT, UI_AUTH_SUFFIX, KafkaNames
 from .jobs import REASSIGN_TIMEOUT_SECONDS, drain_env, drain_script, rebalance_env, rebalance_script
 from .broker_auth import SCRAM_ADDED, broker_phase, zookeeper_phase
 from .broker_pod import broker_container
@@ -145,7 +148,8 @@ class KafkaCluster(pulumi.ComponentResource):
     def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, bootstrap_ip: str, images: KafkaImages,
                  brokers_wait_for: tuple[pulumi.Resource, ...] = (), storage_guard: tuple[pulumi.Resource, ...] = (),
                  admin_secret: Optional[ClientSecret] = None, opts: Optional[pulumi.ResourceOptions] = None,
-                 auth_seed: Optional[pulumi.Input[str]] = None, scram_users: Sequence[str] = ()):
+                 auth_seed: Optional[pulumi.Input[str]] = None, scram_users: Sequence[str] = (),
+                 cluster_id: Optional[pulumi.Input[str]] = None):
         super().__init__("msa:kafka:KafkaCluster", name, {"brokers": cfg.brokers, "image": cfg.image}, opts)
         child = kx.child_options(self, opts)
         ns, component = names.namespace, "kafka"
@@ -155,7 +159,9 @@ class KafkaCluster(pulumi.ComponentResource):
         # With authentication the SCRAM listener is the clients' (names.client_port); the open port stays on
         # the Services for the transition of a running cluster (broker_auth.py), nothing listens on it after.
         ports = [kx.port("kafka", names.client_port), *([kx.port("plaintext", KAFKA_PORT)] if names.sasl else [])]
-        self.headless = kx.headless_service(names.kafka_headless, ns, component, ports, names.kafka, child)
+        # KRaft combined: the pods' controller port on the headless Service too (the voters' addresses are its pod names).
+        pod_ports = [*ports, *([kx.port("controller", CONTROLLER_PORT)] if cfg.kraft and cfg.is_combined else [])]
+        self.headless = kx.headless_service(names.kafka_headless, ns, component, pod_ports, names.kafka, child)
         self.bootstrap = kx.cluster_ip_service(names.bootstrap, ns, component, bootstrap_ip, ports, names.kafka, child)
         job_options = dict(security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
                            pull_secrets=images.kafka.pull_secrets)
@@ -166,13 +172,13 @@ class KafkaCluster(pulumi.ComponentResource):
                                                 # It logs in to ZooKeeper once the brokers set ACLs (before, its znodes
                                                 # stay open like theirs, readable by brokers not rolled yet).
                                                 (login.env, tuple(zip(login.volumes, login.mounts))) if login.sets_acls else ((), ()))
-        container = broker_container(cfg, names, images.kafka.ref, phase, scram, login, ports, _container_security())
+        container = broker_container(cfg, names, images.kafka.ref, phase, scram, login, pod_ports, _container_security(), cluster_id)
         # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
         # spread over every broker after it is ready (see jobs.py; both are no-ops when nothing moves).
         # With authentication both log in as the admin user (its client.properties, mounted read-only).
         admin = _admin_login(admin_secret)
         self.drain = kx.script_job(
-            names.drain, ns, ADMIN_COMPONENT, images.kafka.ref, drain_script(), drain_env(cfg.brokers, cfg.overrides, names, admin.config),
+            names.drain, ns, ADMIN_COMPONENT, images.kafka.ref, drain_script(), drain_env(cfg, names, admin.config),
             kx.waiting_for(child, (*brokers_wait_for, self.headless, self.bootstrap, *admin.waits_for, *(scram.waits_for if scram else ()))),
             REASSIGN_TIMEOUT_SECONDS,
             security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
@@ -187,7 +193,7 @@ class KafkaCluster(pulumi.ComponentResource):
         self.claims = grow_claims(self.stateful_set, names.kafka, ns, cfg.brokers, cfg.storage_class, cfg.storage_size, child)
         self.rebalance = kx.script_job(
             names.rebalance, ns, ADMIN_COMPONENT, images.kafka.ref, rebalance_script(),
-            rebalance_env(cfg.brokers, cfg.overrides, names, admin.config), kx.waiting_for(child, (self.stateful_set, *admin.waits_for)),
+            rebalance_env(cfg, names, admin.config), kx.waiting_for(child, (self.stateful_set, *admin.waits_for)),
             REASSIGN_TIMEOUT_SECONDS, security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
             pull_secrets=images.kafka.pull_secrets, volumes=admin.volumes,
         )

@@ -105,9 +105,9 @@ def _first_id(stored: Optional[str], props: Mapping[str, str]) -> str:
 
 
 class KafkaClusterId(dynamic.Resource):
-    """`cluster_id`: the KRaft cluster id ("" in ZooKeeper mode), the same on every later up."""
+    """`clusterId`: the KRaft cluster id ("" in ZooKeeper mode), the same on every later up."""
 
-    cluster_id: pulumi.Output[str]
+    clusterId: pulumi.Output[str]  # noqa: N815  (the output property, as the provider names it)
 
     def __init__(self, name: str, settings: Mapping[str, str], opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(KafkaClusterIdProvider(), name, {**settings, "clusterId": None}, opts)

@@ -49,30 +49,35 @@ def rebalance_script() -> str:
     return _script("kafka-rebalance.sh")
 
 
-def _common_env(brokers: int, names: KafkaNames, client_config: Optional[str]) -> dict[str, str]:
+def _common_env(cfg, names: KafkaNames, client_config: Optional[str]) -> dict[str, str]:
     env = {
         "BOOTSTRAP_SERVERS": names.bootstrap_servers,
-        # The client Service: it reaches whichever members are ready, whatever the ensemble size.
-        "ZOOKEEPER_CONNECT": names.zookeeper_connect,
-        "TARGET_BROKERS": str(brokers),
+        "TARGET_BROKERS": str(cfg.brokers),
         "TIMEOUT_SECONDS": str(REASSIGN_TIMEOUT_SECONDS),
     }
+    if cfg.mode == "kraft":
+        # No ZooKeeper: brokers are read from the cluster, the change record lives in a Kafka topic, and
+        # whether Kafka ever ran is whether the first broker pod has a DNS name (the headless Service).
+        env.update({"METADATA": "kraft", "FIRST_BROKER_HOST": names.broker_host("0")})
+    else:
+        # The client Service: it reaches whichever members are ready, whatever the ensemble size.
+        env["ZOOKEEPER_CONNECT"] = names.zookeeper_connect
     if client_config:
         # The admin user's client.properties (client_auth.CLIENT_CONFIG): every Kafka tool call takes it.
         env[CLIENT_CONFIG_ENV] = client_config
     return env
 
 
-def drain_env(brokers: int, overrides, names: KafkaNames, client_config: Optional[str] = None) -> dict[str, str]:
+def drain_env(cfg, names: KafkaNames, client_config: Optional[str] = None) -> dict[str, str]:
     # The min ISR the brokers will run after the change, bridged by the drain until they restart.
-    return {**_common_env(brokers, names, client_config), "TARGET_MIN_ISR": broker_properties(brokers, overrides)["min.insync.replicas"]}
+    return {**_common_env(cfg, names, client_config), "TARGET_MIN_ISR": broker_properties(cfg.brokers, cfg.overrides)["min.insync.replicas"]}
 
 
-def rebalance_env(brokers: int, overrides, names: KafkaNames, client_config: Optional[str] = None) -> dict[str, str]:
-    props = broker_properties(brokers, overrides)
+def rebalance_env(cfg, names: KafkaNames, client_config: Optional[str] = None) -> dict[str, str]:
+    props = broker_properties(cfg.brokers, cfg.overrides)
     pairs = lambda d: ",".join(f"{topic}={props[key]}" for topic, key in d.items())  # noqa: E731
     return {
-        **_common_env(brokers, names, client_config),
+        **_common_env(cfg, names, client_config),
         "WANTED_RF": pairs(INTERNAL_TOPICS),
         "DEFAULT_RF": props["default.replication.factor"],
         "WANTED_MIN_ISR": pairs(INTERNAL_MIN_ISR),

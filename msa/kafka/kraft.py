@@ -18,6 +18,10 @@ ZooKeeper mode (msa.config.kafka_properties): `__cluster_metadata` is replicated
 
 from __future__ import annotations
 
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .. import k8s as kx
 from ..config import Kafka as KafkaConfig
 from ..config.kafka_properties import broker_properties, is_confluent_server
 from ..names import CONTROLLER_ID_BASE, CONTROLLER_LISTENER, CONTROLLER_PORT, KAFKA_PORT, KafkaNames
@@ -79,3 +83,8 @@ def controller_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
         "KAFKA_LISTENERS": f"{CONTROLLER_LISTENER}://0.0.0.0:{CONTROLLER_PORT}",
         "KAFKA_HEAP_OPTS": f"-Xms{cfg.controller_heap} -Xmx{cfg.controller_heap}",
     }
+
+
+def pod_env(values: dict[str, str], cluster_id: pulumi.Input[str]) -> list[k8s.core.v1.EnvVarArgs]:
+    """A KRaft pod's env: POD_NAME first (KAFKA_ADVERTISED_LISTENERS refers to it), the values, CLUSTER_ID."""
+    return [kx.field_env("POD_NAME", "metadata.name"), *kx.env(values), k8s.core.v1.EnvVarArgs(name="CLUSTER_ID", value=cluster_id)]

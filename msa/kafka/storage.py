@@ -31,12 +31,20 @@ def storage_settings(kafka) -> dict[str, str]:
         "kafka.storageClass": kafka.storage_class,
         "kafka.storageSize": kafka.storage_size,
         "kafka.zookeeperStorageSize": kafka.zookeeper_storage_size,
+        # Also what the volumes hold (ZooKeeper-mode or KRaft logs): see storage_change_problems.
+        "kafka.mode": kafka.mode,
     }
 
 
 def storage_change_problems(old: Mapping[str, str], new: Mapping[str, str]) -> list[tuple[str, str]]:
     """(key, one-line message) for each change existing volumes cannot follow; none on a first deploy."""
     problems = []
+    if old and "kafka.mode" not in old and new.get("kafka.mode") == "kraft":
+        # Deployed before msa:kafka.mode existed, so in ZooKeeper mode; the KRaft default would put an empty
+        # cluster on its volumes (the kafka-cluster-id guard has no record of such a stack yet).
+        problems.append(("kafka.mode", "msa:kafka.mode: this stack was deployed in ZooKeeper mode, before msa:kafka.mode existed, and "
+                                       "kraft (the default now) would start an empty cluster beside its data; set msa:kafka.mode: zookeeper "
+                                       'and migrate later (docs/kraft.md "Migrating from ZooKeeper")'))
     for key in ("kafka.storageSize", "kafka.zookeeperStorageSize"):
         if key in old and key in new and quantity_value(new[key]) < quantity_value(old[key]):
             problems.append((key, f"msa:{key}: {new[key]} is smaller than the {old[key]} the volumes already have, and "

@@ -127,6 +127,8 @@ def _kafka_spec(cfg: StackConfig, names: KafkaNames) -> dict:
             "__transaction_state": int(props["transaction.state.log.replication.factor"]),
             "__consumer_offsets": int(props["offsets.topic.replication.factor"]),
         },
+        # KRaft: the controller quorum's voters (kafka-metadata-quorum); none in ZooKeeper mode.
+        "quorumVoters": kafka.controller_count if kafka.mode == "kraft" else None,
         # One partition per broker: every broker leads one, so every broker takes part in the transaction.
         "partitions": kafka.brokers,
         "topicPrefix": VERIFY_TOPIC_PREFIX,
@@ -148,11 +150,20 @@ def _pods_spec(cfg: StackConfig, names: KafkaNames, image_repositories: Mapping[
             # byDigest: built, configured or resolved from Harbor, so the pods must run `repository@sha256:...`.
             *({"name": name, "replicas": svc.replicas, "repository": image_repositories[name],
                "byDigest": service_digest_source(svc, cfg.harbor) is not None} for name, svc in cfg.services.items()),
-            {"name": names.zookeeper, "replicas": kafka.zookeeper_replicas, **_third_party(mirrored["zookeeper"], kafka.zookeeper_image)},
+            *_quorum_workloads(kafka, names, mirrored),
             {"name": names.kafka, "replicas": kafka.brokers, **_third_party(mirrored["kafka"], kafka.image)},
             *([{"name": names.ui, "replicas": 1, **_third_party(mirrored["kafka-ui"], kafka.ui.image)}] if kafka.ui.enabled else []),
         ],
     }
+
+
+def _quorum_workloads(kafka, names: KafkaNames, mirrored: Mapping[str, Optional[str]]) -> list[dict]:
+    """ZooKeeper's members, KRaft's dedicated controllers, or nothing (combined: the broker pods)."""
+    if kafka.mode == "zookeeper":
+        return [{"name": names.zookeeper, "replicas": kafka.zookeeper_replicas, **_third_party(mirrored["zookeeper"], kafka.zookeeper_image)}]
+    if kafka.is_combined:
+        return []
+    return [{"name": names.controller, "replicas": kafka.controller_count, **_third_party(mirrored["kafka"], kafka.image)}]
 
 
 def _third_party(repository: Optional[str], configured: str) -> dict:

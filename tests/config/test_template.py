@@ -52,3 +52,12 @@ def test_from_writes_the_file_before_the_cli_steps(tmp_path):
                          cwd=project, capture_output=True, text=True, env={"PATH": "/nonexistent"})
     assert run.stdout.startswith("wrote Pulumi.team.yaml from Pulumi.dev.yaml: ")
     assert run.returncode == 2 and run.stderr == "error: the pulumi CLI is not on PATH; install it: https://www.pulumi.com/docs/install/\n"
+
+
+def test_a_new_stack_from_a_zookeeper_template_runs_kraft():
+    template = {"config": stack_values("prod")}
+    assert template["config"]["msa:kafka"]["mode"] == "zookeeper"
+    doc, notes = new_stack_document(template)
+    kafka = doc["config"]["msa:kafka"]
+    assert kafka["mode"] == "kraft" and "zookeeperReplicas" not in kafka and kafka["brokers"] == 3
+    assert "msa:kafka.mode: kraft (a new cluster; the template's ZooKeeper settings left out)" in notes

@@ -119,3 +119,13 @@ def test_broker_count_changes_keep_the_quorum(old, new):
 def test_growing_a_combined_dev_stack_says_how_to_keep_its_quorum():
     ((_, message),) = quorum_change_problems(quorum_settings(Kafka(mode="kraft")), quorum_settings(Kafka(mode="kraft", brokers=3)))
     assert "set msa:kafka.combined: true and msa:kafka.controllers: 1 explicitly" in message
+
+
+def test_a_stack_deployed_before_the_mode_key_is_not_taken_for_kraft():
+    from msa.kafka.storage import storage_change_problems, storage_settings
+
+    before = {k: v for k, v in storage_settings(Kafka(mode="zookeeper")).items() if k != "kafka.mode"}   # an older release's record
+    ((key, message),) = storage_change_problems(before, storage_settings(Kafka()))
+    assert key == "kafka.mode" and message.startswith("msa:kafka.mode: this stack was deployed in ZooKeeper mode")
+    assert storage_change_problems(before, storage_settings(Kafka(mode="zookeeper"))) == []
+    assert storage_change_problems({}, storage_settings(Kafka())) == []                                   # a new stack

@@ -1,6 +1,8 @@
 # Shared by the Kafka admin Jobs (kafka-drain.sh, kafka-rebalance.sh); runs in the cp-kafka image.
-# Inputs (env): BOOTSTRAP_SERVERS, ZOOKEEPER_CONNECT, TARGET_BROKERS, TIMEOUT_SECONDS, MSA_PLANNER, and
-# KAFKA_CLIENT_CONFIG (the admin user's client.properties) when the cluster authenticates its clients.
+# Inputs (env): BOOTSTRAP_SERVERS, TARGET_BROKERS, TIMEOUT_SECONDS, MSA_PLANNER; ZooKeeper mode:
+# ZOOKEEPER_CONNECT; KRaft (METADATA=kraft): FIRST_BROKER_HOST. Everything else goes through
+# --bootstrap-server and works in both modes. KAFKA_CLIENT_CONFIG (the admin user's client.properties)
+# when the cluster authenticates its clients.
 set -euo pipefail
 JOB=${JOB:-kafka-admin}
 WORK=$(mktemp -d)
@@ -44,13 +46,33 @@ why_failed() {
 # zookeeper-shell prints "Node does not exist" and exits 1 for a missing znode.
 zk_get() { tool zookeeper-shell "$ZOOKEEPER_CONNECT" get "$1" >"$WORK/zk.out" 2>"$WORK/zk.err"; }
 
+METADATA=${METADATA:-zookeeper}
+
 kafka_ever_ran() {
+  if [ "$METADATA" = kraft ]; then
+    # KRaft has no store outside the brokers and controllers: a broker pod that never existed has no
+    # DNS name (the headless Service publishes pods that are not ready too).
+    python3 -c 'import socket,sys; socket.getaddrinfo(sys.argv[1], None)' "$FIRST_BROKER_HOST" 2>/dev/null
+    return
+  fi
   if zk_get /cluster/id; then return 0; fi
   grep -q "Node does not exist" "$WORK/zk.err" && return 1
   fail "ZooKeeper at $ZOOKEEPER_CONNECT did not answer ($(tail -n 1 "$WORK/zk.err")); check the zookeeper pods"
 }
 
 registered_brokers() {
+  if [ "$METADATA" = kraft ]; then
+    # The live (registered and unfenced) brokers, as the cluster's metadata lists them. The tool gives up
+    # after a few seconds on a busy broker: three tries before "none".
+    local try
+    for try in 1 2 3; do
+      kafka_tool kafka-broker-api-versions >"$WORK/ids.out" 2>"$WORK/ids.err" && break
+      : >"$WORK/ids.out"
+      [ "$try" = 3 ] || sleep 5
+    done
+    sed -n 's/^[^ ]* (id: \([0-9][0-9]*\) rack: .*/\1/p' "$WORK/ids.out" | sort -n | paste -sd, -
+    return 0
+  fi
   tool zookeeper-shell "$ZOOKEEPER_CONNECT" ls /brokers/ids >"$WORK/ids.out" 2>"$WORK/ids.err" || { echo ""; return 0; }
   python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import planner; print(",".join(map(str, planner.parse_broker_ids(sys.stdin.read()))))' \
     "$(dirname "$MSA_PLANNER")" <"$WORK/ids.out"
@@ -98,7 +120,30 @@ for topic, cfg in json.load(open(sys.argv[1]))[sys.argv[2]].items():
 # state) from the drain to the rebalance, which restores it and removes the znode.
 CHANGE_ZNODE=${CHANGE_ZNODE:-/msa-kafka-change}
 
+# KRaft: the record is the last message of a one-partition compacted topic ("none" = no change).
+CHANGE_TOPIC=${CHANGE_TOPIC:-msa-kafka-change}
+
+read_change_topic() {
+  kafka_tool kafka-topics --list >"$WORK/topics.out" 2>"$WORK/topics.err" ||
+    fail "kafka-topics --list failed: $(tail -n 1 "$WORK/topics.err")"
+  grep -qx "$CHANGE_TOPIC" "$WORK/topics.out" || return 0
+  # Assigned, not subscribed: no consumer group (and no __consumer_offsets) is needed to read it.
+  tool kafka-console-consumer --bootstrap-server "$BOOTSTRAP_SERVERS" ${KAFKA_CLIENT_CONFIG:+--consumer.config "$KAFKA_CLIENT_CONFIG"} \
+    --topic "$CHANGE_TOPIC" --partition 0 --offset earliest \
+    --consumer-property allow.auto.create.topics=false --timeout-ms 10000 >"$WORK/change.out" 2>"$WORK/change.err" || true
+  grep '^v1;\|^none$' "$WORK/change.out" | tail -n 1 | grep '^v1;' || true
+}
+
+write_change_topic() {
+  kafka_tool kafka-topics --create --if-not-exists --topic "$CHANGE_TOPIC" --partitions 1 \
+    --config cleanup.policy=compact >/dev/null 2>"$WORK/topic.err" || fail "could not create the topic $CHANGE_TOPIC: $(tail -n 1 "$WORK/topic.err")"
+  echo "change	${1:-none}" | tool kafka-console-producer --bootstrap-server "$BOOTSTRAP_SERVERS" --topic "$CHANGE_TOPIC" \
+    ${KAFKA_CLIENT_CONFIG:+--producer.config "$KAFKA_CLIENT_CONFIG"} \
+    --producer-property acks=all --property parse.key=true --property "key.separator=	" >"$WORK/zkw.out" 2>&1 || true
+}
+
 read_change() {
+  if [ "$METADATA" = kraft ]; then read_change_topic; return 0; fi
   if zk_get "$CHANGE_ZNODE"; then
     grep -m1 '^v1;' "$WORK/zk.out" || true
     return 0
@@ -110,7 +155,10 @@ read_change() {
 # write_change TEXT: store the record; an empty TEXT removes it.
 write_change() {
   local text=$1
-  if [ -z "$text" ]; then
+  if [ "$METADATA" = kraft ]; then
+    [ "$(read_change)" != "$text" ] || return 0
+    write_change_topic "$text"
+  elif [ -z "$text" ]; then
     [ -n "$(read_change)" ] || return 0
     tool zookeeper-shell "$ZOOKEEPER_CONNECT" delete "$CHANGE_ZNODE" >"$WORK/zkw.out" 2>&1 || true
   else
@@ -121,7 +169,7 @@ write_change() {
     fi
   fi
   [ "$(read_change)" = "$text" ] ||
-    fail "could not record the change in ZooKeeper ($CHANGE_ZNODE): $(grep -v '^\s*$' "$WORK/zkw.out" | tail -n 1)"
+    fail "could not record the change ($METADATA: $CHANGE_ZNODE / $CHANGE_TOPIC): $(grep -v '^\s*$' "$WORK/zkw.out" | tail -n 1)"
 }
 
 # set_cluster_min_isr VALUE|"": the cluster-wide dynamic min.insync.replicas (overrides the brokers'

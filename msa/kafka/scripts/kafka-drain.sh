@@ -6,11 +6,11 @@
 # TARGET_MIN_ISR (the brokers' min.insync.replicas after the change).
 JOB=kafka-drain
 if ! kafka_ever_ran; then
-  log "no Kafka cluster in ZooKeeper yet (first deploy): nothing to drain"
+  log "no Kafka cluster yet (first deploy): nothing to drain"
   exit 0
 fi
 live=$(registered_brokers)
-[ -n "$live" ] || fail "no broker is registered in ZooKeeper; start the brokers (or restore msa:kafka.brokers) and retry"
+[ -n "$live" ] || fail "no broker is registered ($METADATA); start the brokers (or restore msa:kafka.brokers) and retry"
 log "registered brokers: $live; target: $TARGET_BROKERS"
 wait_for_running_moves
 describe_topics

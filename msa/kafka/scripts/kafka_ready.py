@@ -4,6 +4,10 @@
 #  - it is in the ISR of every partition it holds a replica of (caught up: restarting the next pod
 #    of a roll cannot take a partition below its in-sync replicas).
 # The broker id is the pod ordinal (the start command's rule). Standard library only, python3 >= 3.6.
+# KRaft: a pod that is a controller (a dedicated one: MSA_READY_ROLES=controller, node id
+# MSA_NODE_ID_BASE + ordinal; a combined one: ordinal < MSA_CONTROLLERS) is ready only when it is
+# a voter of the quorum that has a leader and has caught up with the leader's log (DescribeQuorum,
+# asked of each voter in KAFKA_CONTROLLER_QUORUM_VOTERS: only the leader answers it).
 # Arguments: [PORT [CLIENT_PROPERTIES]] (default 9092, or KAFKA_READY_PORT). With a client.properties
 # (a listener that authenticates) the probe logs in first with SCRAM-SHA-512 as its user (RFC 5802, over
 # Kafka's SaslHandshake v1 + SaslAuthenticate v0).
@@ -132,8 +136,119 @@ def parse(data):
     return brokers, partitions
 
 
+# A voter this many records behind the leader is still catching up (the leader appends a no-op every 500 ms).
+MAX_QUORUM_LAG = 1000
+
+
+def _uvarint(value):
+    out = b""
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out += bytes([byte | 0x80])
+        else:
+            return out + bytes([byte])
+
+
+def describe_quorum(host, port, timeout=4.0):
+    """(error, leader id, high watermark, {voter id: log end offset}) from DescribeQuorum v0 (flexible)."""
+    client, topic = b"msa-ready", b"__cluster_metadata"
+    body = (struct.pack(">hhih", 55, 0, 1, len(client)) + client + b"\0"           # header v2, no tagged fields
+            + _uvarint(2) + _uvarint(len(topic) + 1) + topic + _uvarint(2) + struct.pack(">i", 0) + b"\0\0\0")
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.settimeout(timeout)
+        s.sendall(struct.pack(">i", len(body)) + body)
+        data = _read(s, struct.unpack(">i", _read(s, 4))[0])
+    pos = [4]
+
+    def take(fmt):
+        value = struct.unpack_from(fmt, data, pos[0])[0]
+        pos[0] += struct.calcsize(fmt)
+        return value
+
+    def uvarint():
+        shift = value = 0
+        while True:
+            byte = data[pos[0]]
+            pos[0] += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                return value
+
+    def skip_tags():
+        for _ in range(uvarint()):
+            uvarint()
+            size = uvarint()
+            pos[0] += size
+
+    skip_tags()                                   # response header v1
+    error = take(">h")
+    if error or uvarint() < 2:
+        return error or -1, -1, -1, {}
+    name_length = uvarint() - 1                   # (read first: `pos[0] += uvarint()` would add to the old pos)
+    pos[0] += name_length
+    uvarint()                                     # one partition
+    take(">i")
+    error, leader = take(">h"), take(">i")
+    take(">i")
+    high_watermark = take(">q")
+    voters = {}
+    for _ in range(uvarint() - 1):
+        voter = take(">i")
+        voters[voter] = take(">q")
+        skip_tags()
+    return error, leader, high_watermark, voters
+
+
+def own_controller_port():
+    """The controller listener's port from this pod's listeners (combined pods add theirs at start)."""
+    for listener in (os.environ.get("KAFKA_LISTENERS", "") + "," + os.environ.get("MSA_CONTROLLER_LISTENER", "")).split(","):
+        if listener.startswith("CONTROLLER://"):
+            return int(listener.rsplit(":", 1)[1])
+    return 9093
+
+
+def quorum_problem(node):
+    """Why this controller is not a caught-up voter of a quorum with a leader, or None."""
+    try:
+        socket.create_connection(("127.0.0.1", own_controller_port()), timeout=2).close()
+    except OSError as problem:
+        return "node %d: its controller listener does not answer (%s)" % (node, problem)
+    answers = []
+    for voter in os.environ.get("KAFKA_CONTROLLER_QUORUM_VOTERS", "").split(","):
+        host, port = voter.split("@", 1)[1].rsplit(":", 1)
+        try:
+            error, leader, high_watermark, voters = describe_quorum(host, int(port))
+        except (OSError, struct.error, IndexError) as problem:
+            answers.append("%s: %s" % (voter, problem))
+            continue
+        if error == 0:
+            if node not in voters:
+                return "node %d is not a voter of the quorum (voters: %s)" % (node, sorted(voters))
+            if high_watermark - voters[node] > MAX_QUORUM_LAG:
+                return "node %d is %d records behind the quorum leader %d" % (node, high_watermark - voters[node], leader)
+            return None
+        answers.append("%s: error %d" % (voter, error))
+    return "no quorum leader answered (%s)" % "; ".join(answers)
+
+
 def main():
-    broker = int(os.environ.get("BROKER_ID") or (os.environ.get("HOSTNAME") or socket.gethostname()).rsplit("-", 1)[1])
+    ordinal = int(os.environ.get("BROKER_ID") or (os.environ.get("HOSTNAME") or socket.gethostname()).rsplit("-", 1)[1])
+    node = ordinal + int(os.environ.get("MSA_NODE_ID_BASE", "0"))
+    roles = os.environ.get("MSA_READY_ROLES") or ("broker,controller" if ordinal < int(os.environ.get("MSA_CONTROLLERS", "0")) else "broker")
+    if "controller" in roles:
+        problem = quorum_problem(node)
+        if problem:
+            print(problem)
+            return 1
+    if "broker" not in roles:
+        return 0
+    return broker_ready(ordinal)
+
+
+def broker_ready(broker):
     port = int(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("KAFKA_READY_PORT", "9092"))
     login = None
     try:

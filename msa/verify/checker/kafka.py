@@ -143,6 +143,9 @@ def kafka_checks(spec: dict, run: Callable[[list[str], float], Ran] = run_tool) 
             results.append(passed("kafka", "brokers", f"{len(brokers)} live, replication settings as rendered "
                                                       f"(RF {k['replicationFactor']}, min ISR {k['minInsyncReplicas']})"))
 
+    if k.get("quorumVoters"):
+        results.append(_quorum(k, run, tool_timeout))
+
     # 2. a fresh topic per run, created with the stack's settings: its RF and ISR say what the cluster does.
     run_id = time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6]
     topic = f"{k['topicPrefix']}-{run_id}"
@@ -175,6 +178,27 @@ def kafka_checks(spec: dict, run: Callable[[list[str], float], Ran] = run_tool) 
     finally:
         run(["kafka-topics", "--bootstrap-server", bootstrap, *login(k, "kafka-topics"), "--delete", "--topic", re.escape(topic)], tool_timeout)
     return results
+
+
+def parse_quorum_status(text: str) -> tuple[Optional[int], list[int]]:
+    """(leader id, current voter ids) from `kafka-metadata-quorum describe --status` (Kafka 3.9)."""
+    leader = re.search(r"^LeaderId:\s*(-?\d+)", text, re.M)
+    voters = re.search(r"^CurrentVoters:\s*\[(.*)\]", text, re.M)
+    ids = [int(i) for i in re.findall(r'(?:"id":\s*|^|,\s*)(\d+)(?=[,@\s}]|$)', voters.group(1))] if voters else []
+    return (int(leader.group(1)) if leader else None), ids
+
+
+def _quorum(k: dict, run, tool_timeout: float) -> Result:
+    """KRaft: the controller quorum has a leader and every configured voter (asked through the brokers)."""
+    shown = run(["kafka-metadata-quorum", "--bootstrap-server", k["bootstrap"], *login(k, "kafka-metadata-quorum"), "describe", "--status"], tool_timeout)
+    if shown.returncode != 0:
+        return failed("kafka", "quorum", f"kafka-metadata-quorum at {k['bootstrap']} failed: {shown.error_line()}")
+    leader, voters = parse_quorum_status(shown.stdout)
+    if leader is None or leader < 0:
+        return failed("kafka", "quorum", f"the controller quorum has no leader (voters {voters})")
+    if len(voters) != k["quorumVoters"]:
+        return failed("kafka", "quorum", f"{len(voters)} voter(s) {voters}, expected {k['quorumVoters']} (msa:kafka.controllers)")
+    return passed("kafka", "quorum", f"leader {leader}, voters {voters}")
 
 
 def _delete_leftover_topics(k: dict, run, tool_timeout: float) -> None:
