@@ -34,6 +34,9 @@ from msa.kafka.cluster_id import KafkaClusterId, quorum_settings
 from msa.kafka.controllers import KafkaControllers
 from msa.kafka.migration_plan import migration_step
 from msa.kafka.migration_stack import migration_workloads
+from msa.kafka.auth_guard import AuthenticationGuard
+from msa.kafka.broker_auth import broker_phase
+from msa.kafka.scram import scram_users
 from msa.kafka.storage import StorageGuard, storage_settings
 from msa.kafka.client_auth import kafka_client_secrets
 from msa.names import KAFKA_ADMIN_USER, KAFKA_UI_USER, KafkaNames
@@ -54,7 +57,7 @@ try:
         # otherwise fail late in the provider, or (no context set) deploy to the current one.
         # Read raw: kubernetes:kubeconfig may be a secret (its text), and Config.get would warn about that.
         check_context({key: pulumi.runtime.get_config(f"kubernetes:{key}") for key in ("context", "kubeconfig")})
-    kafka_names = KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain)
+    kafka_names = KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain, sasl=cfg.kafka.authentication == "sasl")
     addresses = plan.address_plan(cfg, kafka_names)
     config_repo = plan.config_repo_files(cfg, PROJECT_DIR)
     images = {name: image_plan(name, svc, cfg.harbor, cfg.cluster.platform, PROJECT_DIR) for name, svc in cfg.services.items()}
@@ -104,11 +107,13 @@ storage_guard = StorageGuard("storage-guard", storage_settings(cfg.kafka))
 # The KRaft cluster id, made once and kept in the state; it also refuses quorum changes a running
 # cluster cannot follow (leaving ZooKeeper without the migration, new voters) before anything changes.
 cluster_id = KafkaClusterId("kafka-cluster-id", quorum_settings(cfg.kafka))
-guards = (storage_guard, cluster_id)
+# A running cluster moves to authentication one roll at a time and never back (kafka/auth_guard.py).
+auth_guard = AuthenticationGuard("authentication-guard", broker_phase(kafka_names.sasl, cfg.kafka.transition))
+guards = (storage_guard, cluster_id, auth_guard)
 # msa:kafka.authentication: sasl: one Kafka user and Secret per client (msa/kafka/client_auth.py).
 kafka_users = kafka_client_secrets(cfg, secrets.kafka_auth_secret, in_namespace)
 zookeeper_args = {"auth_seed": secrets.kafka_auth_secret}
-kafka_args = {"admin_secret": kafka_users.get(KAFKA_ADMIN_USER), "auth_seed": secrets.kafka_auth_secret}
+kafka_args = {"admin_secret": kafka_users.get(KAFKA_ADMIN_USER), "auth_seed": secrets.kafka_auth_secret, "scram_users": scram_users(cfg)}
 # The migration from ZooKeeper, one step per `pulumi up` (msa/kafka/migration_plan.py), or the plain shape.
 migration = migration_step(cfg.kafka)
 migration_check = None
@@ -131,7 +136,8 @@ else:
 kafka_ui = None
 if cfg.kafka.ui.enabled:
     kafka_ui = KafkaUi("kafka-ui", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.ui), addresses.node_ports.get(kafka_names.ui),
-                       kafka_images.ui, secrets.kafka_ui_password, kafka_users.get(KAFKA_UI_USER), kafka_opts)
+                       kafka_images.ui, secrets.kafka_ui_password, kafka_users.get(KAFKA_UI_USER),
+                       kx.waiting_for(kafka_opts, kafka.clients_wait_for))
 
 # The Spring services do not wait for each other: Eureka clients retry registration and config
 # clients import `optional:configserver:`, so all five roll out in parallel. They do wait for the
@@ -155,7 +161,7 @@ for name, svc in cfg.services.items():
         config_map=config_map if name == config_service else None,
         pods_wait_for=pods_wait_for,
         kafka_secret=kafka_users.get(name) if svc.kafka else None,
-    ), in_namespace)
+    ), kx.waiting_for(in_namespace, kafka.clients_wait_for) if svc.kafka else in_namespace)
 
 # Last: the proof that the system works, from inside the cluster. It waits for every workload and the
 # nodes, and runs again whenever anything that can change its result changes.

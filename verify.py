@@ -54,7 +54,7 @@ def stack_spec(stack: str, project_dir: Path = PROJECT_DIR) -> tuple[dict, confi
     values, _ = load_stack_config(project_dir, stack)
     raw = {key.split(":", 1)[1]: text for key, text in values.items() if key.startswith(config.PROJECT + ":")}
     cfg = config.parse_stack_config(raw, project_dir)
-    names = KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain)
+    names = KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain, sasl=cfg.kafka.authentication == "sasl")
     addresses = plan.address_plan(cfg, names)
     repos = {name: image_plan(name, svc, cfg.harbor, cfg.cluster.platform, project_dir).repository for name, svc in cfg.services.items()}
     return verification_spec(cfg, addresses, names, plan.config_repo_files(cfg, project_dir), repos, PART_OF), cfg

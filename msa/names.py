@@ -11,13 +11,33 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-KAFKA_PORT = 9092
+KAFKA_PORT = 9092                       # the PLAINTEXT listener's
 # KRaft: the controllers' listener (the quorum's Raft traffic and the brokers' registrations/heartbeats).
 CONTROLLER_PORT = 9093
 CONTROLLER_LISTENER = "CONTROLLER"
 # KRaft node ids: brokers keep their pod ordinal (the broker ids the Jobs and the migration from
 # ZooKeeper know), dedicated controllers are 100 + their ordinal, out of the brokers' range (at most 9).
 CONTROLLER_ID_BASE = 100
+# Kafka's listeners (issue 17). `PLAINTEXT` on 9092 is the open cluster's (msa:kafka.authentication: none)
+# and stays up only while a running cluster moves to authentication; `SCRAM` (SASL/SCRAM-SHA-512 over
+# SASL_PLAINTEXT, SASL_SSL with msa:kafka.tls) is the only listener of an authenticated cluster, for
+# clients and between brokers alike.
+#
+# Why SCRAM gets a port of its own instead of taking over 9092: Kafka's order for securing a running
+# cluster (add the SASL listener, switch the clients, switch inter-broker traffic, drop PLAINTEXT) needs
+# both listeners side by side for two rolls, each on its own port. Were SCRAM to take 9092, PLAINTEXT
+# would first have to move away in a roll of its own, during which an open client that bootstraps
+# through the Service lands on a broker whose 9092 already speaks SASL and fails until it retries
+# elsewhere. On 9094 every phase keeps each listener where it was: open clients see no change at all
+# until they switch, and switching is one setting (bootstrap host and ClusterIP stay, the port is
+# KafkaNames.bootstrap_servers'). The name is not SASL_PLAINTEXT/SASL_SSL on purpose: cp-kafka's
+# configure script keys on those names (it then demands a JAAS file in KAFKA_OPTS, or keystore files
+# under /etc/kafka/secrets for *SSL://); a listener named SCRAM takes all its security settings from
+# listener-prefixed properties, which the pods get from Secrets.
+KAFKA_PLAINTEXT_LISTENER = "PLAINTEXT"
+KAFKA_SCRAM_PORT = 9094           # not 9093: KRaft's controller listener on combined pods
+KAFKA_SCRAM_LISTENER = "SCRAM"
+KAFKA_SCRAM_MECHANISM = "SCRAM-SHA-512"
 ZOOKEEPER_CLIENT_PORT = 2181
 ZOOKEEPER_PEER_PORT = 2888
 ZOOKEEPER_ELECTION_PORT = 3888
@@ -46,6 +66,8 @@ class KafkaNames:
 
     namespace: str
     cluster_domain: str
+    # msa:kafka.authentication: sasl -> clients and brokers use the SCRAM listener (not a name: a bool).
+    sasl: bool = False
     zookeeper: str = "zookeeper"
     zookeeper_headless: str = "zookeeper-headless"
     kafka: str = "kafka"
@@ -74,16 +96,26 @@ class KafkaNames:
         return f"{service}.{self.namespace}.svc.{self.cluster_domain}"
 
     @property
+    def client_listener(self) -> str:
+        return KAFKA_SCRAM_LISTENER if self.sasl else KAFKA_PLAINTEXT_LISTENER
+
+    @property
+    def client_port(self) -> int:
+        return KAFKA_SCRAM_PORT if self.sasl else KAFKA_PORT
+
+    @property
     def bootstrap_servers(self) -> str:
-        return f"{self.fqdn(self.bootstrap)}:{KAFKA_PORT}"
+        return f"{self.fqdn(self.bootstrap)}:{self.client_port}"
 
     @property
     def zookeeper_connect(self) -> str:
         return f"{self.fqdn(self.zookeeper)}:{ZOOKEEPER_CLIENT_PORT}"
 
-    def broker_advertised_listener(self, pod_name: str) -> str:
+    def broker_advertised_listener(self, pod_name: str, listener: str = "") -> str:
         # Each broker advertises its own pod DNS name: clients resolve it through the headless Service.
-        return f"PLAINTEXT://{pod_name}.{self.kafka_headless}.{self.namespace}.svc.{self.cluster_domain}:{KAFKA_PORT}"
+        listener = listener or self.client_listener
+        port = KAFKA_SCRAM_PORT if listener == KAFKA_SCRAM_LISTENER else KAFKA_PORT
+        return f"{listener}://{pod_name}.{self.kafka_headless}.{self.namespace}.svc.{self.cluster_domain}:{port}"
 
     def broker_host(self, ordinal: str) -> str:
         return f"{self.kafka}-{ordinal}.{self.kafka_headless}.{self.namespace}.svc.{self.cluster_domain}"

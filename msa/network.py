@@ -93,7 +93,9 @@ def policy_plan(cfg: StackConfig, names: KafkaNames, node_ports: dict[str, int])
     kafka_clients = sorted(name for name, svc in cfg.services.items() if svc.kafka is not None)
     policies = [Policy(DEFAULT_DENY, None, ()), *_metadata_policies(cfg, names)]
     policies += [
-        Policy(names.kafka, names.kafka, (Rule((KAFKA_PORT,), (
+        # With authentication the SCRAM port, and PLAINTEXT's for the steps of a running cluster's move to it
+        # (kafka/broker_auth.py); nothing listens on 9092 once the move is done.
+        Policy(names.kafka, names.kafka, (Rule((names.client_port, KAFKA_PORT) if names.sasl else (KAFKA_PORT,), (
             # During the migration the controllers send the ZooKeeper-mode brokers their RPCs (LeaderAndIsr, ...).
             by_name(names.kafka, *((names.controller,) if migration_step(cfg.kafka) else ())),
             *((by_name(names.ui),) if cfg.kafka.ui.enabled else ()),

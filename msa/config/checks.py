@@ -185,7 +185,7 @@ def _check_harbor(cfg: StackConfig) -> None:
 def _check_addresses(cfg: StackConfig) -> None:
     """Every Service gets a ClusterIP inside the CIDR and every NodePort fits (addressing.py's plan);
     msa:allowAddressChange names Services that have an address."""
-    plan = address_plan(cfg, KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain))
+    plan = address_plan(cfg, KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain, sasl=cfg.kafka.authentication == "sasl"))
     for i, name in enumerate(cfg.allow_address_change):
         if name not in plan.cluster_ips:
             raise ConfigError(f"allowAddressChange[{i}]", f"{name!r} is not a Service of this stack; "

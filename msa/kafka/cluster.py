@@ -10,7 +10,7 @@ these components only place it into StatefulSets.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -18,21 +18,19 @@ import pulumi_kubernetes as k8s
 from .. import k8s as kx
 from ..config import Kafka as KafkaConfig
 from ..names import CONTROLLER_PORT, KAFKA_PORT, UI_AUTH_SUFFIX, KafkaNames
-from .jobs import REASSIGN_TIMEOUT_SECONDS, drain_env, drain_script, kafka_ready_command, rebalance_env, rebalance_script
+from .jobs import REASSIGN_TIMEOUT_SECONDS, drain_env, drain_script, rebalance_env, rebalance_script
+from .broker_auth import SCRAM_ADDED, broker_phase, zookeeper_phase
+from .broker_pod import broker_container
 from .client_auth import CLIENT_CONFIG, UI_JAAS_ENV, ClientSecret, client_settings
 from .jobs import zookeeper_acl_migration_script
-from .kraft import KRAFT_BROKER_START, kraft_broker_env, pod_env
-from .settings import kafka_env
-from .zookeeper_auth import BrokerLogin, acl_migration_env, broker_zookeeper_login, steady_phase
+from .scram import maybe_broker_scram
+from .zookeeper_auth import BrokerLogin, acl_migration_env, broker_zookeeper_login
 from .storage import claim_names
 
 # Label of the Jobs that administer Kafka (NetworkPolicies admit app.kubernetes.io/component=kafka-admin).
 ADMIN_COMPONENT = "kafka-admin"
 # cp-* images run as appuser (uid/gid 1000); the PVC must be writable by that group.
 CP_USER = 1000
-
-# broker.id from the StatefulSet ordinal (kafka-2 -> 2), then cp-kafka's own entrypoint.
-KAFKA_START = 'export KAFKA_BROKER_ID="${HOSTNAME##*-}" && exec /etc/confluent/docker/run'
 
 
 def _pod_security() -> k8s.core.v1.PodSecurityContextArgs:
@@ -143,42 +141,6 @@ def grow_claims(statefulset: k8s.apps.v1.StatefulSet, name: str, namespace: str,
     ]
 
 
-def _broker_pod(cfg: KafkaConfig, names: KafkaNames, login: BrokerLogin, cluster_id: Optional[pulumi.Input[str]], extra_env=None):
-    """(env, start command, ports) of a broker pod in the stack's mode; `extra_env`: what the migration's
-    step `migrate` adds to a ZooKeeper-mode broker (migration_plan.broker_extra_env)."""
-    ports = [kx.port("kafka", KAFKA_PORT)]
-    if not cfg.kraft:
-        env = [kx.field_env("POD_NAME", "metadata.name"), *kx.env({**kafka_env(cfg, names), **(extra_env or {})}), *kx.env(login.env)]
-        return env, KAFKA_START, ports
-    # KRaft: node id (and, combined, the controller role) from the ordinal; formatted with the stack's cluster id.
-    if cfg.is_combined:
-        ports.append(kx.port("controller", CONTROLLER_PORT))
-    return pod_env(kraft_broker_env(cfg, names), cluster_id), KRAFT_BROKER_START, ports
-
-
-def _broker_container(cfg: KafkaConfig, names: KafkaNames, images: KafkaImages, login: BrokerLogin,
-                      cluster_id: Optional[pulumi.Input[str]] = None, extra_env=None) -> k8s.core.v1.ContainerArgs:
-    env, start, ports = _broker_pod(cfg, names, login, cluster_id, extra_env)
-    return k8s.core.v1.ContainerArgs(
-        name="kafka",
-        image=images.kafka.ref,
-        image_pull_policy=kx.PULL_POLICY,
-        command=["bash", "-c", start],
-        env=env,
-        ports=[k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.port) for p in ports],
-        # Log recovery after an unclean stop can take minutes: a generous start budget.
-        startup_probe=kx.tcp_probe(KAFKA_PORT, period=5, failures=60),
-        # Ready = registered (KRaft: and unfenced) and in the ISR of every partition it holds, and a combined
-        # controller a caught-up voter of the quorum: a roll moves to the next pod
-        # only then (the port opens long before the replicas have caught up).
-        readiness_probe=kx.exec_probe(kafka_ready_command(KAFKA_PORT), period=10, failures=3),
-        liveness_probe=kx.tcp_probe(KAFKA_PORT, period=10, failures=6),
-        resources=kx.resources(cfg.resources),
-        security_context=_container_security(),
-        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data"), *login.mounts],
-    )
-
-
 class KafkaCluster(pulumi.ComponentResource):
     """`brokers` cp-kafka brokers in a StatefulSet, a headless Service for per-broker DNS and a
     bootstrap Service with a fixed address for clients."""
@@ -186,31 +148,49 @@ class KafkaCluster(pulumi.ComponentResource):
     def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, bootstrap_ip: str, images: KafkaImages,
                  brokers_wait_for: tuple[pulumi.Resource, ...] = (), storage_guard: tuple[pulumi.Resource, ...] = (),
                  admin_secret: Optional[ClientSecret] = None, opts: Optional[pulumi.ResourceOptions] = None,
-                 auth_seed: Optional[pulumi.Input[str]] = None, cluster_id: Optional[pulumi.Input[str]] = None,
+                 auth_seed: Optional[pulumi.Input[str]] = None, scram_users: Sequence[str] = (),
+                 cluster_id: Optional[pulumi.Input[str]] = None,
                  extra_env: Optional[dict[str, str]] = None):
         super().__init__("msa:kafka:KafkaCluster", name, {"brokers": cfg.brokers, "image": cfg.image}, opts)
         child = kx.child_options(self, opts)
         ns, component = names.namespace, "kafka"
-        # The brokers' SASL login to ZooKeeper and zookeeper.set.acl (zookeeper_auth.py).
-        self.zookeeper_login = login = broker_zookeeper_login(steady_phase(cfg.authentication), auth_seed, ns, child)
-        # The headless Service carries the controller port too (combined: the voters' addresses are its pod names).
-        self.headless = kx.headless_service(names.kafka_headless, ns, component, _broker_pod(cfg, names, login, cluster_id)[2], names.kafka, child)
-        self.bootstrap = kx.cluster_ip_service(names.bootstrap, ns, component, bootstrap_ip, [kx.port("kafka", KAFKA_PORT)], names.kafka, child)
-        container = _broker_container(cfg, names, images, login, cluster_id, extra_env)
+        phase = broker_phase(names.sasl, cfg.transition)
+        # The brokers' SASL login to ZooKeeper and zookeeper.set.acl (zookeeper_auth.py), stepping with the listeners.
+        self.zookeeper_login = login = broker_zookeeper_login(zookeeper_phase(phase), auth_seed, ns, child)
+        # With authentication the SCRAM listener is the clients' (names.client_port); the open port stays on
+        # the Services for the transition of a running cluster (broker_auth.py), nothing listens on it after.
+        ports = [kx.port("kafka", names.client_port), *([kx.port("plaintext", KAFKA_PORT)] if names.sasl else [])]
+        # KRaft combined: the pods' controller port on the headless Service too (the voters' addresses are its pod names).
+        pod_ports = [*ports, *([kx.port("controller", CONTROLLER_PORT)] if cfg.kraft and cfg.is_combined else [])]
+        self.headless = kx.headless_service(names.kafka_headless, ns, component, pod_ports, names.kafka, child)
+        self.bootstrap = kx.cluster_ip_service(names.bootstrap, ns, component, bootstrap_ip, ports, names.kafka, child)
+        job_options = dict(security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
+                           pull_secrets=images.kafka.pull_secrets)
+        # SCRAM (scram.py): the brokers' own login and every user's credential, in ZooKeeper before the brokers change.
+        self.transition_step = cfg.transition
+        self.scram = scram = maybe_broker_scram(list(scram_users), names, phase, auth_seed, images.kafka, job_options,
+                                                kx.waiting_for(child, (*brokers_wait_for, *login.waits_for)),
+                                                # It logs in to ZooKeeper once the brokers set ACLs (before, its znodes
+                                                # stay open like theirs, readable by brokers not rolled yet).
+                                                (login.env, tuple(zip(login.volumes, login.mounts))) if login.sets_acls else ((), ()))
+        container = broker_container(cfg, names, images.kafka.ref, phase, scram, login, pod_ports, _container_security(), cluster_id,
+                                     extra_env)
         # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
         # spread over every broker after it is ready (see jobs.py; both are no-ops when nothing moves).
         # With authentication both log in as the admin user (its client.properties, mounted read-only).
         admin = _admin_login(admin_secret)
         self.drain = kx.script_job(
             names.drain, ns, ADMIN_COMPONENT, images.kafka.ref, drain_script(), drain_env(cfg, names, admin.config),
-            kx.waiting_for(child, (*brokers_wait_for, self.headless, self.bootstrap, *admin.waits_for)), REASSIGN_TIMEOUT_SECONDS,
+            kx.waiting_for(child, (*brokers_wait_for, self.headless, self.bootstrap, *admin.waits_for, *(scram.waits_for if scram else ()))),
+            REASSIGN_TIMEOUT_SECONDS,
             security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
             pull_secrets=images.kafka.pull_secrets, volumes=admin.volumes,
         )
         self.stateful_set = _cp_stateful_set(
             names.kafka, ns, component, cfg.brokers, names.kafka_headless, images.kafka, cfg.image, container,
             kx.data_claim("data", cfg.storage_class, cfg.storage_size), termination_grace=60,
-            opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard, *login.waits_for)), volumes=list(login.volumes),
+            opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard, *login.waits_for, *(scram.waits_for if scram else ()))),
+            volumes=[*login.volumes, *(scram.volumes if scram else ())],
         )
         self.claims = grow_claims(self.stateful_set, names.kafka, ns, cfg.brokers, cfg.storage_class, cfg.storage_size, child)
         self.rebalance = kx.script_job(
@@ -225,6 +205,14 @@ class KafkaCluster(pulumi.ComponentResource):
         if cfg.brokers >= 3:
             self.disruption_budget = kx.pod_disruption_budget(names.kafka, ns, component, names.kafka, child)
         self.register_outputs({"bootstrapServers": names.bootstrap_servers})
+
+    @property
+    def clients_wait_for(self) -> tuple[pulumi.Resource, ...]:
+        """What Kafka's clients (Spring services, kafka-ui) wait for: with SCRAM their users exist first,
+        and in the transition's first step the brokers have the SCRAM listener before a client switches."""
+        if self.scram is None:
+            return ()
+        return (self.scram.users_job, *((self.stateful_set,) if self.transition_step == SCRAM_ADDED else ()))
 
 
 def _acl_migration_job(cfg: KafkaConfig, names: KafkaNames, images: KafkaImages, login: BrokerLogin, opts: pulumi.ResourceOptions) -> k8s.batch.v1.Job:

@@ -134,9 +134,22 @@ def secret_volume(name: str, secret: k8s.core.v1.Secret, mount_path: str,
 
 
 def steady_phase(authentication: str) -> str:
-    """The brokers' phase once a cluster runs with msa:kafka.authentication (17-kafka's transition
-    passes the phases in between)."""
+    """The brokers' ZooKeeper phase once a cluster runs with msa:kafka.authentication."""
     return "secure" if authentication == "sasl" else "open"
+
+
+# The Kafka listeners' transition (one roll per `pulumi up`, broker_auth.PHASES) carries the ZooKeeper
+# login along, Kafka's order for both: the brokers log in to ZooKeeper in the first roll (`scram-added`),
+# set ACLs from the second (`inter-broker-scram`), after which the zookeeper-acl-migration Job runs. By
+# then every broker is logged in, so no broker still without a login meets a znode only `kafka` may write.
+ZOOKEEPER_PHASE_OF_BROKER_PHASE = {"open": "open", "scram-added": "login", "inter-broker-scram": "secure", "scram-only": "secure"}
+
+
+def zookeeper_phase_of(broker_phase: str) -> str:
+    """The ZooKeeper login phase (PHASES) of a listener phase of the Kafka transition."""
+    if broker_phase not in ZOOKEEPER_PHASE_OF_BROKER_PHASE:
+        raise ValueError(f"unknown broker phase {broker_phase!r}; one of {', '.join(ZOOKEEPER_PHASE_OF_BROKER_PHASE)}")
+    return ZOOKEEPER_PHASE_OF_BROKER_PHASE[broker_phase]
 
 
 @dataclass(frozen=True)

@@ -53,9 +53,13 @@ def derived_canaries() -> dict[str, str]:
     derived password and the JAAS line's marker. None of them may be in plain text in the state or output."""
     from msa.kafka.credentials import derived_password
 
-    users = ("admin", "broker", "kafka-ui", "store-service")
+    from msa.kafka.zookeeper_auth import super_digest
+
+    users = ("admin", "broker", "kafka-ui", "store-service", "super", "kafka")   # Kafka's, then ZooKeeper's
     found = {f"password of {u}": derived_password(CANARIES["msa:kafkaAuthSecret"], u) for u in users}
-    return {**found, "a JAAS line": "ScramLoginModule required"}
+    digest = super_digest(found["password of super"]).split(":", 1)[1]
+    return {**found, "ZooKeeper's super digest": digest, "a JAAS line": "ScramLoginModule required",
+            "a ZooKeeper JAAS file": "DigestLoginModule required"}
 NOT_COPIED = ("venv", ".venv", ".git", "rendered", "__pycache__", "*cache*", ".hypothesis", ".ci", "target", "tests", "benchmarks")
 
 

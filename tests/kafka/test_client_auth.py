@@ -31,7 +31,8 @@ def user_secret_name(rendered, user: str) -> str:
 def test_each_client_has_its_own_user_secret(sasl_dev):
     names = sorted(o["metadata"]["labels"]["app.kubernetes.io/name"] for o in objects(sasl_dev, "Secret")
                    if o["metadata"]["labels"]["app.kubernetes.io/name"].startswith("kafka-user-"))
-    assert names == sorted(f"kafka-user-{u}" for u in SASL_USERS)
+    # ... and the brokers their own (their inter-broker login and readiness probe: msa/kafka/scram.py).
+    assert names == sorted(f"kafka-user-{u}" for u in (*SASL_USERS, "broker"))
     for user in SASL_USERS:
         secret = by_name(sasl_dev, "Secret", f"kafka-user-{user}")
         assert secret["immutable"] is True

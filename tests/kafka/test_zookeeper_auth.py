@@ -108,8 +108,7 @@ def test_authenticated_brokers_log_in_to_zookeeper_from_their_secret_and_set_acl
     env = env_of(kafka)
     assert {k: env[k] for k in ("KAFKA_OPTS", "KAFKA_ZOOKEEPER_SET_ACL")} == zookeeper_auth.zookeeper_client_env("secure")
     pod = kafka["spec"]["template"]["spec"]
-    (volume,) = [v for v in pod["volumes"] if "secret" in v]
-    assert volume["secret"]["secretName"].startswith("kafka-zookeeper-login-")
+    (volume,) = [v for v in pod["volumes"] if v.get("secret", {}).get("secretName", "").startswith("kafka-zookeeper-login-")]
     assert {"name": volume["name"], "mountPath": zookeeper_auth.CLIENT_AUTH_DIR, "readOnly": True} in pod["containers"][0]["volumeMounts"]
     (secret,) = [r for r in result.of_type("kubernetes:core/v1:Secret") if r.name == "kafka-zookeeper-login"]
     assert secret.inputs["stringData"]["value"] == zookeeper_auth.client_secret_data(TEST_AUTH_SECRET)
@@ -121,3 +120,14 @@ def test_authenticated_brokers_log_in_to_zookeeper_from_their_secret_and_set_acl
     assert any(d.endswith("$kubernetes:apps/v1:StatefulSet::kafka") for d in migration.dependencies)
     text = "\n".join(content for content, _ in render.output_files(result, ROOT).values())
     assert derived_password(TEST_AUTH_SECRET, "kafka") not in text
+
+
+def test_the_zookeeper_login_follows_the_listener_transition_in_kafkas_order():
+    steps = ["open", "scram-added", "inter-broker-scram", "scram-only"]
+    phases = [zookeeper_auth.zookeeper_phase_of(step) for step in steps]
+    assert phases == ["open", "login", "secure", "secure"]
+    # Each roll moves at most one ZooKeeper phase: login before ACLs, never both in one roll.
+    order = list(zookeeper_auth.PHASES)
+    assert all(order.index(b) - order.index(a) <= 1 for a, b in zip(phases, phases[1:]))
+    with pytest.raises(ValueError):
+        zookeeper_auth.zookeeper_phase_of("half-open")

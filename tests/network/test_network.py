@@ -75,3 +75,11 @@ def test_turning_a_node_port_off_closes_it():
     specs = policies(run_stack("dev", edit))
     assert sources(specs["discovery-service"], 8761) == [[SPRING, component("verification")]]
     assert "kafka-ui" not in specs  # default deny only (kubectl port-forward does not pass the pod network)
+
+
+def test_authenticated_kafka_admits_the_same_pods_on_the_scram_port_and_the_transition_port():
+    rendered = run_stack("dev", lambda values: values["msa:kafka"].update(authentication="sasl"))
+    kafka = policies(rendered)["kafka"]
+    (scram_sources,) = sources(kafka, 9094)
+    assert scram_sources == sources(kafka, 9092)[0] == [peer("kafka"), peer("kafka-ui"), peer("store-service"),
+                                                         component("kafka-admin"), component("verification")]

@@ -62,8 +62,14 @@ kafka_ever_ran() {
 
 registered_brokers() {
   if [ "$METADATA" = kraft ]; then
-    # The live (registered and unfenced) brokers, as the cluster's metadata lists them.
-    kafka_tool kafka-broker-api-versions >"$WORK/ids.out" 2>"$WORK/ids.err" || { echo ""; return 0; }
+    # The live (registered and unfenced) brokers, as the cluster's metadata lists them. The tool gives up
+    # after a few seconds on a busy broker: three tries before "none".
+    local try
+    for try in 1 2 3; do
+      kafka_tool kafka-broker-api-versions >"$WORK/ids.out" 2>"$WORK/ids.err" && break
+      : >"$WORK/ids.out"
+      [ "$try" = 3 ] || sleep 5
+    done
     sed -n 's/^[^ ]* (id: \([0-9][0-9]*\) rack: .*/\1/p' "$WORK/ids.out" | sort -n | paste -sd, -
     return 0
   fi

@@ -1,0 +1,65 @@
+"""The broker container of the Kafka StatefulSet: its env, probes and mounts in each authentication phase.
+
+Split from cluster.py (which places it into the StatefulSet) so the component stays readable; pure but
+for the k8s argument types it builds.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import pulumi
+
+import pulumi_kubernetes as k8s
+
+from .. import k8s as kx
+from ..config import Kafka as KafkaConfig
+from ..names import KafkaNames
+from .broker_auth import SCRAM_ONLY, probe_port
+from .jobs import kafka_ready_command
+from .kraft import KRAFT_BROKER_START, kraft_broker_env, pod_env
+from .scram import PROBE_CONFIG, BrokerScram
+from .settings import kafka_env
+from .zookeeper_auth import BrokerLogin
+
+# broker.id from the StatefulSet ordinal (kafka-2 -> 2), then cp-kafka's own entrypoint.
+KAFKA_START = 'export KAFKA_BROKER_ID="${HOSTNAME##*-}" && exec /etc/confluent/docker/run'
+
+
+def broker_container(cfg: KafkaConfig, names: KafkaNames, image: str, phase: str, scram: Optional[BrokerScram], login: BrokerLogin,
+                     ports: Sequence[k8s.core.v1.ServicePortArgs], security: k8s.core.v1.SecurityContextArgs,
+                     cluster_id: Optional[pulumi.Input[str]] = None, extra_env: Optional[dict[str, str]] = None) -> k8s.core.v1.ContainerArgs:
+    """`login`: the ZooKeeper login of the phase (zookeeper_auth.broker_zookeeper_login). KRaft (no ZooKeeper,
+    no SCRAM yet: config refuses sasl with kraft): kraft.py's env, formatted with `cluster_id`. `extra_env`: what
+    the migration's step `migrate` adds to a ZooKeeper-mode broker (migration_plan.broker_extra_env)."""
+    env = [
+        kx.field_env("POD_NAME", "metadata.name"),
+        *kx.env({**kafka_env(cfg, names), **(extra_env or {})}),
+        *kx.env(login.env),
+        *(scram.env if scram else ()),      # the JAAS line, from the broker user's Secret
+    ]
+    start = KAFKA_START
+    if cfg.kraft:
+        # Node id (and, combined, the controller role) from the ordinal (kraft.KRAFT_BROKER_START).
+        env, start = pod_env(kraft_broker_env(cfg, names), cluster_id), KRAFT_BROKER_START
+    # The probes use PLAINTEXT as long as it is open (the transition's steps), SCRAM with the broker's login after.
+    probe = probe_port(phase)
+    readiness = kafka_ready_command(probe, PROBE_CONFIG if phase == SCRAM_ONLY else None)
+    return k8s.core.v1.ContainerArgs(
+        name="kafka",
+        image=image,
+        image_pull_policy=kx.PULL_POLICY,
+        command=["bash", "-c", start],
+        env=env,
+        ports=[k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.port) for p in ports],
+        # Log recovery after an unclean stop can take minutes: a generous start budget.
+        startup_probe=kx.tcp_probe(probe, period=5, failures=60),
+        # Ready = registered and in the ISR of every partition it holds: a roll moves to the next pod
+        # only then (the port opens long before the replicas have caught up).
+        readiness_probe=kx.exec_probe(readiness, period=10, failures=3),
+        liveness_probe=kx.tcp_probe(probe, period=10, failures=6),
+        resources=kx.resources(cfg.resources),
+        security_context=security,
+        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data"), *login.mounts,
+                       *(scram.mounts if scram else ())],
+    )
