@@ -32,6 +32,8 @@ from msa.kafka.cluster import KafkaCluster, KafkaImages, KafkaUi
 from msa.kafka.zookeeper import ZooKeeper
 from msa.kafka.cluster_id import KafkaClusterId, quorum_settings
 from msa.kafka.controllers import KafkaControllers
+from msa.kafka.migration_plan import migration_step
+from msa.kafka.migration_stack import migration_workloads
 from msa.kafka.auth_guard import AuthenticationGuard
 from msa.kafka.broker_auth import broker_phase
 from msa.kafka.scram import scram_users
@@ -108,20 +110,29 @@ cluster_id = KafkaClusterId("kafka-cluster-id", quorum_settings(cfg.kafka))
 # A running cluster moves to authentication one roll at a time and never back (kafka/auth_guard.py).
 auth_guard = AuthenticationGuard("authentication-guard", broker_phase(kafka_names.sasl, cfg.kafka.transition))
 guards = (storage_guard, cluster_id, auth_guard)
-if cfg.kafka.kraft:
-    # KRaft: no ZooKeeper. Dedicated controllers first (brokers register with them), or none: combined.
-    quorum = () if cfg.kafka.is_combined else (
-        KafkaControllers("kafka-controllers", cfg.kafka, kafka_names, kafka_images, cluster_id.clusterId, guards, kafka_opts),)
-else:
-    quorum = (ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), kafka_images, guards, kafka_opts,
-                        auth_seed=secrets.kafka_auth_secret),)
 # msa:kafka.authentication: sasl: one Kafka user and Secret per client (msa/kafka/client_auth.py).
 kafka_users = kafka_client_secrets(cfg, secrets.kafka_auth_secret, in_namespace)
-kafka = KafkaCluster(
-    "kafka", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.bootstrap), kafka_images,
-    brokers_wait_for=quorum, storage_guard=guards, admin_secret=kafka_users.get(KAFKA_ADMIN_USER), opts=kafka_opts,
-    auth_seed=secrets.kafka_auth_secret, scram_users=scram_users(cfg), cluster_id=cluster_id.clusterId,
-)
+zookeeper_args = {"auth_seed": secrets.kafka_auth_secret}
+kafka_args = {"admin_secret": kafka_users.get(KAFKA_ADMIN_USER), "auth_seed": secrets.kafka_auth_secret, "scram_users": scram_users(cfg)}
+# The migration from ZooKeeper, one step per `pulumi up` (msa/kafka/migration_plan.py), or the plain shape.
+migration = migration_step(cfg.kafka)
+migration_check = None
+if migration:
+    quorum, kafka, migration_check = migration_workloads(
+        migration, cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper) if migration.zookeeper else None,
+        addresses.cluster_ip(kafka_names.bootstrap), kafka_images, guards, cluster_id.clusterId, kafka_opts, zookeeper_args, kafka_args)
+else:
+    if cfg.kafka.kraft:
+        # KRaft: no ZooKeeper. Dedicated controllers first (brokers register with them), or none: combined.
+        quorum = () if cfg.kafka.is_combined else (
+            KafkaControllers("kafka-controllers", cfg.kafka, kafka_names, kafka_images, cluster_id.clusterId, guards, kafka_opts),)
+    else:
+        quorum = (ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), kafka_images, guards,
+                            kafka_opts, **zookeeper_args),)
+    kafka = KafkaCluster(
+        "kafka", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.bootstrap), kafka_images,
+        brokers_wait_for=quorum, storage_guard=guards, opts=kafka_opts, cluster_id=cluster_id.clusterId, **kafka_args,
+    )
 kafka_ui = None
 if cfg.kafka.ui.enabled:
     kafka_ui = KafkaUi("kafka-ui", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.ui), addresses.node_ports.get(kafka_names.ui),
@@ -164,7 +175,7 @@ if cfg.verify.enabled:
         # A new digest of any image (a build, or a third-party copy) is a reason to verify again.
         inputs=verification_inputs(spec, cfg, config_repo, {**{n: image.ref for n, image in harbor_images.items()},
                                                             **{f"mirror:{p.name}": mirrored[r].ref for r, p in mirrors.items()}}),
-        waits_for=(*nodes, *quorum, kafka, *([kafka_ui] if kafka_ui else []), *spring_services.values(), config_map),
+        waits_for=(*nodes, *quorum, kafka, *([migration_check] if migration_check else []), *([kafka_ui] if kafka_ui else []), *spring_services.values(), config_map),
         admin_secret=kafka_users.get(KAFKA_ADMIN_USER),
     ), in_namespace)
 

@@ -83,6 +83,9 @@ class KafkaNames:
     # KRaft with dedicated controllers (msa:kafka.combined: false): their StatefulSet and per-pod DNS.
     controller: str = "kafka-controller"
     controller_headless: str = "kafka-controller-headless"
+    # The ZooKeeper -> KRaft migration's Jobs (kafka/migration_job.py): before and after a step's rolls.
+    migration_gate: str = "kafka-migration-gate"
+    migration_check: str = "kafka-migration-check"
 
     @property
     def services(self) -> tuple[str, ...]:

@@ -23,6 +23,7 @@ import pulumi_kubernetes as k8s
 from . import k8s as kx
 from .config import StackConfig
 from .kafka.cluster import ADMIN_COMPONENT as KAFKA_ADMIN
+from .kafka.migration_plan import migration_step
 from .names import CONTROLLER_PORT, DEFAULT_DENY, KAFKA_PORT, ZOOKEEPER_CLIENT_PORT, ZOOKEEPER_ELECTION_PORT, ZOOKEEPER_PEER_PORT, KafkaNames
 from .verify.job import COMPONENT as VERIFICATION
 
@@ -68,6 +69,14 @@ SPRING_PODS = Peer(labels=((PART_OF, kx.PART_OF),), key=COMPONENT, values=SPRING
 def _metadata_policies(cfg: StackConfig, names: KafkaNames) -> list[Policy]:
     """Who reaches the metadata quorum: ZooKeeper's ports, or KRaft's controller listener (voters among
     themselves; brokers register and heartbeat there)."""
+    step = migration_step(cfg.kafka)
+    if step is not None:
+        # The migration: dedicated controllers, and ZooKeeper (until finalize) read and written by them too.
+        zookeeper = [Policy(names.zookeeper, names.zookeeper, (
+            Rule((ZOOKEEPER_CLIENT_PORT,), (by_name(names.kafka, names.controller), by_component(KAFKA_ADMIN))),
+            Rule((ZOOKEEPER_CLIENT_PORT, ZOOKEEPER_PEER_PORT, ZOOKEEPER_ELECTION_PORT), (by_name(names.zookeeper),)),
+        ))] if step.zookeeper else []
+        return [*zookeeper, Policy(names.controller, names.controller, (Rule((CONTROLLER_PORT,), (by_name(names.kafka, names.controller),)),))]
     if cfg.kafka.mode == "zookeeper":
         return [Policy(names.zookeeper, names.zookeeper, (
             Rule((ZOOKEEPER_CLIENT_PORT,), (by_name(names.kafka), by_component(KAFKA_ADMIN))),
@@ -87,7 +96,8 @@ def policy_plan(cfg: StackConfig, names: KafkaNames, node_ports: dict[str, int])
         # With authentication the SCRAM port, and PLAINTEXT's for the steps of a running cluster's move to it
         # (kafka/broker_auth.py); nothing listens on 9092 once the move is done.
         Policy(names.kafka, names.kafka, (Rule((names.client_port, KAFKA_PORT) if names.sasl else (KAFKA_PORT,), (
-            by_name(names.kafka),
+            # During the migration the controllers send the ZooKeeper-mode brokers their RPCs (LeaderAndIsr, ...).
+            by_name(names.kafka, *((names.controller,) if migration_step(cfg.kafka) else ())),
             *((by_name(names.ui),) if cfg.kafka.ui.enabled else ()),
             *((by_name(*kafka_clients),) if kafka_clients else ()),
             by_component(KAFKA_ADMIN),

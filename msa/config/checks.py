@@ -20,6 +20,7 @@ def check_stack(cfg: StackConfig, project_dir: Path) -> None:
     """Every cross-key rule, in the order a user fixes them: services first, the addresses last."""
     _check_services(cfg, project_dir)
     _check_kafka_overrides(cfg.kafka)
+    _check_migration(cfg)
     _check_harbor(cfg)
     _check_mirror(cfg, project_dir)
     _check_addresses(cfg)
@@ -114,6 +115,30 @@ def _check_kafka_overrides(kafka: Kafka) -> None:
                     f"kafka.overrides.{isr_key}",
                     f"{isr} is not between 1 and the replication factor {rf} ({rf_key}); use at most {rf}",
                 )
+
+
+def _check_migration(cfg: StackConfig) -> None:
+    """msa:kafka.migration's companions (docs/kraft-migration.md); the order of the steps is the
+    KafkaClusterId resource's to keep (it knows the previous step)."""
+    kafka, step = cfg.kafka, cfg.kafka.migration
+    if step == "none":
+        return
+    if step in ("migrate", "brokers") and kafka.mode != "zookeeper":
+        raise ConfigError("kafka.migration", f"{step} is a step of a stack that still runs ZooKeeper (it stays the source of truth until "
+                                             "finalize); keep msa:kafka.mode: zookeeper until migration: finalize")
+    if step == "finalize" and kafka.mode != "kraft":
+        raise ConfigError("kafka.migration", "finalize goes with msa:kafka.mode: kraft (from this step on the stack runs KRaft only "
+                                             "and ZooKeeper goes); set mode: kraft")
+    if kafka.combined is not False:
+        raise ConfigError("kafka.combined", "a migration from ZooKeeper needs dedicated controllers (Kafka refuses it in combined "
+                                            "mode), and they stay afterwards; set msa:kafka.combined: false (msa:kafka.controllers: 1 or 3)")
+    if kafka.cluster_id is None:
+        raise ConfigError("kafka.clusterId", "needed to migrate (the controllers are formatted with the id Kafka keeps in ZooKeeper): "
+                                             f"read it with `kubectl -n {cfg.namespace} exec zookeeper-0 -- zookeeper-shell localhost:2181 "
+                                             "get /cluster/id` and set it with `pulumi config set msa:kafka.clusterId <id>`")
+    if kafka.authentication == "sasl":
+        raise ConfigError("kafka.authentication", "sasl cannot be migrated to KRaft yet (the SCRAM listener has no KRaft form in this "
+                                                  "release); migrating needs authentication: none")
 
 
 def _as_int(value: str, key: str) -> int:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional
 
-from pydantic import BeforeValidator, Field, model_validator
+import re
+
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from .fields import DEFAULT_UID, KeyProblem, NodePort, StrictModel, Uid, exact_int
 from .forms import Form, ImageReference, KafkaPropertyValue, StorageClassName, Text, jvm_size_bytes
@@ -20,6 +22,17 @@ from .resources import Resources, heap_problem
 from .sizes import BrokerHeap, BrokerVolume, ControllerHeap, ControllerVolume, ZookeeperHeap, ZookeeperVolume
 
 CONTROLLER_COUNTS = (1, 3, 5)
+MIGRATION_STEPS = ("none", "migrate", "brokers", "finalize")
+
+
+def _cluster_id(value: str) -> str:
+    # Kafka's Uuid as text: 16 bytes, URL-safe base64 without padding (what /cluster/id and meta.properties hold).
+    if not re.fullmatch(r"[A-Za-z0-9_-]{22}", value):
+        raise ValueError(f"{value!r} is not a Kafka cluster id (22 characters of A-Z a-z 0-9 _ -, as ZooKeeper's /cluster/id shows it)")
+    return value
+
+
+ClusterId = Annotated[str, AfterValidator(_cluster_id), Form("Kafka cluster id")]
 
 
 class KafkaUi(StrictModel):
@@ -58,6 +71,10 @@ class Kafka(StrictModel):
     """`kraft`: `true` = the first `controllers` broker pods are controllers too (one JVM per pod, no controller pods); `false` = dedicated controller pods (`kafka-controller`); none = combined below 3 brokers, dedicated from 3. Fixed once the stack runs."""
     controllers: Optional[int] = None
     """`kraft`: voters of the controller quorum, 1, 3 or 5; none = 1 when combined below 3 brokers, else 3. Fixed once the stack runs (Kafka 3.9's static quorum)."""
+    migration: Literal[MIGRATION_STEPS] = "none"
+    """The step of the ZooKeeper -> KRaft migration ([Migrating to KRaft](kraft-migration.md)): `migrate` and then `brokers` with mode: zookeeper, `finalize` with mode: kraft (ZooKeeper goes); `none` otherwise. Steps run in order, each may run again."""
+    cluster_id: Optional[ClusterId] = None
+    """The cluster id of the ZooKeeper-mode cluster to migrate, as `zookeeper-shell <zookeeper> get /cluster/id` shows it; needed from migration: migrate on, kept afterwards."""
     zookeeper_replicas: Annotated[Literal[1, 3, 5], BeforeValidator(exact_int)] = 1
     """`zookeeper`: ZooKeeper ensemble size."""
     storage_class: StorageClassName = ""

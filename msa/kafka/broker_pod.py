@@ -28,12 +28,13 @@ KAFKA_START = 'export KAFKA_BROKER_ID="${HOSTNAME##*-}" && exec /etc/confluent/d
 
 def broker_container(cfg: KafkaConfig, names: KafkaNames, image: str, phase: str, scram: Optional[BrokerScram], login: BrokerLogin,
                      ports: Sequence[k8s.core.v1.ServicePortArgs], security: k8s.core.v1.SecurityContextArgs,
-                     cluster_id: Optional[pulumi.Input[str]] = None) -> k8s.core.v1.ContainerArgs:
+                     cluster_id: Optional[pulumi.Input[str]] = None, extra_env: Optional[dict[str, str]] = None) -> k8s.core.v1.ContainerArgs:
     """`login`: the ZooKeeper login of the phase (zookeeper_auth.broker_zookeeper_login). KRaft (no ZooKeeper,
-    no SCRAM yet: config refuses sasl with kraft): kraft.py's env, formatted with `cluster_id`."""
+    no SCRAM yet: config refuses sasl with kraft): kraft.py's env, formatted with `cluster_id`. `extra_env`: what
+    the migration's step `migrate` adds to a ZooKeeper-mode broker (migration_plan.broker_extra_env)."""
     env = [
         kx.field_env("POD_NAME", "metadata.name"),
-        *kx.env(kafka_env(cfg, names)),
+        *kx.env({**kafka_env(cfg, names), **(extra_env or {})}),
         *kx.env(login.env),
         *(scram.env if scram else ()),      # the JAAS line, from the broker user's Secret
     ]

@@ -149,7 +149,8 @@ class KafkaCluster(pulumi.ComponentResource):
                  brokers_wait_for: tuple[pulumi.Resource, ...] = (), storage_guard: tuple[pulumi.Resource, ...] = (),
                  admin_secret: Optional[ClientSecret] = None, opts: Optional[pulumi.ResourceOptions] = None,
                  auth_seed: Optional[pulumi.Input[str]] = None, scram_users: Sequence[str] = (),
-                 cluster_id: Optional[pulumi.Input[str]] = None):
+                 cluster_id: Optional[pulumi.Input[str]] = None,
+                 extra_env: Optional[dict[str, str]] = None):
         super().__init__("msa:kafka:KafkaCluster", name, {"brokers": cfg.brokers, "image": cfg.image}, opts)
         child = kx.child_options(self, opts)
         ns, component = names.namespace, "kafka"
@@ -172,7 +173,8 @@ class KafkaCluster(pulumi.ComponentResource):
                                                 # It logs in to ZooKeeper once the brokers set ACLs (before, its znodes
                                                 # stay open like theirs, readable by brokers not rolled yet).
                                                 (login.env, tuple(zip(login.volumes, login.mounts))) if login.sets_acls else ((), ()))
-        container = broker_container(cfg, names, images.kafka.ref, phase, scram, login, pod_ports, _container_security(), cluster_id)
+        container = broker_container(cfg, names, images.kafka.ref, phase, scram, login, pod_ports, _container_security(), cluster_id,
+                                     extra_env)
         # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
         # spread over every broker after it is ready (see jobs.py; both are no-ops when nothing moves).
         # With authentication both log in as the admin user (its client.properties, mounted read-only).

@@ -28,6 +28,9 @@ from typing import Mapping, Optional
 import pulumi
 from pulumi import dynamic
 
+from .migration import phase as migration_phase
+from .migration import step_problem
+
 MIGRATION_DOCS = 'docs/kraft.md "Migrating from ZooKeeper"'
 CLUSTER_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 
@@ -42,11 +45,16 @@ def new_cluster_id() -> str:
 
 
 def quorum_settings(kafka) -> dict[str, str]:
-    """The keys (as users write them) that decide where the metadata lives and who votes on it."""
-    if kafka.mode != "kraft":
-        return {"kafka.mode": kafka.mode}
-    return {"kafka.mode": "kraft", "kafka.combined": "true" if kafka.is_combined else "false",
-            "kafka.controllers": str(kafka.controller_count)}
+    """The keys (as users write them) that decide where the metadata lives and who votes on it; during
+    the migration from ZooKeeper also its step and the cluster id it formats the controllers with."""
+    settings = {"kafka.mode": kafka.mode}
+    if kafka.migration != "none":
+        settings["kafka.migration"] = kafka.migration
+    if kafka.cluster_id:
+        settings["kafka.clusterId"] = kafka.cluster_id
+    if kafka.mode == "kraft" or kafka.migration != "none":
+        settings.update({"kafka.combined": "true" if kafka.is_combined else "false", "kafka.controllers": str(kafka.controller_count)})
+    return settings
 
 
 def _quorum_shown(settings: Mapping[str, str]) -> str:
@@ -55,21 +63,22 @@ def _quorum_shown(settings: Mapping[str, str]) -> str:
 
 
 def quorum_change_problems(old: Mapping[str, str], new: Mapping[str, str]) -> list[tuple[str, str]]:
-    """(key, one-line message) for each quorum change a running cluster cannot follow; none on a first deploy."""
-    if "kafka.mode" not in old:
+    """(key, one-line message) for each quorum change a running cluster cannot follow; none on a first deploy
+    (the migration's steps: msa/kafka/migration.py, which also refuses a first deploy in the middle of one)."""
+    recorded = "kafka.mode" in old
+    before = migration_phase(old.get("kafka.mode", ""), old.get("kafka.migration", "none")) if recorded else None
+    after = migration_phase(new.get("kafka.mode", ""), new.get("kafka.migration", "none"))
+    problem = step_problem(before, after)
+    if problem:
+        return [(problem.split(":", 2)[1].strip(), problem)]
+    if not recorded:
         return []
-    old_mode, new_mode = old["kafka.mode"], new.get("kafka.mode")
-    if old_mode == "zookeeper" and new_mode == "kraft":
-        return [("kafka.mode", "msa:kafka.mode: this stack's Kafka runs in ZooKeeper mode; kraft would start an empty cluster beside "
-                               f"its data: keep mode: zookeeper and migrate it step by step ({MIGRATION_DOCS})")]
-    if old_mode == "kraft" and new_mode == "zookeeper":
-        return [("kafka.mode", "msa:kafka.mode: this stack's Kafka runs in KRaft mode and Kafka cannot move a KRaft cluster back "
-                               "to ZooKeeper; keep mode: kraft")]
-    if old_mode != "kraft":
-        return []
+    if old.get("kafka.clusterId") and new.get("kafka.clusterId") and old["kafka.clusterId"] != new["kafka.clusterId"]:
+        return [("kafka.clusterId", f"msa:kafka.clusterId: this stack's cluster id is {old['kafka.clusterId']} (its controllers are formatted "
+                                    f"with it); set it back")]
     keep = _quorum_shown(old)
     for key in ("kafka.combined", "kafka.controllers"):
-        if key in old and old.get(key) != new.get(key):
+        if key in old and key in new and old.get(key) != new.get(key):
             return [(key, f"msa:{key}: the controller quorum of this stack is {keep}, and Kafka 3.9 cannot change the voters of "
                           f"a static quorum (cp-kafka 7.9 formats no dynamic one, KIP-853); set msa:kafka.combined: {old['kafka.combined']} "
                           f"and msa:kafka.controllers: {old['kafka.controllers']} explicitly to keep it")]
@@ -89,7 +98,7 @@ class KafkaClusterIdProvider(dynamic.ResourceProvider):
 
     def diff(self, _id, _olds, _news):
         changed = {k for k in set(_olds) | set(_news) if k.startswith("kafka.") and _olds.get(k) != _news.get(k)}
-        first_kraft_id = not _olds.get("clusterId") and _news.get("kafka.mode") == "kraft"
+        first_kraft_id = not _olds.get("clusterId") and (_news.get("kafka.mode") == "kraft" or bool(_news.get("kafka.clusterId")))
         return dynamic.DiffResult(changes=bool(changed) or first_kraft_id)
 
     def update(self, _id, _olds, _news):
@@ -98,9 +107,11 @@ class KafkaClusterIdProvider(dynamic.ResourceProvider):
 
 
 def _first_id(stored: Optional[str], props: Mapping[str, str]) -> str:
-    """The stored id; else, in KRaft mode, a new one; else none yet ("")."""
+    """The stored id; else the one the migration brings from ZooKeeper; else, in KRaft mode, a new one; else none yet ("")."""
     if stored:
         return stored
+    if props.get("kafka.clusterId"):
+        return props["kafka.clusterId"]
     return new_cluster_id() if props.get("kafka.mode") == "kraft" else ""
 
 

@@ -33,13 +33,15 @@ class KafkaControllers(pulumi.ComponentResource):
     """`controllers` dedicated KRaft controllers (node ids 100 + ordinal) and their headless Service."""
 
     def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, images: KafkaImages, cluster_id: pulumi.Input[str],
-                 guards: tuple[pulumi.Resource, ...] = (), opts: Optional[pulumi.ResourceOptions] = None):
+                 guards: tuple[pulumi.Resource, ...] = (), opts: Optional[pulumi.ResourceOptions] = None,
+                 extra_env: Optional[dict[str, str]] = None):
+        # extra_env: migration mode during the migration from ZooKeeper (migration_plan.controller_extra_env).
         super().__init__("msa:kafka:KafkaControllers", name, {"controllers": cfg.controller_count, "image": cfg.image}, opts)
         child = kx.child_options(self, opts)
         ns = names.namespace
         ports = [kx.port("controller", CONTROLLER_PORT)]
         self.headless = kx.headless_service(names.controller_headless, ns, COMPONENT, ports, names.controller, child)
-        env = {**controller_env(cfg, names), "MSA_READY_ROLES": "controller", "MSA_NODE_ID_BASE": str(CONTROLLER_ID_BASE)}
+        env = {**controller_env(cfg, names), **(extra_env or {}), "MSA_READY_ROLES": "controller", "MSA_NODE_ID_BASE": str(CONTROLLER_ID_BASE)}
         container = k8s.core.v1.ContainerArgs(
             name="controller",
             image=images.kafka.ref,

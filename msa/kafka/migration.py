@@ -18,15 +18,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
+from ..names import CONTROLLER_LISTENER
+from .kraft import PROTOCOL_MAP
+
 SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
 
-CONTROLLER_LISTENER = "CONTROLLER"
 BROKER_LISTENER = "PLAINTEXT"
 # The inter-broker protocol the brokers must run before the quorum accepts their registration: a
 # ZooKeeper-mode broker offers metadata.version up to its IBP, the quorum is formatted at 3.9's.
 MIGRATION_IBP = "3.9"
 MIGRATION_ENABLE = "KAFKA_ZOOKEEPER_METADATA_MIGRATION_ENABLE"
-PROTOCOL_MAP = f"{BROKER_LISTENER}:PLAINTEXT,{CONTROLLER_LISTENER}:PLAINTEXT"
 # What only ZooKeeper mode reads: a KRaft broker started with any of it refuses or ignores it.
 ZOOKEEPER_ONLY = ("KAFKA_ZOOKEEPER_CONNECT", "KAFKA_INTER_BROKER_PROTOCOL_VERSION", MIGRATION_ENABLE)
 
@@ -68,42 +69,49 @@ def gate_script() -> str:
 
 # --- the order of the steps (kept in the stack's state by the KafkaClusterId resource) -----------------
 
-STEPS = ("migrate", "brokers")
 DOCS = "docs/kraft-migration.md"
+ORDER = ("zookeeper", "migrate", "brokers", "finalize", "kraft")
 # Where each recorded phase may go next: the same step again, the next one, or one back (rollback,
-# possible until the finalizing `mode: kraft`; the docs say what to run by hand besides).
+# possible until finalize; the docs say what to run by hand besides).
 NEXT = {
     "zookeeper": {"zookeeper", "migrate"},
     "migrate": {"migrate", "brokers", "zookeeper"},
-    "brokers": {"brokers", "kraft", "migrate"},
+    "brokers": {"brokers", "finalize", "migrate"},
+    "finalize": {"finalize", "kraft"},
     "kraft": {"kraft"},
+}
+SETTING = {
+    "zookeeper": "msa:kafka.mode: zookeeper", "migrate": "msa:kafka.migration: migrate", "brokers": "msa:kafka.migration: brokers",
+    "finalize": "msa:kafka.migration: finalize with mode: kraft", "kraft": "msa:kafka.mode: kraft",
 }
 
 
 def phase(mode: str, migration: str) -> str:
-    """zookeeper | migrate | brokers | kraft: where the stack is on the way."""
-    return "kraft" if mode == "kraft" else (migration if migration in STEPS else "zookeeper")
+    """Where the stack is on the way: zookeeper | migrate | brokers | finalize | kraft."""
+    if mode == "kraft":
+        return "finalize" if migration == "finalize" else "kraft"
+    return migration if migration in ("migrate", "brokers") else "zookeeper"
 
 
-def _step_command(target: str) -> str:
-    return "msa:kafka.mode: kraft (and remove msa:kafka.migration)" if target == "kraft" else f"msa:kafka.migration: {target}"
-
-
-def step_problem(old: str, new: str) -> str:
+def step_problem(old, new: str) -> str:
     """'' when moving from phase `old` (None: nothing recorded yet) to `new` keeps Kafka's order; else one line."""
     if old is None:
-        old = "zookeeper" if new in ("zookeeper", "migrate", "brokers") else new
-    if new in NEXT.get(old, {new}):
+        # A first deploy: a new stack (either mode) or a running ZooKeeper stack starting its migration.
+        old = new if new in ("zookeeper", "kraft") else "zookeeper"
+    if new in NEXT[old]:
         return ""
-    if old == "kraft":
-        return ("msa:kafka.mode: this stack's Kafka runs in KRaft mode (migration finalized) and Kafka cannot move a KRaft cluster "
-                "back to ZooKeeper; keep mode: kraft and remove msa:kafka.migration")
-    order = ["zookeeper", *STEPS, "kraft"]
-    if order.index(new) > order.index(old):
-        missing = order[order.index(old) + 1]
-        key = "msa:kafka.mode" if new == "kraft" else "msa:kafka.migration"
-        where = "in ZooKeeper mode" if old == "zookeeper" else f"at msa:kafka.migration: {old}"
-        return f"{key}: {new} skips the step {_step_command(missing)} (this stack is {where}); run that step first ({DOCS})"
-    # The one step back that skips one: brokers -> zookeeper.
-    return (f"msa:kafka.migration: the brokers run in KRaft mode; back to ZooKeeper goes through msa:kafka.migration: migrate "
-            f"first (the brokers return to ZooKeeper mode), then the rollback in {DOCS}")
+    key = "msa:kafka.migration" if new in ("migrate", "brokers", "finalize") else "msa:kafka.mode"
+    if old in ("finalize", "kraft"):
+        return (f"{key}: this stack's Kafka runs in KRaft mode (the migration is finalized) and Kafka cannot move a KRaft cluster back "
+                "to ZooKeeper; keep msa:kafka.mode: kraft")
+    if old == "zookeeper" and new == "kraft":
+        return (f"{key}: this stack's Kafka runs in ZooKeeper mode; kraft would start an empty cluster beside its data: keep mode: "
+                f"zookeeper and migrate it step by step, starting with msa:kafka.migration: migrate ({DOCS})")
+    if ORDER.index(new) > ORDER.index(old):
+        missing = ORDER[ORDER.index(old) + 1]
+        value = "kraft" if new == "kraft" else new
+        return (f"{key}: {value} skips the step {SETTING[missing]} (this stack is at {SETTING[old]}); run that step first, "
+                f"then each next one ({DOCS})")
+    # One step back that skips one: brokers -> zookeeper.
+    return (f"msa:kafka.migration: the brokers run in KRaft mode; back to ZooKeeper goes through msa:kafka.migration: migrate first (the "
+            f"brokers return to ZooKeeper mode), then the rollback in {DOCS}")

@@ -202,8 +202,8 @@ def broker_pod_env(cluster: KafkaCluster, quorum: KraftQuorum, broker_id: int) -
     env = cluster.broker_env(broker_id, broker.port, broker.root)
     if "KAFKA_ZOOKEEPER_CONNECT" not in cluster.pod_env:
         del env["KAFKA_ZOOKEEPER_CONNECT"]
-    if "KAFKA_PROCESS_ROLES" in env:
-        env["KAFKA_NODE_ID"] = str(broker_id)
+    if "KAFKA_PROCESS_ROLES" in env:     # the KRaft start command sets the node id instead of the broker id
+        env["KAFKA_NODE_ID"] = env.pop("KAFKA_BROKER_ID")
     if "KAFKA_CONTROLLER_QUORUM_VOTERS" in env:
         env["KAFKA_CONTROLLER_QUORUM_VOTERS"] = loopback_voters(env["KAFKA_CONTROLLER_QUORUM_VOTERS"], quorum.ports)
     return env

@@ -9,38 +9,27 @@ import pytest
 
 from integration.kraft_migration import KraftQuorum, add_kraft_tools, roll_brokers, run_gate, zookeeper_json
 from integration.migration_data import History, transaction_still_works, write_history
+from msa.config import Kafka
 from msa.kafka import migration
+from msa.kafka.kraft import controller_env, kraft_broker_env
+from msa.names import CONTROLLER_ID_BASE, KafkaNames
 
 pytestmark = pytest.mark.integration
 
-CONTROLLER_BASE = 1000
+NAMES = KafkaNames("msa", "cluster.local")
+
+
+def kraft_config(brokers: int, controllers: int) -> Kafka:
+    """The KRaft side of the stack after the migration: dedicated controllers (a migration needs them)."""
+    return Kafka(mode="kraft", brokers=brokers, combined=False, controllers=controllers)
 
 
 def voters(count: int) -> str:
-    return ",".join(f"{CONTROLLER_BASE + i}@kafka-controller-{i}.kafka-controller-headless.msa.svc.cluster.local:9093" for i in range(count))
+    return NAMES.quorum_voters(count, combined=False)
 
 
-def controller_env(count: int, cluster_id: str) -> dict[str, str]:
-    return {
-        "KAFKA_PROCESS_ROLES": "controller",
-        "KAFKA_LISTENERS": f"{migration.CONTROLLER_LISTENER}://0.0.0.0:9093",
-        "KAFKA_CONTROLLER_LISTENER_NAMES": migration.CONTROLLER_LISTENER,
-        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CONTROLLER:PLAINTEXT",
-        "KAFKA_CONTROLLER_QUORUM_VOTERS": voters(count),
-        "KAFKA_LOG_DIRS": "/var/lib/kafka/data/logs",
-        "CLUSTER_ID": cluster_id,
-    }
-
-
-def kraft_broker_env(zookeeper_env: dict, count: int, cluster_id: str) -> dict[str, str]:
-    return {
-        **migration.kraft_broker_without_zookeeper(zookeeper_env),
-        "KAFKA_PROCESS_ROLES": "broker",
-        "KAFKA_CONTROLLER_QUORUM_VOTERS": voters(count),
-        "KAFKA_CONTROLLER_LISTENER_NAMES": migration.CONTROLLER_LISTENER,
-        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": migration.PROTOCOL_MAP,
-        "CLUSTER_ID": cluster_id,
-    }
+def with_cluster_id(env: dict, cluster_id: str) -> dict:
+    return {**env, "CLUSTER_ID": cluster_id}
 
 
 class Migration:
@@ -55,7 +44,8 @@ class Migration:
         self.zookeeper_env = dict(self.cluster.pod_env)
         # The operator's one-liner: zookeeper-shell <zookeeper> get /cluster/id
         self.cluster_id = zookeeper_json(self.tools, self.zk, "/cluster/id")["id"]
-        self.quorum = KraftQuorum(world.root / "quorum", self.tools, self.zk, [CONTROLLER_BASE + i for i in range(controllers)])
+        self.quorum = KraftQuorum(world.root / "quorum", self.tools, self.zk, [CONTROLLER_ID_BASE + i for i in range(controllers)])
+        self.kraft = kraft_config(brokers, controllers)
         world._started.insert(0, self.quorum)   # stopped after the brokers, before ZooKeeper
         self.controllers = controllers
 
@@ -67,16 +57,22 @@ class Migration:
 
     def migrate(self, only=None) -> None:
         self.gate("cluster-id")
-        self.quorum.roll(migration.migrating_controller_env(controller_env(self.controllers, self.cluster_id), self.zk))
+        self.quorum.roll(self.migrating_controller_env())
         roll_brokers(self.cluster, self.quorum,
                      migration.migrating_broker_env(self.zookeeper_env, voters(self.controllers)), only=only)
 
     def brokers_to_kraft(self, only=None) -> None:
-        roll_brokers(self.cluster, self.quorum, kraft_broker_env(self.zookeeper_env, self.controllers, self.cluster_id), only=only)
+        roll_brokers(self.cluster, self.quorum, with_cluster_id(kraft_broker_env(self.kraft, NAMES), self.cluster_id), only=only)
+
+    def migrating_controller_env(self) -> dict:
+        return migration.migrating_controller_env(self.controller_env(), self.zk)
+
+    def controller_env(self) -> dict:
+        return with_cluster_id(controller_env(self.kraft, NAMES), self.cluster_id)
 
     def finalize(self) -> None:
         self.gate("kraft")
-        self.quorum.roll(controller_env(self.controllers, self.cluster_id))
+        self.quorum.roll(self.controller_env())
         self.cluster.zookeeper.stop()
 
 
@@ -119,11 +115,11 @@ def test_interrupted_migration_converges_when_the_steps_run_again(kafka_world):
     leader = run.quorum.leader()
     run.quorum.stop_one(leader, kill=True)
     assert "brokers still in ZooKeeper mode: 0,1" in run.gate("kraft", timeout=20, passes=False)
-    run.quorum.roll(migration.migrating_controller_env(controller_env(3, run.cluster_id), run.zk))
+    run.quorum.roll(run.migrating_controller_env())
     assert History.read(run.cluster.bootstrap_servers) == before
     run.brokers_to_kraft()
     run.finalize()
-    run.quorum.roll(controller_env(3, run.cluster_id))   # finalize again: a plain controller roll
+    run.quorum.roll(run.controller_env())   # finalize again: a plain controller roll
     assert History.read(run.cluster.bootstrap_servers) == before
     assert transaction_still_works(run.cluster.bootstrap_servers) == {f"after-{p}": 1 for p in range(3)}
 
