@@ -39,7 +39,7 @@ from msa.kafka.broker_auth import broker_phase
 from msa.kafka.scram import scram_users
 from msa.kafka.storage import StorageGuard, storage_settings
 from msa.kafka.client_auth import kafka_client_secrets
-from msa.names import KAFKA_ADMIN_USER, KAFKA_UI_USER, KafkaNames
+from msa.names import KAFKA_ADMIN_USER, KAFKA_UI_USER
 from msa.network import network_policies, policy_plan
 from msa.nodes.containerd import setup_nodes
 from msa.spring.service import SpringService, SpringServiceArgs, config_repo_map
@@ -57,7 +57,7 @@ try:
         # otherwise fail late in the provider, or (no context set) deploy to the current one.
         # Read raw: kubernetes:kubeconfig may be a secret (its text), and Config.get would warn about that.
         check_context({key: pulumi.runtime.get_config(f"kubernetes:{key}") for key in ("context", "kubeconfig")})
-    kafka_names = KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain, sasl=cfg.kafka.authentication == "sasl")
+    kafka_names = plan.kafka_names(cfg)
     addresses = plan.address_plan(cfg, kafka_names)
     config_repo = plan.config_repo_files(cfg, PROJECT_DIR)
     images = {name: image_plan(name, svc, cfg.harbor, cfg.cluster.platform, PROJECT_DIR) for name, svc in cfg.services.items()}

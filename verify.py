@@ -43,7 +43,6 @@ from msa.config import plan  # noqa: E402
 from msa.errors import ConfigError  # noqa: E402
 from msa.images.harbor import image_plan  # noqa: E402
 from msa.k8s import PART_OF  # noqa: E402
-from msa.names import KafkaNames  # noqa: E402
 from msa.verify.checker.cli import main as checker_main  # noqa: E402
 from msa.verify.spec import spec_json, verification_spec  # noqa: E402
 from render import StackFileError, load_stack_config  # noqa: E402
@@ -54,7 +53,7 @@ def stack_spec(stack: str, project_dir: Path = PROJECT_DIR) -> tuple[dict, confi
     values, _ = load_stack_config(project_dir, stack)
     raw = {key.split(":", 1)[1]: text for key, text in values.items() if key.startswith(config.PROJECT + ":")}
     cfg = config.parse_stack_config(raw, project_dir)
-    names = KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain, sasl=cfg.kafka.authentication == "sasl")
+    names = plan.kafka_names(cfg)
     addresses = plan.address_plan(cfg, names)
     repos = {name: image_plan(name, svc, cfg.harbor, cfg.cluster.platform, project_dir).repository for name, svc in cfg.services.items()}
     return verification_spec(cfg, addresses, names, plan.config_repo_files(cfg, project_dir), repos, PART_OF), cfg

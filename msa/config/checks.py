@@ -8,11 +8,11 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..mirror_plan import MirrorProblem, mirror_plans
-from ..names import KAFKA_ADMIN_USER, KAFKA_BROKER_USER, KafkaNames, reserved_names
+from ..names import KAFKA_ADMIN_USER, KAFKA_BROKER_USER, reserved_names
 from .kafka_names import override_problem
 from .kafka_properties import broker_properties, is_confluent_server
 from .model import Kafka, StackConfig
-from .plan import address_plan
+from .plan import address_plan, kafka_names
 from .problems import did_you_mean
 
 
@@ -185,7 +185,7 @@ def _check_harbor(cfg: StackConfig) -> None:
 def _check_addresses(cfg: StackConfig) -> None:
     """Every Service gets a ClusterIP inside the CIDR and every NodePort fits (addressing.py's plan);
     msa:allowAddressChange names Services that have an address."""
-    plan = address_plan(cfg, KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain, sasl=cfg.kafka.authentication == "sasl"))
+    plan = address_plan(cfg, kafka_names(cfg))
     for i, name in enumerate(cfg.allow_address_change):
         if name not in plan.cluster_ips:
             raise ConfigError(f"allowAddressChange[{i}]", f"{name!r} is not a Service of this stack; "

@@ -11,6 +11,11 @@ from ..names import KafkaNames
 from .model import StackConfig
 
 
+def kafka_names(cfg: StackConfig) -> KafkaNames:
+    """The Kafka objects' names and addresses of this stack (the client port follows msa:kafka.authentication)."""
+    return KafkaNames(namespace=cfg.namespace, cluster_domain=cfg.cluster.cluster_domain, sasl=cfg.kafka.authentication == "sasl")
+
+
 def address_requests(cfg: StackConfig, names: KafkaNames) -> list[AddressRequest]:
     """Every Service of the stack that gets a ClusterIP, with the config key that decides it."""
     requests = [AddressRequest(names.bootstrap, None, "kafka.brokers")]

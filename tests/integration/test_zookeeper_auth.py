@@ -13,7 +13,7 @@ import pytest
 
 from conftest import by_name, run_stack
 from integration.kafka_cluster import KafkaCluster, ZooKeeperEnsemble, rendered_pod_env, rendered_workload, run_job_script, wait_until
-from integration.zookeeper_auth import client_auth_files, kazoo, super_password
+from integration.zookeeper_auth import client_auth_files, ensemble_ids, kazoo, super_password
 from msa.kafka.zookeeper_auth import CLIENT_AUTH_DIR, client_jaas, zookeeper_client_env
 
 pytestmark = pytest.mark.integration
@@ -23,16 +23,6 @@ def _size(members: int, brokers: int = 1, authentication: str = "none"):
     def edit(values):
         values["msa:kafka"].update(zookeeperReplicas=members, brokers=brokers, authentication=authentication)
     return edit
-
-
-def _ids(connect: str) -> list:
-    client = kazoo(connect)
-    try:
-        text = client.get("/zookeeper/config")[0].decode()
-        return sorted(int(line.split("=")[0].split(".")[1]) for line in text.splitlines() if line.startswith("server."))
-    finally:
-        client.stop()
-        client.close()
 
 
 def _shell(tools, connect: str, commands: str, **env) -> str:
@@ -51,7 +41,7 @@ def test_only_the_super_user_may_change_the_ensemble(kafka_tools, tmp_path):
         # Anonymous, and with a wrong super password: refused, the ensemble stays as it is.
         assert "Insufficient permission" in _shell(kafka_tools, connect, "reconfig -remove 3\n")
         assert "Insufficient permission" in _shell(kafka_tools, connect, "addauth digest super:wrong-password\nreconfig -remove 3\n")
-        assert _ids(connect) == [1, 2, 3]
+        assert ensemble_ids(connect) == [1, 2, 3]
 
         # The rendered shrink Job (as super) records the size; nobody else may change that record.
         job = by_name(run_stack("prod", _size(3)), "Job", "zookeeper-shrink")
@@ -66,11 +56,11 @@ def test_only_the_super_user_may_change_the_ensemble(kafka_tools, tmp_path):
         shrink = by_name(run_stack("prod", _size(1)), "Job", "zookeeper-shrink")
         failed = run_job_script(shrink, kafka_tools, {"ZK_ENSEMBLE_CONNECT": connect, "ZK_AUTH_DIR": str(wrong)}, timeout=300)
         assert failed.returncode == 1 and failed.stderr.strip().startswith("zookeeper-shrink: could not record the target size")
-        assert _ids(connect) == [1, 2, 3]
+        assert ensemble_ids(connect) == [1, 2, 3]
         # The real password shrinks it; it is never printed.
         done = run_job_script(shrink, kafka_tools, {"ZK_ENSEMBLE_CONNECT": connect, "ZK_AUTH_DIR": str(ensemble.auth_dir)}, timeout=300)
         assert done.returncode == 0, done.stdout + done.stderr
-        assert _ids(connect) == [1]
+        assert ensemble_ids(connect) == [1]
         assert super_password() not in done.stdout + done.stderr
     finally:
         ensemble.stop()

@@ -15,6 +15,7 @@ from integration.kafka_cluster import (
     SERVER_HEAP, Server, ZooKeeperEnsemble, free_port, rendered_workload, run_job_script, wait_until, write_properties,
     zookeeper_properties_from_env,
 )
+from integration.zookeeper_auth import ensemble_ids
 
 pytestmark = pytest.mark.integration
 
@@ -132,19 +133,6 @@ def _resize_job(ensemble, tools, size: int) -> str:
     return done.stdout
 
 
-def _ensemble_ids(ensemble) -> list:
-    from kazoo.client import KazooClient
-
-    client = KazooClient(hosts=ensemble.members[0].connect, timeout=10)
-    client.start(timeout=15)
-    try:
-        text = client.get("/zookeeper/config")[0].decode()
-        return sorted(int(line.split("=")[0].split(".")[1]) for line in text.splitlines() if line.startswith("server."))
-    finally:
-        client.stop()
-        client.close()
-
-
 def test_three_one_three_on_kept_volumes_brings_the_removed_members_back(kafka_tools, tmp_path):
     """3 -> 1 -> 3 with the volumes kept, one member down during the shrink: the members that come back
     (one removed while running, one whose volume still lists the old ensemble) rejoin as new members;
@@ -159,12 +147,12 @@ def test_three_one_three_on_kept_volumes_brings_the_removed_members_back(kafka_t
         # Member 3 (ordinal 2) is down while the ensemble shrinks: its volume keeps the 3-member config.
         ensemble.members[2].server.stop()
         assert "removing member 2" in _resize_job(ensemble, kafka_tools, 1)
-        assert _ensemble_ids(ensemble) == [1]
+        assert ensemble_ids(ensemble.members[0].connect) == [1]
         # Member 2's pod restarts before the StatefulSet deletes it: it must not undo the shrink.
         ensemble.members[1].server.stop()
         ensemble.start_member(1)
         wait_until(lambda: "not joining" in ensemble.members[1].server.log_path.read_text(), 60, "member 2 to hold back")
-        assert _ensemble_ids(ensemble) == [1] and not ensemble.ready(ensemble.members[1])
+        assert ensemble_ids(ensemble.members[0].connect) == [1] and not ensemble.ready(ensemble.members[1])
         for ordinal in (2, 1):
             ensemble.remove_member(ordinal)
         _check(ensemble, written, 1)
@@ -176,7 +164,7 @@ def test_three_one_three_on_kept_volumes_brings_the_removed_members_back(kafka_t
         _resize_job(ensemble, kafka_tools, 3)
         ensemble.scale_up(3)
         _check(ensemble, written, 3)
-        assert _ensemble_ids(ensemble) == [1, 2, 3]
+        assert ensemble_ids(ensemble.members[0].connect) == [1, 2, 3]
         logs = {o: ensemble.members[o].server.log_path.read_text() for o in (1, 2)}
         assert all("joining it as a new member" in text for text in logs.values()), logs
         assert "My id" not in logs[1] + logs[2]

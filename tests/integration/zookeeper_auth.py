@@ -57,6 +57,18 @@ def kazoo(connect: str, auth: Optional[tuple[str, str]] = None):
     return client
 
 
+def ensemble_ids(connect: str) -> list[int]:
+    """The server ids of the ensemble's dynamic config (/zookeeper/config), read anonymously: the members
+    `reconfig` left in the ensemble."""
+    client = kazoo(connect)
+    try:
+        text = client.get("/zookeeper/config")[0].decode()
+        return sorted(int(line.split("=")[0].split(".")[1]) for line in text.splitlines() if line.startswith("server."))
+    finally:
+        client.stop()
+        client.close()
+
+
 def localize_login(kafka_opts: str, folder: Path) -> str:
     """A pod's KAFKA_OPTS with the kafka-zookeeper-login Secret's mount path replaced by `folder` holding its files."""
     return kafka_opts.replace(zookeeper_auth.CLIENT_AUTH_DIR, str(client_auth_files(folder)))
