@@ -10,7 +10,7 @@ remove one (KIP-853 needs a dynamic quorum, formatted so from the start). So `co
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import re
 
@@ -105,8 +105,6 @@ class Kafka(StrictModel):
     """kafbat kafka-ui."""
     authentication: Literal["sasl", "none"] = "none"
     """`sasl`: clients log in to Kafka with SCRAM-SHA-512 and the brokers to ZooKeeper with SASL DIGEST-MD5 (Kafka's znodes get ACLs); `none`: Kafka's listener is open. Passwords derive from the secret msa:kafkaAuthSecret."""
-    transition: Optional[Literal["scram-added", "inter-broker-scram"]] = None
-    """Only while a running open cluster moves to `authentication: sasl`, one `pulumi up` per step: `scram-added` (brokers get the SCRAM listener next to PLAINTEXT, then the clients switch), `inter-broker-scram` (brokers talk SCRAM to each other), then remove the key (PLAINTEXT closes). A new cluster needs none of it (docs/security.md)."""
     overrides: dict[OverrideKey, KafkaPropertyValue] = {}
     """Extra broker properties, checked against the broker properties of the Kafka the image runs (3.9; names, types, ranges; no passwords); replication factors above the broker count and min ISR above the replication factor are rejected."""
 
@@ -125,6 +123,14 @@ class Kafka(StrictModel):
         if self.controllers is not None:
             return self.controllers
         return 1 if self.is_combined and self.brokers < 3 else 3
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "transition" in data:
+            raise KeyProblem("transition", "is no longer needed: a running open cluster moves to authentication: sasl in one pulumi up; "
+                                           "remove the key (pulumi config rm msa:kafka.transition, docs/security.md)")
+        return data
 
     @model_validator(mode="after")
     def _heaps_fit(self) -> "Kafka":
@@ -149,9 +155,6 @@ class Kafka(StrictModel):
             # Until the SCRAM listener has a KRaft form (controller listener, `kafka-storage format --add-scram`).
             raise KeyProblem("authentication", "sasl is not available with mode: kraft yet (only ZooKeeper-mode brokers have the SCRAM "
                                                "listener); use authentication: none with kraft, or mode: zookeeper")
-        if self.transition and self.authentication != "sasl":
-            raise KeyProblem("transition", f"{self.transition} is a step towards authentication: sasl; set msa:kafka.authentication: sasl "
-                                           "or remove msa:kafka.transition")
         if self.is_combined and count > self.brokers:
             raise KeyProblem("controllers", f"{count} combined controllers need at least {count} brokers (msa:kafka.brokers is "
                                             f"{self.brokers}); use controllers: 1, more brokers, or combined: false for dedicated controllers")

@@ -19,8 +19,9 @@ from .. import k8s as kx
 from ..config import Kafka as KafkaConfig
 from ..names import CONTROLLER_PORT, KAFKA_PORT, UI_AUTH_SUFFIX, KafkaNames
 from .jobs import REASSIGN_TIMEOUT_SECONDS, drain_env, drain_script, rebalance_env, rebalance_script
-from .broker_auth import SCRAM_ADDED, broker_phase, zookeeper_phase
-from .broker_pod import broker_container
+from .auth_roll import AuthRoll, auth_roll
+from .broker_auth import broker_phase, zookeeper_phase
+from .broker_pod import broker_container, phase_volume
 from .client_auth import CLIENT_CONFIG, UI_JAAS_ENV, ClientSecret, client_settings
 from .jobs import zookeeper_acl_migration_script
 from .scram import maybe_broker_scram
@@ -154,8 +155,8 @@ class KafkaCluster(pulumi.ComponentResource):
         super().__init__("msa:kafka:KafkaCluster", name, {"brokers": cfg.brokers, "image": cfg.image}, opts)
         child = kx.child_options(self, opts)
         ns, component = names.namespace, "kafka"
-        phase = broker_phase(names.sasl, cfg.transition)
-        # The brokers' SASL login to ZooKeeper and zookeeper.set.acl (zookeeper_auth.py), stepping with the listeners.
+        phase = broker_phase(names.sasl)
+        # The brokers' SASL login to ZooKeeper (zookeeper_auth.py); zookeeper.set.acl steps with the listeners' phase.
         self.zookeeper_login = login = broker_zookeeper_login(zookeeper_phase(phase), auth_seed, ns, child)
         # With authentication the SCRAM listener is the clients' (names.client_port); the open port stays on
         # the Services for the transition of a running cluster (broker_auth.py), nothing listens on it after.
@@ -167,13 +168,15 @@ class KafkaCluster(pulumi.ComponentResource):
         job_options = dict(security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
                            pull_secrets=images.kafka.pull_secrets)
         # SCRAM (scram.py): the brokers' own login and every user's credential, in ZooKeeper before the brokers change.
-        self.transition_step = cfg.transition
-        self.scram = scram = maybe_broker_scram(list(scram_users), names, phase, auth_seed, images.kafka, job_options,
+        self.scram = scram = maybe_broker_scram(list(scram_users), names, auth_seed, images.kafka, job_options,
                                                 kx.waiting_for(child, (*brokers_wait_for, *login.waits_for)),
                                                 # It logs in to ZooKeeper once the brokers set ACLs (before, its znodes
                                                 # stay open like theirs, readable by brokers not rolled yet).
                                                 (login.env, tuple(zip(login.volumes, login.mounts))) if login.sets_acls else ((), ()))
-        container = broker_container(cfg, names, images.kafka.ref, phase, scram, login, pod_ports, _container_security(), cluster_id,
+        # The move of a running open cluster to SCRAM in this one up (auth_roll.py): the phase ConfigMap and
+        # kafka-auth-begin before the StatefulSet, kafka-auth-roll after it, kafka-auth-finish after the clients.
+        self.auth = _auth_roll(cfg, names, images, job_options, scram, child)
+        container = broker_container(cfg, names, images.kafka.ref, scram, login, pod_ports, _container_security(), cluster_id,
                                      extra_env)
         # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
         # spread over every broker after it is ready (see jobs.py; both are no-ops when nothing moves).
@@ -182,37 +185,47 @@ class KafkaCluster(pulumi.ComponentResource):
         self.drain = kx.script_job(
             names.drain, ns, ADMIN_COMPONENT, images.kafka.ref, drain_script(), drain_env(cfg, names, admin.config),
             kx.waiting_for(child, (*brokers_wait_for, self.headless, self.bootstrap, *admin.waits_for, *(scram.waits_for if scram else ()))),
-            REASSIGN_TIMEOUT_SECONDS,
-            security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
-            pull_secrets=images.kafka.pull_secrets, volumes=admin.volumes,
-        )
+            REASSIGN_TIMEOUT_SECONDS, volumes=admin.volumes, **job_options)
         self.stateful_set = _cp_stateful_set(
             names.kafka, ns, component, cfg.brokers, names.kafka_headless, images.kafka, cfg.image, container,
             kx.data_claim("data", cfg.storage_class, cfg.storage_size), termination_grace=60,
-            opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard, *login.waits_for, *(scram.waits_for if scram else ()))),
-            volumes=[*login.volumes, *(scram.volumes if scram else ())],
+            opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard, *login.waits_for, *(scram.waits_for if scram else ()),
+                                        *((self.auth.begin,) if self.auth else ()))),
+            volumes=[*login.volumes, *(scram.volumes if scram else ()), *((phase_volume(),) if self.auth else ())],
         )
+        brokers_rolled = (self.auth.add_roll(self.stateful_set, child),) if self.auth else (self.stateful_set,)
         self.claims = grow_claims(self.stateful_set, names.kafka, ns, cfg.brokers, cfg.storage_class, cfg.storage_size, child)
         self.rebalance = kx.script_job(
-            names.rebalance, ns, ADMIN_COMPONENT, images.kafka.ref, rebalance_script(),
-            rebalance_env(cfg, names, admin.config), kx.waiting_for(child, (self.stateful_set, *admin.waits_for)),
-            REASSIGN_TIMEOUT_SECONDS, security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
-            pull_secrets=images.kafka.pull_secrets, volumes=admin.volumes,
-        )
+            names.rebalance, ns, ADMIN_COMPONENT, images.kafka.ref, rebalance_script(), rebalance_env(cfg, names, admin.config),
+            kx.waiting_for(child, (self.stateful_set, *admin.waits_for)), REASSIGN_TIMEOUT_SECONDS, volumes=admin.volumes, **job_options)
         if login.sets_acls:
             # Once every broker sets ACLs: the znodes created before get them too (a no-op on a new cluster).
-            self.acl_migration = _acl_migration_job(cfg, names, images, login, kx.waiting_for(child, (self.stateful_set,)))
+            self.acl_migration = _acl_migration_job(cfg, names, images, login, kx.waiting_for(child, brokers_rolled))
         if cfg.brokers >= 3:
             self.disruption_budget = kx.pod_disruption_budget(names.kafka, ns, component, names.kafka, child)
         self.register_outputs({"bootstrapServers": names.bootstrap_servers})
 
     @property
     def clients_wait_for(self) -> tuple[pulumi.Resource, ...]:
-        """What Kafka's clients (Spring services, kafka-ui) wait for: with SCRAM their users exist first,
-        and in the transition's first step the brokers have the SCRAM listener before a client switches."""
+        """What Kafka's clients (Spring services, kafka-ui) wait for: with SCRAM their users exist first, and
+        every broker has the SCRAM listener (kafka-auth-roll: a running open cluster's second roll is done)."""
         if self.scram is None:
             return ()
-        return (self.scram.users_job, *((self.stateful_set,) if self.transition_step == SCRAM_ADDED else ()))
+        return (self.scram.users_job, *((self.auth.roll,) if self.auth and self.auth.roll else ()))
+
+    def finish_authentication(self, clients: Sequence[pulumi.Resource], opts: pulumi.ResourceOptions) -> tuple[pulumi.Resource, ...]:
+        """kafka-auth-finish after `clients` (every Kafka client of the stack): PLAINTEXT closes. () when open."""
+        if self.auth is None:
+            return ()
+        return (self.auth.add_finish(clients, kx.child_options(self, opts)),)
+
+
+def _auth_roll(cfg: KafkaConfig, names: KafkaNames, images: KafkaImages, job_options: dict, scram, opts: pulumi.ResourceOptions) -> Optional[AuthRoll]:
+    if scram is None:
+        return None
+    skips = cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE, {
+        "CKV_K8S_38": "the Job restarts broker pods through the API with its own ServiceAccount (Role: those pods and one ConfigMap)"})
+    return auth_roll(names, cfg.brokers, {**job_options, "image": images.kafka.ref, "annotations": skips}, (scram.users_job,), opts)
 
 
 def _acl_migration_job(cfg: KafkaConfig, names: KafkaNames, images: KafkaImages, login: BrokerLogin, opts: pulumi.ResourceOptions) -> k8s.batch.v1.Job:
