@@ -9,15 +9,14 @@
 #   roll   (after the StatefulSet): scram-added -> inter-broker-scram, and a roll.
 #   finish (after the clients switched to SCRAM): inter-broker-scram -> scram-only, and a roll.
 #
-# No counter: a step looks at the cluster. The ConfigMap also holds `since`, the API server's time (in
-# whole seconds, rounded up) when the phase was set; a pod created at or before it may run an older phase
-# and is restarted first. So a step that was interrupted (a broker that never became Ready, a killed
-# `pulumi up`) finishes its roll when it runs again, and a step with nothing to do changes nothing.
+# No counter: a step looks at the cluster. With the phase the ConfigMap holds `stale`: the uids of the
+# broker pods that existed when the phase was set (they may run an older one). A step restarts every pod
+# still listed before it goes on; a restarted pod has a new uid. So a step that was interrupted (a broker
+# that never became Ready, a killed `pulumi up`) finishes its roll when it runs again, no pod restarts
+# twice for one phase, and a step with nothing to do changes nothing.
 # Talks to the Kubernetes API with the pod's ServiceAccount token (Role: get/delete of the broker pods,
 # get/patch of this ConfigMap). Inputs (env): STEP, NAMESPACE, CONFIGMAP, POD_PREFIX, BROKERS,
 # READY_TIMEOUT_SECONDS, ZOOKEEPER_CONNECT (begin), KUBE_SA_DIR, KUBERNETES_SERVICE_HOST/PORT (kubelet).
-import datetime
-import email.utils
 import json
 import os
 import re
@@ -42,7 +41,7 @@ def log(text):
 
 
 def api(method, path, body=None, content_type="application/json"):
-    """(status, parsed body, Date header as a datetime) of one request to the API server."""
+    """(status, parsed body) of one request to the API server (404 is an answer, other errors fail)."""
     folder = os.environ.get("KUBE_SA_DIR", "/var/run/secrets/kubernetes.io/serviceaccount")
     with open(os.path.join(folder, "token")) as f:
         token = f.read().strip()
@@ -53,14 +52,14 @@ def api(method, path, body=None, content_type="application/json"):
     context = ssl.create_default_context(cafile=os.path.join(folder, "ca.crt"))
     try:
         with urllib.request.urlopen(request, context=context, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null"), _date(response.headers)
+            return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
         text = error.read().decode(errors="replace")
         if error.code not in (404,):
-            raise Failed("the Kubernetes API refused %s %s (%d): %s" % (method, path, error.code, _message(text)))
-        return error.code, None, _date(error.headers)
+            raise Failed("the Kubernetes API refused %s %s (%d): %s" % (method, path, error.code, _message(text))) from None
+        return error.code, None
     except (OSError, ValueError) as error:
-        raise Failed("the Kubernetes API did not answer %s %s: %s" % (method, path, error))
+        raise Failed("the Kubernetes API did not answer %s %s: %s" % (method, path, error)) from None
 
 
 def _message(text):
@@ -70,43 +69,28 @@ def _message(text):
         return text[:200]
 
 
-def _date(headers):
-    value = headers.get("Date")
-    return email.utils.parsedate_to_datetime(value) if value else datetime.datetime.now(datetime.timezone.utc)
-
-
-def _stamp(moment):
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse(stamp):
-    return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
-
-
 def config_path():
     return "/api/v1/namespaces/%s/configmaps/%s" % (os.environ["NAMESPACE"], os.environ["CONFIGMAP"])
 
 
 def read_phase():
-    """(phase, since or None) from the ConfigMap."""
-    status, body, _ = api("GET", config_path())
+    """(phase, uids of the pods that may still run an older phase) from the ConfigMap."""
+    status, body = api("GET", config_path())
     if status == 404:
         raise Failed("the ConfigMap %s is missing (the stack creates it before this Job): run pulumi up again" % os.environ["CONFIGMAP"])
     data = body.get("data") or {}
     phase = data.get("phase", "scram-only")
     if phase not in ORDER:
         raise Failed("the ConfigMap %s names no phase this stack knows (%r)" % (os.environ["CONFIGMAP"], phase))
-    return phase, (_parse(data["since"]) if data.get("since") else None)
+    return phase, set(filter(None, data.get("stale", "").split(",")))
 
 
 def set_phase(phase):
-    """One merge patch: the phase and `since`, two seconds after the API server's clock before it (every
-    pod created before the patch is at or before `since`; one created just after is restarted once more)."""
-    _, _, now = api("GET", config_path())
-    since = now + datetime.timedelta(seconds=2)
-    api("PATCH", config_path(), {"data": {"phase": phase, "since": _stamp(since)}}, "application/merge-patch+json")
-    log("phase %s (pods started before %s restart into it)" % (phase, _stamp(since)))
-    return phase, since.replace(microsecond=0)
+    """One merge patch: the phase, and the pods that exist now as the ones to restart into it."""
+    stale = sorted(body["metadata"]["uid"] for body in map(pod, pods()) if body is not None)
+    api("PATCH", config_path(), {"data": {"phase": phase, "stale": ",".join(stale)}}, "application/merge-patch+json")
+    log("phase %s (%d broker pod(s) to restart into it)" % (phase, len(stale)))
+    return phase, set(stale)
 
 
 def pods():
@@ -115,7 +99,7 @@ def pods():
 
 
 def pod(name):
-    status, body, _ = api("GET", "/api/v1/namespaces/%s/pods/%s" % (os.environ["NAMESPACE"], name))
+    status, body = api("GET", "/api/v1/namespaces/%s/pods/%s" % (os.environ["NAMESPACE"], name))
     return None if status == 404 else body
 
 
@@ -136,13 +120,11 @@ def wait_ready(name, old_uid=None):
                  % (name, os.environ.get("READY_TIMEOUT_SECONDS", "900"), name))
 
 
-def converge(phase, since):
-    """Restart every broker pod created at or before `since`, one at a time, the others Ready first."""
-    if since is None:
-        return
+def converge(phase, stale):
+    """Restart every broker pod listed in `stale`, one at a time, the others Ready first."""
     for name in pods():
         body = pod(name)
-        if body is None or _parse(body["metadata"]["creationTimestamp"]) > since:
+        if body is None or body["metadata"]["uid"] not in stale:
             continue
         for other in pods():
             if pod(other) is not None:
@@ -166,7 +148,7 @@ def open_brokers():
 
 def main():
     step = os.environ["STEP"]
-    phase, since = read_phase()
+    phase, stale = read_phase()
     if step == "begin":
         still_open = open_brokers() if phase == "scram-only" else []
         if still_open:
@@ -178,10 +160,10 @@ def main():
     start, end = STEPS[step]
     if ORDER.index(phase) < ORDER.index(start):
         raise Failed("phase %s: kafka-auth-%s runs after the %s step" % (phase, step, "roll" if step == "finish" else "begin"))
-    converge(phase, since)               # an interrupted roll of the current phase first
+    converge(phase, stale)               # an interrupted roll of the current phase first
     if phase == start:
-        phase, since = set_phase(end)
-        converge(phase, since)
+        phase, stale = set_phase(end)
+        converge(phase, stale)
     log("phase %s: every broker runs it" % phase)
     return 0
 
