@@ -25,11 +25,11 @@ from typing import Optional
 
 from conftest import by_name
 from engine.cluster import ControlPlane
-from integration.kafka_auth import BROKER_USER, AuthKafkaCluster, resolved_pod_env
+from integration.kafka_auth import BROKER_USER, AuthKafkaCluster, is_phased, resolved_pod_env
 from integration.kafka_clients_auth import user_secret, write_client_config
 from integration.kafka_cluster import ToolBox, _job_command, wait_until
 from msa.kafka.auth_roll import NAME as ACCOUNT
-from msa.kafka.broker_auth import PHASE_CONFIGMAP, phase_env
+from msa.kafka.broker_auth import PHASE_CONFIGMAP
 from msa.kafka.jobs import kafka_ready_command
 
 NAMESPACE = "msa"
@@ -138,10 +138,6 @@ class Kubelet(threading.Thread):
         self.failure: Optional[BaseException] = None
         self._halt = threading.Event()
 
-    def pod_env(self, phase_text: Optional[str]) -> dict[str, str]:
-        env = resolved_pod_env(self.spec)
-        return {**env, **phase_env(env, phase_text)} if any(k.startswith("MSA_AUTH_") for k in env) else env
-
     def run(self) -> None:
         try:
             while not self._halt.is_set():
@@ -158,10 +154,10 @@ class Kubelet(threading.Thread):
         pod = self.api.pod(name) or self.api.create_pod(name)
         self.uids[broker_id] = pod["metadata"]["uid"]
         phase = self.api.phase()           # the mounted ConfigMap, read once at pod start
-        self.cluster.scram_probe = any(k.startswith("MSA_AUTH_") for k in resolved_pod_env(self.spec))
+        self.cluster.scram_probe = is_phased(resolved_pod_env(self.spec))
         if self.cluster.scram_probe and self.cluster.probe_config is None:   # the broker user's Secret, mounted
             self.cluster.probe_config = write_client_config(self.cluster.root / "probe", user_secret(self.spec, BROKER_USER))
-        self.cluster.restart_broker(broker_id, self.pod_env(phase))
+        self.cluster.restart_broker(broker_id, resolved_pod_env(self.spec, phase=phase))
         self.restarts.append((broker_id, phase if self.cluster.scram_probe else "open"))
         self.cluster.wait_ready(broker_id)
         self.api.mark_ready(name)

@@ -26,7 +26,8 @@ from integration.kafka_auth import (
     client_config, metadata_error, rendered_kafka, run_scram_users_job, start_auth_cluster, start_brokers,
 )
 from integration.kafka_auth_roll import Kubelet, KubeApi, PhasedKafkaCluster, engine_path, job_process, run_job
-from integration.kafka_cluster import KafkaWorld, wait_until
+from conftest import by_name
+from integration.kafka_cluster import KafkaWorld, run_job_script, wait_until
 from integration.harness import skip_or_fail
 from integration.kafka_auth import resolved_pod_env
 from msa.kafka.auth_roll import BEGIN_JOB, FINISH_JOB, ROLL_JOB
@@ -199,6 +200,10 @@ def test_a_running_open_cluster_moves_to_scram_in_one_up_under_transactional_loa
 
         stored = run_scram_users_job(sasl, kafka_tools, zk, tmp_path / "users")
         assert stored.returncode == 0, stored.stdout + stored.stderr
+        if brokers == 1:      # the drain before the StatefulSet logs in already; the open brokers have no SCRAM yet
+            admin = write_client_config(tmp_path / "admin", user_secret(sasl, "admin"))
+            drained = run_job_script(by_name(sasl, "Job", "kafka-drain"), kafka_tools, {"ZOOKEEPER_CONNECT": zk, "KAFKA_CLIENT_CONFIG": str(admin)})
+            assert drained.returncode == 0 and "move to authentication in this up: nothing to drain" in drained.stdout, drained.stderr
         assert "run open: the move to authentication starts" in jobs(BEGIN_JOB) and api.phase() == "scram-added"
         kubelet.rolling_update(sasl)                                            # roll 1, the StatefulSet's own
         assert {phase for _, phase in kubelet.restarts} == {"scram-added"}
