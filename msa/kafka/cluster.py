@@ -24,6 +24,8 @@ from .broker_pod import broker_container
 from .client_auth import CLIENT_CONFIG, UI_JAAS_ENV, ClientSecret, client_settings
 from .jobs import zookeeper_acl_migration_script
 from .scram import maybe_broker_scram
+from .tls import maybe_broker_tls
+from .tls_settings import truststore_inline_properties
 from .zookeeper_auth import BrokerLogin, acl_migration_env, broker_zookeeper_login
 from .storage import claim_names
 
@@ -149,8 +151,8 @@ class KafkaCluster(pulumi.ComponentResource):
                  brokers_wait_for: tuple[pulumi.Resource, ...] = (), storage_guard: tuple[pulumi.Resource, ...] = (),
                  admin_secret: Optional[ClientSecret] = None, opts: Optional[pulumi.ResourceOptions] = None,
                  auth_seed: Optional[pulumi.Input[str]] = None, scram_users: Sequence[str] = (),
-                 cluster_id: Optional[pulumi.Input[str]] = None,
-                 extra_env: Optional[dict[str, str]] = None):
+                 cluster_id: Optional[pulumi.Input[str]] = None, extra_env: Optional[dict[str, str]] = None,
+                 tls_ca: Optional[pulumi.Input[str]] = None, tls_ca_certificate: str = ""):
         super().__init__("msa:kafka:KafkaCluster", name, {"brokers": cfg.brokers, "image": cfg.image}, opts)
         child = kx.child_options(self, opts)
         ns, component = names.namespace, "kafka"
@@ -168,13 +170,14 @@ class KafkaCluster(pulumi.ComponentResource):
                            pull_secrets=images.kafka.pull_secrets)
         # SCRAM (scram.py): the brokers' own login and every user's credential, in ZooKeeper before the brokers change.
         self.transition_step = cfg.transition
+        self.tls = tls = maybe_broker_tls(cfg.tls, names, bootstrap_ip, tls_ca, tls_ca_certificate, child)  # msa:kafka.tls (tls.py)
         self.scram = scram = maybe_broker_scram(list(scram_users), names, phase, auth_seed, images.kafka, job_options,
                                                 kx.waiting_for(child, (*brokers_wait_for, *login.waits_for)),
                                                 # It logs in to ZooKeeper once the brokers set ACLs (before, its znodes
                                                 # stay open like theirs, readable by brokers not rolled yet).
-                                                (login.env, tuple(zip(login.volumes, login.mounts))) if login.sets_acls else ((), ()))
+                                                (login.env, tuple(zip(login.volumes, login.mounts))) if login.sets_acls else ((), ()), tls_ca_certificate if tls else "")
         container = broker_container(cfg, names, images.kafka.ref, phase, scram, login, pod_ports, _container_security(), cluster_id,
-                                     extra_env)
+                                     extra_env, tls.mount if tls else None)
         # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
         # spread over every broker after it is ready (see jobs.py; both are no-ops when nothing moves).
         # With authentication both log in as the admin user (its client.properties, mounted read-only).
@@ -183,21 +186,20 @@ class KafkaCluster(pulumi.ComponentResource):
             names.drain, ns, ADMIN_COMPONENT, images.kafka.ref, drain_script(), drain_env(cfg, names, admin.config),
             kx.waiting_for(child, (*brokers_wait_for, self.headless, self.bootstrap, *admin.waits_for, *(scram.waits_for if scram else ()))),
             REASSIGN_TIMEOUT_SECONDS,
-            security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
-            pull_secrets=images.kafka.pull_secrets, volumes=admin.volumes,
+            volumes=admin.volumes, **job_options,
         )
         self.stateful_set = _cp_stateful_set(
             names.kafka, ns, component, cfg.brokers, names.kafka_headless, images.kafka, cfg.image, container,
             kx.data_claim("data", cfg.storage_class, cfg.storage_size), termination_grace=60,
-            opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard, *login.waits_for, *(scram.waits_for if scram else ()))),
-            volumes=[*login.volumes, *(scram.volumes if scram else ())],
+            opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard, *login.waits_for, *(scram.waits_for if scram else ()),
+                                        *((tls.secret,) if tls else ()))),
+            volumes=[*login.volumes, *(scram.volumes if scram else ()), *((tls.volume,) if tls else ())],
         )
         self.claims = grow_claims(self.stateful_set, names.kafka, ns, cfg.brokers, cfg.storage_class, cfg.storage_size, child)
         self.rebalance = kx.script_job(
             names.rebalance, ns, ADMIN_COMPONENT, images.kafka.ref, rebalance_script(),
             rebalance_env(cfg, names, admin.config), kx.waiting_for(child, (self.stateful_set, *admin.waits_for)),
-            REASSIGN_TIMEOUT_SECONDS, security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
-            pull_secrets=images.kafka.pull_secrets, volumes=admin.volumes,
+            REASSIGN_TIMEOUT_SECONDS, volumes=admin.volumes, **job_options,
         )
         if login.sets_acls:
             # Once every broker sets ACLs: the znodes created before get them too (a no-op on a new cluster).
@@ -243,7 +245,7 @@ UI_AUTH_MOUNT = "/etc/kafka-ui/auth"
 UI_USER_KEY, UI_PASSWORD_KEY = "spring.security.user.name", "spring.security.user.password"
 
 
-def kafka_ui_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
+def kafka_ui_env(cfg: KafkaConfig, names: KafkaNames, ca_certificate: str = "") -> dict[str, str]:
     """kafbat kafka-ui's settings (pure): the cluster, the login form, read-only mode."""
     env = {
         "KAFKA_CLUSTERS_0_NAME": names.namespace,
@@ -253,7 +255,8 @@ def kafka_ui_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
         env["KAFKA_CLUSTERS_0_READONLY"] = "true"
     # msa:kafka.authentication: sasl: protocol and mechanism here, the JAAS line from kafka-ui's own
     # Secret (client_auth.UI_JAAS_ENV); kafbat binds KAFKA_CLUSTERS_0_PROPERTIES_* to the clients' properties.
-    for key, value in client_settings(cfg).items():
+    trust = truststore_inline_properties(ca_certificate) if cfg.tls else {}
+    for key, value in {**client_settings(cfg), **trust}.items():
         env["KAFKA_CLUSTERS_0_PROPERTIES_" + key.replace(".", "_").upper()] = value
     if cfg.ui.login:
         env["AUTH_TYPE"] = "LOGIN_FORM"
@@ -268,7 +271,7 @@ class KafkaUi(pulumi.ComponentResource):
 
     def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, cluster_ip: str, node_port: Optional[int], image: kx.PodImage,
                  password: Optional[pulumi.Input[str]] = None, client_secret: Optional[ClientSecret] = None,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: Optional[pulumi.ResourceOptions] = None, ca_certificate: str = ""):
         super().__init__("msa:kafka:KafkaUi", name, {"image": cfg.ui.image}, opts)
         child = kx.child_options(self, opts)
         ns, component, http = names.namespace, "kafka-ui", 8080
@@ -276,7 +279,7 @@ class KafkaUi(pulumi.ComponentResource):
             names.ui, ns, component, cluster_ip, [kx.port("http", http, node_port)], names.ui, child
         )
         volumes, mounts, waits_for = self._login(cfg, names, password, child)
-        env = kx.env(kafka_ui_env(cfg, names))
+        env = kx.env(kafka_ui_env(cfg, names, ca_certificate))
         if client_secret is not None:
             env.append(client_secret.jaas_env(UI_JAAS_ENV))
             waits_for.append(client_secret.secret)
