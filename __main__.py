@@ -109,7 +109,9 @@ storage_guard = StorageGuard("storage-guard", storage_settings(cfg.kafka))
 # cluster cannot follow (leaving ZooKeeper without the migration, new voters) before anything changes.
 cluster_id = KafkaClusterId("kafka-cluster-id", quorum_settings(cfg.kafka), auth_fingerprint(cfg.kafka, secrets.kafka_auth_secret))
 # A running cluster moves to authentication one roll at a time and never back (kafka/auth_guard.py).
-auth_guard = AuthenticationGuard("authentication-guard", broker_phase(kafka_names.sasl, cfg.kafka.transition))
+# After the cluster id's check: a KRaft cluster's own refusals (kafka/cluster_id.py) come alone, in one line.
+auth_guard = AuthenticationGuard("authentication-guard", broker_phase(kafka_names.sasl, cfg.kafka.transition),
+                                 pulumi.ResourceOptions(depends_on=[cluster_id]))
 guards = (storage_guard, cluster_id, auth_guard)
 # msa:kafka.authentication: sasl: one Kafka user and Secret per client (msa/kafka/client_auth.py).
 kafka_users = kafka_client_secrets(cfg, secrets.kafka_auth_secret, in_namespace)
