@@ -30,8 +30,9 @@ from msa.mirror_plan import mirror_plans
 from msa.k8s import FORCE_APPLY
 from msa.kafka.cluster import KafkaCluster, KafkaImages, KafkaUi
 from msa.kafka.zookeeper import ZooKeeper
-from msa.kafka.cluster_id import KafkaClusterId, quorum_settings
+from msa.kafka.cluster_id import KafkaClusterId, auth_fingerprint, quorum_settings
 from msa.kafka.controllers import KafkaControllers
+from msa.kafka.kraft_auth import kraft_login as kraft_login_of
 from msa.kafka.migration_plan import migration_step
 from msa.kafka.migration_stack import migration_workloads
 from msa.kafka.auth_guard import AuthenticationGuard
@@ -107,9 +108,11 @@ kafka_opts = pulumi.ResourceOptions(depends_on=[namespace, address_guard, *pods_
 storage_guard = StorageGuard("storage-guard", storage_settings(cfg.kafka))
 # The KRaft cluster id, made once and kept in the state; it also refuses quorum changes a running
 # cluster cannot follow (leaving ZooKeeper without the migration, new voters) before anything changes.
-cluster_id = KafkaClusterId("kafka-cluster-id", quorum_settings(cfg.kafka))
+cluster_id = KafkaClusterId("kafka-cluster-id", quorum_settings(cfg.kafka), auth_fingerprint(cfg.kafka, secrets.kafka_auth_secret))
 # A running cluster moves to authentication one roll at a time and never back (kafka/auth_guard.py).
-auth_guard = AuthenticationGuard("authentication-guard", broker_phase(kafka_names.sasl, cfg.kafka.transition))
+# After the cluster id's check: a KRaft cluster's own refusals (kafka/cluster_id.py) come alone, in one line.
+auth_guard = AuthenticationGuard("authentication-guard", broker_phase(kafka_names.sasl, cfg.kafka.transition),
+                                 pulumi.ResourceOptions(depends_on=[cluster_id]))
 # TLS switches the one listener's protocol: fixed once the cluster runs (kafka/tls_guard.py).
 tls_guard = TlsGuard("tls-guard", cfg.kafka.tls, cfg.kafka.allow_tls_change)
 guards = (storage_guard, cluster_id, auth_guard, tls_guard)
@@ -119,6 +122,9 @@ zookeeper_args = {"auth_seed": secrets.kafka_auth_secret}
 kafka_args = {"admin_secret": kafka_users.get(KAFKA_ADMIN_USER), "auth_seed": secrets.kafka_auth_secret, "scram_users": scram_users(cfg),
               # msa:kafka.tls: the CA signs the brokers' certificate (kafka/tls.py); its certificate is what clients trust.
               "tls_ca": secrets.kafka_tls_ca, "tls_ca_certificate": secrets.kafka_tls_ca_certificate}
+# KRaft with authentication: the controller listener's login and the users written at format time (kafka/kraft_auth.py).
+kraft_login = (kraft_login_of(secrets.kafka_auth_secret, cfg.namespace, kafka_users[KAFKA_ADMIN_USER].secret, in_namespace)
+               if cfg.kafka.kraft and kafka_names.sasl else None)
 # The migration from ZooKeeper, one step per `pulumi up` (msa/kafka/migration_plan.py), or the plain shape.
 migration = migration_step(cfg.kafka)
 migration_check = None
@@ -130,13 +136,15 @@ else:
     if cfg.kafka.kraft:
         # KRaft: no ZooKeeper. Dedicated controllers first (brokers register with them), or none: combined.
         quorum = () if cfg.kafka.is_combined else (
-            KafkaControllers("kafka-controllers", cfg.kafka, kafka_names, kafka_images, cluster_id.clusterId, guards, kafka_opts),)
+            KafkaControllers("kafka-controllers", cfg.kafka, kafka_names, kafka_images, cluster_id.clusterId, guards, kafka_opts,
+                             kraft_login=kraft_login),)
     else:
         quorum = (ZooKeeper("zookeeper", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.zookeeper), kafka_images, guards,
                             kafka_opts, **zookeeper_args),)
     kafka = KafkaCluster(
         "kafka", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.bootstrap), kafka_images,
-        brokers_wait_for=quorum, storage_guard=guards, opts=kafka_opts, cluster_id=cluster_id.clusterId, **kafka_args,
+        brokers_wait_for=quorum, storage_guard=guards, opts=kafka_opts, cluster_id=cluster_id.clusterId, kraft_login=kraft_login,
+        **kafka_args,
     )
 kafka_ui = None
 if cfg.kafka.ui.enabled:

@@ -149,16 +149,16 @@ class Kafka(StrictModel):
             why = (f"{count} is even: a quorum of {count} needs {count // 2 + 1} voters up and survives no more failures than {count - 1}"
                    if count > 0 and count % 2 == 0 else f"{count} is not a quorum size this stack runs")
             raise KeyProblem("controllers", f"{why}; use 1, 3 or 5")
-        if self.kraft and self.authentication == "sasl":
-            # Until the SCRAM listener has a KRaft form (controller listener, `kafka-storage format --add-scram`).
-            raise KeyProblem("authentication", "sasl is not available with mode: kraft yet (only ZooKeeper-mode brokers have the SCRAM "
-                                               "listener); use authentication: none with kraft, or mode: zookeeper")
+        if self.kraft and self.transition:
+            # KRaft writes its users when the controllers format their storage: there is no in-place move.
+            raise KeyProblem("transition", f"{self.transition} moves a running ZooKeeper-mode cluster to authentication; a KRaft cluster "
+                                           "authenticates from its first start or not at all (docs/security.md): remove msa:kafka.transition")
         if self.tls and self.authentication != "sasl":
             raise KeyProblem("tls", "true encrypts the SCRAM listener, which exists with authentication: sasl only; set "
                                     "msa:kafka.authentication: sasl or msa:kafka.tls: false")
         if self.tls and self.kraft:
-            # The KRaft brokers' SCRAM listener is not on main yet (issue 17, 17-kraft): nothing to encrypt there.
-            raise KeyProblem("tls", "true is not available with mode: kraft yet (its brokers have no SCRAM listener to encrypt); "
+            # KRaft's brokers render their listeners apart (kraft.py), without the TLS settings yet.
+            raise KeyProblem("tls", "true is not available with mode: kraft yet (only ZooKeeper-mode brokers get the TLS listener); "
                                     "use msa:kafka.tls: false with kraft, or mode: zookeeper")
         if self.transition and self.authentication != "sasl":
             raise KeyProblem("transition", f"{self.transition} is a step towards authentication: sasl; set msa:kafka.authentication: sasl "

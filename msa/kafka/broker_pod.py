@@ -17,7 +17,8 @@ from ..config import Kafka as KafkaConfig
 from ..names import KafkaNames
 from .broker_auth import SCRAM_ONLY, probe_port
 from .jobs import kafka_ready_command
-from .kraft import KRAFT_BROKER_START, kraft_broker_env, pod_env
+from .kraft import kraft_broker_env, kraft_broker_start, pod_env
+from .kraft_auth import KraftLogin
 from .scram import PROBE_CONFIG, BrokerScram
 from .settings import kafka_env
 from .zookeeper_auth import BrokerLogin
@@ -29,10 +30,11 @@ KAFKA_START = 'export KAFKA_BROKER_ID="${HOSTNAME##*-}" && exec /etc/confluent/d
 def broker_container(cfg: KafkaConfig, names: KafkaNames, image: str, phase: str, scram: Optional[BrokerScram], login: BrokerLogin,
                      ports: Sequence[k8s.core.v1.ServicePortArgs], security: k8s.core.v1.SecurityContextArgs,
                      cluster_id: Optional[pulumi.Input[str]] = None, extra_env: Optional[dict[str, str]] = None,
-                     tls_mount: Optional[k8s.core.v1.VolumeMountArgs] = None) -> k8s.core.v1.ContainerArgs:
-    """`login`: the ZooKeeper login of the phase (zookeeper_auth.broker_zookeeper_login). KRaft (no ZooKeeper,
-    no SCRAM yet: config refuses sasl with kraft): kraft.py's env, formatted with `cluster_id`. `extra_env`: what
-    the migration's step `migrate` adds to a ZooKeeper-mode broker (migration_plan.broker_extra_env)."""
+                     kraft_login: Optional[KraftLogin] = None, tls_mount: Optional[k8s.core.v1.VolumeMountArgs] = None) -> k8s.core.v1.ContainerArgs:
+    """`login`: the ZooKeeper login of the phase (zookeeper_auth.broker_zookeeper_login). KRaft (no ZooKeeper):
+    kraft.py's env, formatted with `cluster_id`, and with authentication `kraft_login`'s Secret-sourced env
+    (the controller login; in combined mode the format-time users too). `extra_env`: what the migration's
+    step `migrate` adds to a ZooKeeper-mode broker (migration_plan.broker_extra_env)."""
     env = [
         kx.field_env("POD_NAME", "metadata.name"),
         *kx.env({**kafka_env(cfg, names), **(extra_env or {})}),
@@ -42,7 +44,9 @@ def broker_container(cfg: KafkaConfig, names: KafkaNames, image: str, phase: str
     start = KAFKA_START
     if cfg.kraft:
         # Node id (and, combined, the controller role) from the ordinal (kraft.KRAFT_BROKER_START).
-        env, start = pod_env(kraft_broker_env(cfg, names), cluster_id), KRAFT_BROKER_START
+        env, start = pod_env(kraft_broker_env(cfg, names), cluster_id), kraft_broker_start(names.sasl)
+        if kraft_login is not None:
+            env += [*(scram.env if scram else ()), *kraft_login.controller_env, *(kraft_login.format_env if cfg.is_combined else ())]
     # The probes use PLAINTEXT as long as it is open (the transition's steps), SCRAM with the broker's login after.
     probe = probe_port(phase)
     readiness = kafka_ready_command(probe, PROBE_CONFIG if phase == SCRAM_ONLY else None)

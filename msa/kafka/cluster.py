@@ -9,6 +9,7 @@ these components only place it into StatefulSets.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -23,6 +24,8 @@ from .broker_auth import SCRAM_ADDED, broker_phase, zookeeper_phase
 from .broker_pod import broker_container
 from .client_auth import CLIENT_CONFIG, UI_JAAS_ENV, ClientSecret, client_settings
 from .jobs import zookeeper_acl_migration_script
+from .kraft_auth import KraftLogin
+from .kraft_scram import kraft_broker_scram, kraft_users_job
 from .scram import maybe_broker_scram
 from .tls import maybe_broker_tls
 from .tls_settings import truststore_inline_properties
@@ -151,33 +154,27 @@ class KafkaCluster(pulumi.ComponentResource):
                  brokers_wait_for: tuple[pulumi.Resource, ...] = (), storage_guard: tuple[pulumi.Resource, ...] = (),
                  admin_secret: Optional[ClientSecret] = None, opts: Optional[pulumi.ResourceOptions] = None,
                  auth_seed: Optional[pulumi.Input[str]] = None, scram_users: Sequence[str] = (),
-                 cluster_id: Optional[pulumi.Input[str]] = None, extra_env: Optional[dict[str, str]] = None,
+                 cluster_id: Optional[pulumi.Input[str]] = None,
+                 extra_env: Optional[dict[str, str]] = None, kraft_login: Optional[KraftLogin] = None,
                  tls_ca: Optional[pulumi.Input[str]] = None, tls_ca_certificate: str = ""):
         super().__init__("msa:kafka:KafkaCluster", name, {"brokers": cfg.brokers, "image": cfg.image}, opts)
         child = kx.child_options(self, opts)
         ns, component = names.namespace, "kafka"
         phase = broker_phase(names.sasl, cfg.transition)
         # The brokers' SASL login to ZooKeeper and zookeeper.set.acl (zookeeper_auth.py), stepping with the listeners.
-        self.zookeeper_login = login = broker_zookeeper_login(zookeeper_phase(phase), auth_seed, ns, child)
-        # With authentication the SCRAM listener is the clients' (names.client_port); the open port stays on
-        # the Services for the transition of a running cluster (broker_auth.py), nothing listens on it after.
-        ports = [kx.port("kafka", names.client_port), *([kx.port("plaintext", KAFKA_PORT)] if names.sasl else [])]
-        # KRaft combined: the pods' controller port on the headless Service too (the voters' addresses are its pod names).
-        pod_ports = [*ports, *([kx.port("controller", CONTROLLER_PORT)] if cfg.kraft and cfg.is_combined else [])]
-        self.headless = kx.headless_service(names.kafka_headless, ns, component, pod_ports, names.kafka, child)
-        self.bootstrap = kx.cluster_ip_service(names.bootstrap, ns, component, bootstrap_ip, ports, names.kafka, child)
+        # KRaft: no ZooKeeper to log in to.
+        self.zookeeper_login = login = broker_zookeeper_login("open" if cfg.kraft else zookeeper_phase(phase), auth_seed, ns, child)
+        pod_ports = self._services(cfg, names, bootstrap_ip, child)
         job_options = dict(security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
                            pull_secrets=images.kafka.pull_secrets)
         # SCRAM (scram.py): the brokers' own login and every user's credential, in ZooKeeper before the brokers change.
         self.transition_step = cfg.transition
         self.tls = tls = maybe_broker_tls(cfg.tls, names, bootstrap_ip, tls_ca, tls_ca_certificate, child)  # msa:kafka.tls (tls.py)
-        self.scram = scram = maybe_broker_scram(list(scram_users), names, phase, auth_seed, images.kafka, job_options,
-                                                kx.waiting_for(child, (*brokers_wait_for, *login.waits_for)),
-                                                # It logs in to ZooKeeper once the brokers set ACLs (before, its znodes
-                                                # stay open like theirs, readable by brokers not rolled yet).
-                                                (login.env, tuple(zip(login.volumes, login.mounts))) if login.sets_acls else ((), ()), tls_ca_certificate if tls else "")
+        self.scram = scram = _brokers_scram(cfg, names, phase, list(scram_users), auth_seed, images, job_options,
+                                            kx.waiting_for(child, (*brokers_wait_for, *login.waits_for)), login, kraft_login,
+                                            tls_ca_certificate if tls else "")
         container = broker_container(cfg, names, images.kafka.ref, phase, scram, login, pod_ports, _container_security(), cluster_id,
-                                     extra_env, tls.mount if tls else None)
+                                     extra_env, kraft_login if cfg.kraft and names.sasl else None, tls.mount if tls else None)
         # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
         # spread over every broker after it is ready (see jobs.py; both are no-ops when nothing moves).
         # With authentication both log in as the admin user (its client.properties, mounted read-only).
@@ -185,8 +182,7 @@ class KafkaCluster(pulumi.ComponentResource):
         self.drain = kx.script_job(
             names.drain, ns, ADMIN_COMPONENT, images.kafka.ref, drain_script(), drain_env(cfg, names, admin.config),
             kx.waiting_for(child, (*brokers_wait_for, self.headless, self.bootstrap, *admin.waits_for, *(scram.waits_for if scram else ()))),
-            REASSIGN_TIMEOUT_SECONDS,
-            volumes=admin.volumes, **job_options,
+            REASSIGN_TIMEOUT_SECONDS, volumes=admin.volumes, **job_options,
         )
         self.stateful_set = _cp_stateful_set(
             names.kafka, ns, component, cfg.brokers, names.kafka_headless, images.kafka, cfg.image, container,
@@ -196,6 +192,11 @@ class KafkaCluster(pulumi.ComponentResource):
             volumes=[*login.volumes, *(scram.volumes if scram else ()), *((tls.volume,) if tls else ())],
         )
         self.claims = grow_claims(self.stateful_set, names.kafka, ns, cfg.brokers, cfg.storage_class, cfg.storage_size, child)
+        if cfg.kraft and names.sasl:
+            # Every other user, through the brokers as admin, once they are ready (kraft_scram.py).
+            job = kraft_users_job(list(scram_users), names, auth_seed, images.kafka, admin_secret, job_options,
+                                  kx.waiting_for(child, (self.stateful_set, *brokers_wait_for)))
+            self.scram = scram = dataclasses.replace(scram, users_job=job)
         self.rebalance = kx.script_job(
             names.rebalance, ns, ADMIN_COMPONENT, images.kafka.ref, rebalance_script(),
             rebalance_env(cfg, names, admin.config), kx.waiting_for(child, (self.stateful_set, *admin.waits_for)),
@@ -208,6 +209,17 @@ class KafkaCluster(pulumi.ComponentResource):
             self.disruption_budget = kx.pod_disruption_budget(names.kafka, ns, component, names.kafka, child)
         self.register_outputs({"bootstrapServers": names.bootstrap_servers})
 
+    def _services(self, cfg: KafkaConfig, names: KafkaNames, bootstrap_ip: str, child: pulumi.ResourceOptions) -> list:
+        """The headless Service (per-broker DNS) and the bootstrap Service (fixed address); the pods' ports."""
+        # With authentication the SCRAM listener is the clients' (names.client_port); the open port stays on
+        # the Services for the transition of a running cluster (broker_auth.py), nothing listens on it after.
+        ports = [kx.port("kafka", names.client_port), *([kx.port("plaintext", KAFKA_PORT)] if names.sasl else [])]
+        # KRaft combined: the pods' controller port on the headless Service too (the voters' addresses are its pod names).
+        pod_ports = [*ports, *([kx.port("controller", CONTROLLER_PORT)] if cfg.kraft and cfg.is_combined else [])]
+        self.headless = kx.headless_service(names.kafka_headless, names.namespace, "kafka", pod_ports, names.kafka, child)
+        self.bootstrap = kx.cluster_ip_service(names.bootstrap, names.namespace, "kafka", bootstrap_ip, ports, names.kafka, child)
+        return pod_ports
+
     @property
     def clients_wait_for(self) -> tuple[pulumi.Resource, ...]:
         """What Kafka's clients (Spring services, kafka-ui) wait for: with SCRAM their users exist first,
@@ -215,6 +227,21 @@ class KafkaCluster(pulumi.ComponentResource):
         if self.scram is None:
             return ()
         return (self.scram.users_job, *((self.stateful_set,) if self.transition_step == SCRAM_ADDED else ()))
+
+
+def _brokers_scram(cfg: KafkaConfig, names: KafkaNames, phase: str, users: list[str], seed: Optional[pulumi.Input[str]], images: KafkaImages,
+                   job_options: dict, opts: pulumi.ResourceOptions, login: BrokerLogin, kraft_login: Optional[KraftLogin],
+                   ca_certificate: str = ""):
+    """The brokers' SCRAM login (None when open). ZooKeeper mode: with the kafka-scram-users Job before the brokers.
+    KRaft: from kraft_login's broker Secret; its users Job follows the brokers (KafkaCluster)."""
+    if cfg.kraft and names.sasl:
+        if kraft_login is None:
+            raise ValueError("KRaft brokers with authentication need their login (kraft_auth.kraft_login)")
+        return kraft_broker_scram(kraft_login)
+    # The Job logs in to ZooKeeper once the brokers set ACLs (before, its znodes stay open like theirs,
+    # readable by brokers not rolled yet).
+    return maybe_broker_scram(users, names, phase, seed, images.kafka, job_options, opts,
+                              (login.env, tuple(zip(login.volumes, login.mounts))) if login.sets_acls else ((), ()), ca_certificate)
 
 
 def _acl_migration_job(cfg: KafkaConfig, names: KafkaNames, images: KafkaImages, login: BrokerLogin, opts: pulumi.ResourceOptions) -> k8s.batch.v1.Job:

@@ -67,6 +67,36 @@ class BrokerScram:
     waits_for: tuple      # what the StatefulSet waits for: the Secret and the users' credentials
 
 
+def users_secret(name: str, namespace: str, seed: pulumi.Input[str], users: list[str], opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
+    """user -> derived password, mounted by the kafka-scram-users Job only (auto-named, immutable)."""
+    return k8s.core.v1.Secret(
+        name,
+        metadata=kx.metadata(name, namespace, "kafka-admin", autonamed=True),
+        immutable=True,
+        string_data=pulumi.Output.secret(pulumi.Output.from_input(seed).apply(lambda s: users_secret_data(s, users))),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])),
+    )
+
+
+def users_volume(secret: k8s.core.v1.Secret) -> tuple[k8s.core.v1.VolumeArgs, k8s.core.v1.VolumeMountArgs]:
+    return (
+        k8s.core.v1.VolumeArgs(name="users", secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=secret.metadata.name, default_mode=0o440)),
+        k8s.core.v1.VolumeMountArgs(name="users", mount_path=USERS_DIR, read_only=True),
+    )
+
+
+def broker_login(broker: k8s.core.v1.Secret, with_ca: bool = False) -> tuple[tuple, tuple, tuple]:
+    """(env, volumes, mounts) of a broker container logging in as the broker user of Secret `broker`: its JAAS
+    line for the SCRAM listener, its client.properties for the readiness probe (and with TLS the CA it trusts)."""
+    jaas = k8s.core.v1.EnvVarArgs(name=BROKER_JAAS_ENV, value_from=k8s.core.v1.EnvVarSourceArgs(
+        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=broker.metadata.name, key="sasl.jaas.config")))
+    probe_volume = k8s.core.v1.VolumeArgs(name="kafka-client", secret=k8s.core.v1.SecretVolumeSourceArgs(
+        secret_name=broker.metadata.name, default_mode=0o440,
+        items=[k8s.core.v1.KeyToPathArgs(key=f, path=f) for f in ("client.properties", *((CLIENT_CA_KEY,) if with_ca else ()))]))
+    probe_mount = k8s.core.v1.VolumeMountArgs(name="kafka-client", mount_path=PROBE_CONFIG_DIR, read_only=True)
+    return (jaas,), (probe_volume,), (probe_mount,)
+
+
 def broker_scram(users: list[str], names: KafkaNames, phase: str, seed: pulumi.Input[str], image: kx.PodImage, job_options: dict,
                  opts: pulumi.ResourceOptions, zookeeper_login: tuple = ((), ()), ca_certificate: str = "") -> BrokerScram:
     """The broker user's Secret, the users' Secret and the kafka-scram-users Job. `job_options`: the
@@ -78,29 +108,14 @@ def broker_scram(users: list[str], names: KafkaNames, phase: str, seed: pulumi.I
     broker = kafka_user_secret(KAFKA_BROKER_USER, seed, ns, "kafka", opts, security_protocol=scram_protocol(bool(ca_certificate)),
                                trust=trust, ca_certificate=ca_certificate)
     name = SCRAM_USERS_JOB
-    users_secret = k8s.core.v1.Secret(
-        name,
-        metadata=kx.metadata(name, ns, "kafka-admin", autonamed=True),
-        immutable=True,
-        string_data=pulumi.Output.secret(pulumi.Output.from_input(seed).apply(lambda s: users_secret_data(s, users))),
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])),
-    )
+    secret = users_secret(name, ns, seed, users, opts)
     zk_env, zk_volumes = zookeeper_login
-    users_volume = (
-        k8s.core.v1.VolumeArgs(name="users", secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=users_secret.metadata.name, default_mode=0o440)),
-        k8s.core.v1.VolumeMountArgs(name="users", mount_path=USERS_DIR, read_only=True),
-    )
     job = kx.script_job(
         name, ns, "kafka-admin", image.ref, scram_users_script(), {**scram_users_env(names, phase), **dict(zk_env)},
-        kx.waiting_for(opts, (users_secret,)), timeout_seconds=300, volumes=(users_volume, *zk_volumes), **job_options,
+        kx.waiting_for(opts, (secret,)), timeout_seconds=300, volumes=(users_volume(secret), *zk_volumes), **job_options,
     )
-    jaas = k8s.core.v1.EnvVarArgs(name=BROKER_JAAS_ENV, value_from=k8s.core.v1.EnvVarSourceArgs(
-        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=broker.metadata.name, key="sasl.jaas.config")))
-    probe_volume = k8s.core.v1.VolumeArgs(name="kafka-client", secret=k8s.core.v1.SecretVolumeSourceArgs(
-        secret_name=broker.metadata.name, default_mode=0o440,
-        items=[k8s.core.v1.KeyToPathArgs(key=f, path=f) for f in ("client.properties", *((CLIENT_CA_KEY,) if ca_certificate else ()))]))
-    probe_mount = k8s.core.v1.VolumeMountArgs(name="kafka-client", mount_path=PROBE_CONFIG_DIR, read_only=True)
-    return BrokerScram((jaas,), (probe_volume,), (probe_mount,), job, (broker, job))
+    env, volumes, mounts = broker_login(broker, bool(ca_certificate))
+    return BrokerScram(env, volumes, mounts, job, (broker, job))
 
 
 def scram_secret_env_names() -> tuple[str, ...]:
