@@ -157,3 +157,11 @@ def test_a_switch_on_a_running_cluster_is_refused_in_one_line_unless_allowed():
     assert message.startswith("msa:kafka.tls: the running cluster's SCRAM listener speaks SASL_PLAINTEXT; switching it to SASL_SSL")
     assert "msa:kafka.allowTlsChange: true" in message and "\n" not in message
     assert tls_change_problem("true", "false", True) is None
+
+
+def test_kraft_with_tls_is_refused_in_one_line():
+    def kraft_tls(values):
+        values["msa:kafka"].update(mode="kraft", authentication="sasl", tls=True)
+        values["msa:kafka"].pop("zookeeperReplicas", None)
+    assert config_error(kraft_tls, secrets={"msa:kafkaTlsCa": CA}).startswith(
+        "msa:kafka.tls: true is not available with mode: kraft yet (only ZooKeeper-mode brokers get the TLS listener)")
