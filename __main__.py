@@ -123,7 +123,8 @@ kafka_args = {"admin_secret": kafka_users.get(KAFKA_ADMIN_USER), "auth_seed": se
               # msa:kafka.tls: the CA signs the brokers' certificate (kafka/tls.py); its certificate is what clients trust.
               "tls_ca": secrets.kafka_tls_ca, "tls_ca_certificate": secrets.kafka_tls_ca_certificate}
 # KRaft with authentication: the controller listener's login and the users written at format time (kafka/kraft_auth.py).
-kraft_login = (kraft_login_of(secrets.kafka_auth_secret, cfg.namespace, kafka_users[KAFKA_ADMIN_USER].secret, in_namespace)
+kraft_login = (kraft_login_of(secrets.kafka_auth_secret, cfg.namespace, kafka_users[KAFKA_ADMIN_USER].secret, in_namespace,
+                              secrets.kafka_tls_ca_certificate if cfg.kafka.tls else "")
                if cfg.kafka.kraft and kafka_names.sasl else None)
 # The migration from ZooKeeper, one step per `pulumi up` (msa/kafka/migration_plan.py), or the plain shape.
 migration = migration_step(cfg.kafka)

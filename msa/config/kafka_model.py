@@ -108,7 +108,7 @@ class Kafka(StrictModel):
     transition: Optional[Literal["scram-added", "inter-broker-scram"]] = None
     """Only while a running open cluster moves to `authentication: sasl`, one `pulumi up` per step: `scram-added` (brokers get the SCRAM listener next to PLAINTEXT, then the clients switch), `inter-broker-scram` (brokers talk SCRAM to each other), then remove the key (PLAINTEXT closes). A new cluster needs none of it (docs/security.md)."""
     tls: bool = False
-    """`true`: the SCRAM listener speaks TLS (SASL_SSL), clients and brokers alike, with a broker certificate the stack issues from the CA in the secret msa:kafkaTlsCa; needs `authentication: sasl`. Fixed once the cluster runs ([Security](security.md))."""
+    """`true`: the SCRAM listener speaks TLS (SASL_SSL), clients and brokers alike, with a broker certificate the stack issues from the CA in the secret msa:kafkaTlsCa; needs `authentication: sasl` (KRaft's controller listener stays SASL_PLAINTEXT). Fixed once the cluster runs ([Security](security.md))."""
     allow_tls_change: bool = False
     """`true` for the one `pulumi up` that switches `tls` on a running cluster, accepting that clients and replication stop until the brokers' roll ends ([Security](security.md)); remove it afterwards."""
     overrides: dict[OverrideKey, KafkaPropertyValue] = {}
@@ -156,10 +156,6 @@ class Kafka(StrictModel):
         if self.tls and self.authentication != "sasl":
             raise KeyProblem("tls", "true encrypts the SCRAM listener, which exists with authentication: sasl only; set "
                                     "msa:kafka.authentication: sasl or msa:kafka.tls: false")
-        if self.tls and self.kraft:
-            # KRaft's brokers render their listeners apart (kraft.py), without the TLS settings yet.
-            raise KeyProblem("tls", "true is not available with mode: kraft yet (only ZooKeeper-mode brokers get the TLS listener); "
-                                    "use msa:kafka.tls: false with kraft, or mode: zookeeper")
         if self.transition and self.authentication != "sasl":
             raise KeyProblem("transition", f"{self.transition} is a step towards authentication: sasl; set msa:kafka.authentication: sasl "
                                            "or remove msa:kafka.transition")

@@ -113,3 +113,28 @@ def statefulset_volumes(rendered) -> list[dict]:
     from conftest import by_name
 
     return by_name(rendered, "StatefulSet", "kafka")["spec"]["template"]["spec"]["volumes"]
+
+
+# --- KRaft -------------------------------------------------------------------------------------------
+
+def start_tls_kraft(rendered, root: Path, tools, names: KafkaNames, brokers: int):
+    """The rendered KRaft brokers (combined: the first ones are the controllers too) with TLS on the SCRAM
+    listener, advertised under their pod names; KAFKA_OPTS (the hosts file) must be in the environment."""
+    from integration.kraft_cluster import KraftCluster
+
+    class TlsKraftCluster(KraftCluster):
+        def pod_env(self, node):
+            env = super().pod_env(node)
+            if node.port:
+                env["KAFKA_ADVERTISED_LISTENERS"] = env["KAFKA_ADVERTISED_LISTENERS"].replace(
+                    f"{KAFKA_SCRAM_LISTENER}://127.0.0.1:{node.port}", f"{KAFKA_SCRAM_LISTENER}://{names.broker_host(str(node.node_id))}:{node.port}")
+            return {k: str(root / "tls" / v[len(BROKER_TLS_DIR) + 1:]) if v.startswith(BROKER_TLS_DIR + "/") else v for k, v in env.items()}
+
+    workloads = {o["metadata"]["name"]: o for o in rendered.kubernetes_objects() if o["kind"] == "StatefulSet"}
+    cluster = TlsKraftCluster(root, tools, workloads["kafka"], secrets=lambda name, key: secret_data(rendered, name)[key])
+    (root / "tls").mkdir()
+    (volume,) = [v for v in statefulset_volumes(rendered) if v["name"] == "tls"]
+    for key, text in secret_data(rendered, volume["secret"]["secretName"]).items():
+        (root / "tls" / key).write_text(text)
+    cluster.probe_config = client_folder(root / "probe", user_secret(rendered, BROKER_USER))
+    return cluster.start(brokers)

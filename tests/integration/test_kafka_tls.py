@@ -136,3 +136,35 @@ def test_spring_service_round_trips_over_tls_with_its_rendered_settings(stack, c
         assert all(key_line not in log for key_line in secret_keys(stack))
     finally:
         system.stop_all()
+
+
+def test_kraft_brokers_serve_sasl_ssl_and_their_users_job_and_probe_work_over_it(kafka_tools, tmp_path, monkeypatch):
+    """KRaft (dev's combined pod): the format-time broker user's probe logs in over TLS, the kafka-scram-users
+    Job writes the other users through the broker as admin over TLS, and untrusting or plaintext clients are refused."""
+    from conftest import run_stack
+    from integration.kafka_tls import hosts_file, start_tls_kraft
+    from integration.kraft_auth import run_kraft_users_job
+
+    def kraft_tls(values):
+        values["msa:kafka"].update(mode="kraft", authentication="sasl", tls=True)
+        values["msa:verify"] = {"kafkaTimeoutSeconds": 20, "settleSeconds": 120}
+    rendered = run_stack(STACK, kraft_tls, secrets={"msa:kafkaTlsCa": CA})
+    names = KafkaNames("msa", "cluster.local", sasl=True)
+    monkeypatch.setenv("KAFKA_OPTS", hosts_opts(hosts_file(tmp_path / "hosts", names, 1)))
+    cluster = start_tls_kraft(rendered, tmp_path / "kraft", kafka_tools, names, 1)
+    try:
+        (node,) = cluster.brokers()
+        assert cluster.probe("kafka-0").returncode == 0                 # the probe, over TLS, as the broker user
+        bootstrap = f"{names.fqdn(names.bootstrap)}:{node.port}"
+        admin = client_folder(tmp_path / "admin", user_secret(rendered, "admin"))
+        stored = run_kraft_users_job(rendered, kafka_tools, bootstrap, admin, tmp_path / "users")
+        assert stored.returncode == 0, stored.stdout + stored.stderr
+        assert "SCRAM-SHA-512 user(s) stored in the KRaft metadata" in stored.stdout
+        login = {"sasl.username": "admin", "sasl.password": user_secret(rendered, "admin")["password"],
+                 "sasl.mechanism": "SCRAM-SHA-512", "bootstrap.servers": f"127.0.0.1:{node.port}"}
+        untrusting = metadata_error({**login, "security.protocol": "SASL_SSL"})
+        assert untrusting and "certificate verify failed" in untrusting, untrusting
+        assert metadata_error({**login, "security.protocol": "SASL_PLAINTEXT"}, timeout=8)
+        assert CA_KEY_LINE not in node.server.log_path.read_text(errors="replace") + stored.stdout + stored.stderr
+    finally:
+        cluster.stop()

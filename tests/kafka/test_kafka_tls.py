@@ -159,9 +159,15 @@ def test_a_switch_on_a_running_cluster_is_refused_in_one_line_unless_allowed():
     assert tls_change_problem("true", "false", True) is None
 
 
-def test_kraft_with_tls_is_refused_in_one_line():
+def test_kraft_brokers_get_the_same_tls_listener_and_the_controllers_keep_theirs():
     def kraft_tls(values):
-        values["msa:kafka"].update(mode="kraft", authentication="sasl", tls=True)
-        values["msa:kafka"].pop("zookeeperReplicas", None)
-    assert config_error(kraft_tls, secrets={"msa:kafkaTlsCa": CA}).startswith(
-        "msa:kafka.tls: true is not available with mode: kraft yet (only ZooKeeper-mode brokers get the TLS listener)")
+        values["msa:kafka"].update(mode="kraft", authentication="sasl", tls=True, brokers=3)
+    rendered = run_stack("dev", kraft_tls, secrets={"msa:kafkaTlsCa": CA})
+    brokers, controllers = env_of(by_name(rendered, "StatefulSet", "kafka")), env_of(by_name(rendered, "StatefulSet", "kafka-controller"))
+    assert brokers["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"] == "PLAINTEXT:PLAINTEXT,SCRAM:SASL_SSL,CONTROLLER:SASL_PLAINTEXT"
+    assert brokers["KAFKA_LISTENER_NAME_SCRAM_SSL_KEYSTORE_LOCATION"] == "/etc/kafka/tls/keystore.pem"
+    assert not any("SSL_KEYSTORE" in k for k in controllers)          # no SCRAM listener there: no certificate
+    pod = by_name(rendered, "StatefulSet", "kafka")["spec"]["template"]["spec"]
+    assert "tls" in [v["name"] for v in pod["volumes"]]
+    (probe,) = [v for v in pod["volumes"] if v["name"] == "kafka-client"]
+    assert [i["key"] for i in probe["secret"]["items"]] == ["client.properties", "ca.crt"]
