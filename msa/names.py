@@ -48,6 +48,11 @@ ZOOKEEPER_KAFKA_USER = "kafka"      # the brokers' SASL DIGEST-MD5 login to ZooK
 KAFKA_BROKER_USER = "broker"        # SCRAM-SHA-512: inter-broker
 KAFKA_ADMIN_USER = "admin"          # SCRAM-SHA-512: the day-2 Jobs and the verification Job
 KAFKA_UI_USER = "kafka-ui"          # SCRAM-SHA-512: kafka-ui (each Spring service with kafka: true logs in as its own name)
+# KRaft: the controller listener's SASL/PLAIN user (SCRAM cannot authenticate controllers: their credentials
+# live in the metadata the controllers serve). Brokers and controllers log in as it; nothing else does.
+KAFKA_CONTROLLER_USER = "controller"
+KAFKA_CONTROLLER_MECHANISM = "PLAIN"
+KAFKA_CONTROLLER_LOGIN_SECRET = "kafka-controller-login"  # its JAAS line: kafka-controller-login-<hash>
 KAFKA_USER_SECRET_PREFIX = "kafka-user-"  # content-named Secret per consumer: kafka-user-<user>-<hash>
 ZOOKEEPER_AUTH_SECRET = "zookeeper-auth"          # ZooKeeper's super user and SASL users: zookeeper-auth-<hash>
 ZOOKEEPER_LOGIN_SECRET = "kafka-zookeeper-login"  # the brokers' JAAS login to ZooKeeper: kafka-zookeeper-login-<hash>
@@ -151,4 +156,4 @@ def reserved_names() -> tuple[str, ...]:
     (its Deployment would select the brokers' pods) or names."""
     kafka = {f.name: f.default for f in dataclasses.fields(KafkaNames) if isinstance(f.default, str)}
     return tuple(sorted({*kafka.values(), kafka["ui"] + UI_AUTH_SUFFIX, PULL_SECRET, CONFIG_REPO_MAP, VERIFY_JOB, DEFAULT_DENY,
-                         ZOOKEEPER_AUTH_SECRET, ZOOKEEPER_LOGIN_SECRET}))
+                         ZOOKEEPER_AUTH_SECRET, ZOOKEEPER_LOGIN_SECRET, KAFKA_CONTROLLER_LOGIN_SECRET}))

@@ -105,6 +105,10 @@ class Kafka(StrictModel):
     """kafbat kafka-ui."""
     authentication: Literal["sasl", "none"] = "none"
     """`sasl`: clients log in to Kafka with SCRAM-SHA-512 and the brokers to ZooKeeper with SASL DIGEST-MD5 (Kafka's znodes get ACLs); `none`: Kafka's listener is open. Passwords derive from the secret msa:kafkaAuthSecret."""
+    tls: bool = False
+    """`true`: the SCRAM listener speaks TLS (SASL_SSL), clients and brokers alike, with a broker certificate the stack issues from the CA in the secret msa:kafkaTlsCa; needs `authentication: sasl` (KRaft's controller listener stays SASL_PLAINTEXT). Fixed once the cluster runs ([Security](security.md))."""
+    allow_tls_change: bool = False
+    """`true` for the one `pulumi up` that switches `tls` on a running cluster, accepting that clients and replication stop until the brokers' roll ends ([Security](security.md)); remove it afterwards."""
     overrides: dict[OverrideKey, KafkaPropertyValue] = {}
     """Extra broker properties, checked against the broker properties of the Kafka the image runs (3.9; names, types, ranges; no passwords); replication factors above the broker count and min ISR above the replication factor are rejected."""
 
@@ -151,10 +155,9 @@ class Kafka(StrictModel):
             why = (f"{count} is even: a quorum of {count} needs {count // 2 + 1} voters up and survives no more failures than {count - 1}"
                    if count > 0 and count % 2 == 0 else f"{count} is not a quorum size this stack runs")
             raise KeyProblem("controllers", f"{why}; use 1, 3 or 5")
-        if self.kraft and self.authentication == "sasl":
-            # Until the SCRAM listener has a KRaft form (controller listener, `kafka-storage format --add-scram`).
-            raise KeyProblem("authentication", "sasl is not available with mode: kraft yet (only ZooKeeper-mode brokers have the SCRAM "
-                                               "listener); use authentication: none with kraft, or mode: zookeeper")
+        if self.tls and self.authentication != "sasl":
+            raise KeyProblem("tls", "true encrypts the SCRAM listener, which exists with authentication: sasl only; set "
+                                    "msa:kafka.authentication: sasl or msa:kafka.tls: false")
         if self.is_combined and count > self.brokers:
             raise KeyProblem("controllers", f"{count} combined controllers need at least {count} brokers (msa:kafka.brokers is "
                                             f"{self.brokers}); use controllers: 1, more brokers, or combined: false for dedicated controllers")

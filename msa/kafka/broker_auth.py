@@ -42,7 +42,7 @@ def _env_name(prop: str) -> str:
 # listener.name.scram.scram-sha-512.sasl.jaas.config: the SCRAM listener's login module; its username and
 # password are what the broker logs in with to its peers (the server side checks ZooKeeper's credentials).
 BROKER_JAAS_ENV = _env_name(f"listener.name.{KAFKA_SCRAM_LISTENER.lower()}.{KAFKA_SCRAM_MECHANISM.lower()}.sasl.jaas.config")
-# The variables every phase but `open` sets (the transition patches exactly these, plus BROKER_JAAS_ENV).
+# The listener variables every phase but `open` sets (each sasl phase has its own values: phase_vars).
 LISTENER_VARS = (
     "KAFKA_LISTENERS", "KAFKA_ADVERTISED_LISTENERS", "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "KAFKA_INTER_BROKER_LISTENER_NAME",
     "KAFKA_SASL_ENABLED_MECHANISMS", "KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL",
@@ -74,7 +74,7 @@ def scram_protocol(tls: bool = False) -> str:
 
 
 def phase_of(env: dict[str, str]) -> str:
-    """Which phase a broker env (a running StatefulSet's literal values) is in: the transition's starting point."""
+    """Which phase a broker env (the listener values a broker runs with) is in."""
     listeners = env.get("KAFKA_LISTENERS", "")
     has_scram = f"{KAFKA_SCRAM_LISTENER}://" in listeners
     has_plain = f"{KAFKA_PLAINTEXT_LISTENER}://" in listeners

@@ -17,7 +17,8 @@ from ..config import Kafka as KafkaConfig
 from ..names import KafkaNames
 from .broker_auth import PHASE_CONFIGMAP, PHASE_DIR, SET_ACL_ENV, phase_start, probe_port
 from .jobs import kafka_ready_command
-from .kraft import KRAFT_BROKER_START, kraft_broker_env, pod_env
+from .kraft import kraft_broker_env, kraft_broker_start, pod_env
+from .kraft_auth import KraftLogin
 from .scram import PROBE_CONFIG, BrokerScram
 from .settings import kafka_env
 from .zookeeper_auth import BrokerLogin
@@ -28,10 +29,12 @@ KAFKA_START = 'export KAFKA_BROKER_ID="${HOSTNAME##*-}" && exec /etc/confluent/d
 
 def broker_container(cfg: KafkaConfig, names: KafkaNames, image: str, scram: Optional[BrokerScram], login: BrokerLogin,
                      ports: Sequence[k8s.core.v1.ServicePortArgs], security: k8s.core.v1.SecurityContextArgs,
-                     cluster_id: Optional[pulumi.Input[str]] = None, extra_env: Optional[dict[str, str]] = None) -> k8s.core.v1.ContainerArgs:
-    """`login`: the brokers' ZooKeeper login (zookeeper_auth.broker_zookeeper_login). KRaft (no ZooKeeper,
-    no SCRAM yet: config refuses sasl with kraft): kraft.py's env, formatted with `cluster_id`. `extra_env`: what
-    the migration's step `migrate` adds to a ZooKeeper-mode broker (migration_plan.broker_extra_env)."""
+                     cluster_id: Optional[pulumi.Input[str]] = None, extra_env: Optional[dict[str, str]] = None,
+                     kraft_login: Optional[KraftLogin] = None, tls_mount: Optional[k8s.core.v1.VolumeMountArgs] = None) -> k8s.core.v1.ContainerArgs:
+    """`login`: the brokers' ZooKeeper login (zookeeper_auth.broker_zookeeper_login). KRaft (no ZooKeeper):
+    kraft.py's env, formatted with `cluster_id`, and with authentication `kraft_login`'s Secret-sourced env
+    (the controller login; in combined mode the format-time users too). `extra_env`: what the migration's
+    step `migrate` adds to a ZooKeeper-mode broker (migration_plan.broker_extra_env)."""
     env = [
         kx.field_env("POD_NAME", "metadata.name"),
         *kx.env({**kafka_env(cfg, names), **(extra_env or {})}),
@@ -39,11 +42,13 @@ def broker_container(cfg: KafkaConfig, names: KafkaNames, image: str, scram: Opt
         *kx.env({k: v for k, v in login.env.items() if not (names.sasl and k == SET_ACL_ENV)}),
         *(scram.env if scram else ()),      # the JAAS line, from the broker user's Secret
     ]
-    # With authentication the start command picks the phase's listeners (broker_auth.phase_start).
+    # With authentication (ZooKeeper mode) the start command picks the phase's listeners (broker_auth.phase_start).
     start = phase_start(KAFKA_START) if names.sasl else KAFKA_START
     if cfg.kraft:
         # Node id (and, combined, the controller role) from the ordinal (kraft.KRAFT_BROKER_START).
-        env, start = pod_env(kraft_broker_env(cfg, names), cluster_id), KRAFT_BROKER_START
+        env, start = pod_env(kraft_broker_env(cfg, names), cluster_id), kraft_broker_start(names.sasl)
+        if kraft_login is not None:
+            env += [*(scram.env if scram else ()), *kraft_login.controller_env, *(kraft_login.format_env if cfg.is_combined else ())]
     # The probes use the SCRAM listener with the broker's login in every sasl phase, PLAINTEXT in an open cluster.
     probe = probe_port(names.sasl)
     readiness = kafka_ready_command(probe, PROBE_CONFIG if names.sasl else None)
@@ -63,7 +68,8 @@ def broker_container(cfg: KafkaConfig, names: KafkaNames, image: str, scram: Opt
         resources=kx.resources(cfg.resources),
         security_context=security,
         volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data"), *login.mounts,
-                       *(scram.mounts if scram else ()), *((phase_mount(),) if names.sasl else ())],
+                       *(scram.mounts if scram else ()), *((tls_mount,) if tls_mount else ()),
+                       *((phase_mount(),) if names.sasl and not cfg.kraft else ())],
     )
 
 

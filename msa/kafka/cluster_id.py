@@ -28,6 +28,7 @@ from typing import Mapping, Optional
 import pulumi
 from pulumi import dynamic
 
+from .credentials import derived_password
 from .migration import phase as migration_phase
 from .migration import step_problem
 
@@ -53,8 +54,21 @@ def quorum_settings(kafka) -> dict[str, str]:
     if kafka.cluster_id:
         settings["kafka.clusterId"] = kafka.cluster_id
     if kafka.mode == "kraft" or kafka.migration != "none":
-        settings.update({"kafka.combined": "true" if kafka.is_combined else "false", "kafka.controllers": str(kafka.controller_count)})
+        settings.update({"kafka.combined": "true" if kafka.is_combined else "false", "kafka.controllers": str(kafka.controller_count),
+                         # KRaft formats its users into the metadata once (kraft_auth.py): authentication is fixed too.
+                         "kafka.authentication": kafka.authentication})
     return settings
+
+
+FINGERPRINT_KEY = "kafka.authSecretFingerprint"
+
+
+def auth_fingerprint(kafka, seed: Optional[pulumi.Input[str]]) -> Optional[pulumi.Output[str]]:
+    """KRaft with authentication: a fingerprint of msa:kafkaAuthSecret (an HMAC under it, as the passwords
+    are, so the seed stays unknown), kept as a secret input, so the check sees a new seed next to the old."""
+    if kafka.mode != "kraft" or kafka.authentication != "sasl" or seed is None:
+        return None
+    return pulumi.Output.secret(pulumi.Output.from_input(seed).apply(lambda value: derived_password(value, "fingerprint")[:16]))
 
 
 def _quorum_shown(settings: Mapping[str, str]) -> str:
@@ -76,6 +90,9 @@ def quorum_change_problems(old: Mapping[str, str], new: Mapping[str, str]) -> li
     if old.get("kafka.clusterId") and new.get("kafka.clusterId") and old["kafka.clusterId"] != new["kafka.clusterId"]:
         return [("kafka.clusterId", f"msa:kafka.clusterId: this stack's cluster id is {old['kafka.clusterId']} (its controllers are formatted "
                                     f"with it); set it back")]
+    auth = _authentication_problem(old, new)
+    if auth:
+        return [auth]
     keep = _quorum_shown(old)
     for key in ("kafka.combined", "kafka.controllers"):
         if key in old and key in new and old.get(key) != new.get(key):
@@ -83,6 +100,23 @@ def quorum_change_problems(old: Mapping[str, str], new: Mapping[str, str]) -> li
                           f"a static quorum (cp-kafka 7.9 formats no dynamic one, KIP-853); set msa:kafka.combined: {old['kafka.combined']} "
                           f"and msa:kafka.controllers: {old['kafka.controllers']} explicitly to keep it")]
     return []
+
+
+def _authentication_problem(old: Mapping[str, str], new: Mapping[str, str]) -> Optional[tuple[str, str]]:
+    """KRaft's users are formatted into the metadata once: a running open KRaft cluster cannot start to
+    authenticate in place, and a new seed would roll every pod onto passwords the quorum does not know."""
+    if old.get("kafka.mode") != "kraft" or new.get("kafka.mode") != "kraft":
+        return None
+    before, after = old.get("kafka.authentication", "none"), new.get("kafka.authentication", "none")
+    if before == "none" and after == "sasl":
+        return ("kafka.authentication", "msa:kafka.authentication: this KRaft cluster runs open, and a running KRaft cluster cannot "
+                                        "move to sasl in place (its users are written when the controllers format their storage); "
+                                        "keep authentication: none here, or deploy a new stack with sasl and move the data "
+                                        "(docs/security.md)")
+    if old.get(FINGERPRINT_KEY) and new.get(FINGERPRINT_KEY) and old[FINGERPRINT_KEY] != new[FINGERPRINT_KEY]:
+        return ("kafkaAuthSecret", "msa:kafkaAuthSecret: a new seed on a running KRaft cluster is refused: every pod would roll onto "
+                                   "passwords its quorum does not know; set the previous value back (docs/security.md)")
+    return None
 
 
 class KafkaClusterIdProvider(dynamic.ResourceProvider):
@@ -120,5 +154,8 @@ class KafkaClusterId(dynamic.Resource):
 
     clusterId: pulumi.Output[str]  # noqa: N815  (the output property, as the provider names it)
 
-    def __init__(self, name: str, settings: Mapping[str, str], opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__(KafkaClusterIdProvider(), name, {**settings, "clusterId": None}, opts)
+    def __init__(self, name: str, settings: Mapping[str, str], fingerprint: Optional[pulumi.Input[str]] = None,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        props = {**settings, "clusterId": None, **({FINGERPRINT_KEY: fingerprint} if fingerprint is not None else {})}
+        super().__init__(KafkaClusterIdProvider(), name, props,
+                         pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=[FINGERPRINT_KEY])))

@@ -19,7 +19,8 @@ from ..config import Kafka as KafkaConfig
 from ..names import CONTROLLER_ID_BASE, CONTROLLER_PORT, KafkaNames
 from .jobs import kafka_ready_script
 from .cluster import KafkaImages, _container_security, _cp_stateful_set, grow_claims
-from .kraft import CONTROLLER_START, DATA_MOUNT, controller_env, pod_env
+from .kraft import DATA_MOUNT, controller_env, controller_start, pod_env
+from .kraft_auth import KraftLogin
 
 COMPONENT = "kafka-controller"
 
@@ -34,9 +35,13 @@ class KafkaControllers(pulumi.ComponentResource):
 
     def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, images: KafkaImages, cluster_id: pulumi.Input[str],
                  guards: tuple[pulumi.Resource, ...] = (), opts: Optional[pulumi.ResourceOptions] = None,
-                 extra_env: Optional[dict[str, str]] = None):
+                 extra_env: Optional[dict[str, str]] = None, kraft_login: Optional[KraftLogin] = None):
         # extra_env: migration mode during the migration from ZooKeeper (migration_plan.controller_extra_env).
+        # kraft_login (msa:kafka.authentication: sasl): the controller listener's JAAS line and the users the
+        # controllers write at format time, from Secrets (kraft_auth.py).
         super().__init__("msa:kafka:KafkaControllers", name, {"controllers": cfg.controller_count, "image": cfg.image}, opts)
+        if names.sasl and kraft_login is None:
+            raise ValueError("KRaft controllers with authentication need their login (kraft_auth.kraft_login)")
         child = kx.child_options(self, opts)
         ns = names.namespace
         ports = [kx.port("controller", CONTROLLER_PORT)]
@@ -46,8 +51,8 @@ class KafkaControllers(pulumi.ComponentResource):
             name="controller",
             image=images.kafka.ref,
             image_pull_policy=kx.PULL_POLICY,
-            command=["bash", "-c", CONTROLLER_START],
-            env=pod_env(env, cluster_id),
+            command=["bash", "-c", controller_start(names.sasl)],
+            env=[*pod_env(env, cluster_id), *((*kraft_login.controller_env, *kraft_login.format_env) if kraft_login else ())],
             ports=[k8s.core.v1.ContainerPortArgs(name="controller", container_port=CONTROLLER_PORT)],
             startup_probe=kx.tcp_probe(CONTROLLER_PORT, period=5, failures=60),
             readiness_probe=quorum_ready_probe(),
@@ -59,7 +64,7 @@ class KafkaControllers(pulumi.ComponentResource):
         self.stateful_set = _cp_stateful_set(
             names.controller, ns, COMPONENT, cfg.controller_count, names.controller_headless, images.kafka, cfg.image, container,
             kx.data_claim("data", cfg.storage_class, cfg.controller_storage_size), termination_grace=30,
-            opts=kx.waiting_for(child, (self.headless, *guards)),
+            opts=kx.waiting_for(child, (self.headless, *guards, *(kraft_login.waits_for if kraft_login else ()))),
         )
         self.claims = grow_claims(self.stateful_set, names.controller, ns, cfg.controller_count, cfg.storage_class,
                                   cfg.controller_storage_size, child)

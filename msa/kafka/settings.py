@@ -11,6 +11,7 @@ from ..config import Kafka as KafkaConfig
 from ..config.kafka_properties import broker_properties, is_confluent_server
 from ..names import KafkaNames
 from .broker_auth import OPEN, listener_env, phase_vars
+from .tls_settings import broker_tls_env
 
 
 def kafka_env_name(prop: str) -> str:
@@ -31,7 +32,9 @@ def kafka_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
         # PLAINTEXT, or SCRAM for clients and peers in every phase of the move to it, the start command
         # picking one (broker_auth.py). $(POD_NAME) in the advertised listeners is expanded by the
         # kubelet from the env var declared before them.
-        **(phase_vars(names) if names.sasl else listener_env(OPEN, names)),
+        **(phase_vars(names, tls=cfg.tls) if names.sasl else listener_env(OPEN, names)),
+        # msa:kafka.tls: the SCRAM listener's PEM keystore and truststore, files of the kafka-tls Secret (tls.py).
+        **(broker_tls_env() if cfg.tls else {}),
         # A sub-folder: a fresh volume's lost+found would otherwise make the broker refuse the dir.
         "KAFKA_LOG_DIRS": "/var/lib/kafka/data/logs",
         "KAFKA_HEAP_OPTS": f"-Xms{cfg.heap} -Xmx{cfg.heap}",

@@ -55,11 +55,11 @@ def derived_canaries() -> dict[str, str]:
 
     from msa.kafka.zookeeper_auth import super_digest
 
-    users = ("admin", "broker", "kafka-ui", "store-service", "super", "kafka")   # Kafka's, then ZooKeeper's
+    users = ("admin", "broker", "kafka-ui", "store-service", "controller", "super", "kafka")   # Kafka's, then ZooKeeper's
     found = {f"password of {u}": derived_password(CANARIES["msa:kafkaAuthSecret"], u) for u in users}
     digest = super_digest(found["password of super"]).split(":", 1)[1]
     return {**found, "ZooKeeper's super digest": digest, "a JAAS line": "ScramLoginModule required",
-            "a ZooKeeper JAAS file": "DigestLoginModule required"}
+            "a ZooKeeper JAAS file": "DigestLoginModule required", "a KRaft controller JAAS line": "PlainLoginModule required"}
 NOT_COPIED = ("venv", ".venv", ".git", "rendered", "__pycache__", "*cache*", ".hypothesis", ".ci", "target", "tests", "benchmarks")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,14 @@ def kraft_properties_from_env(env: Mapping[str, str]) -> dict[str, str]:
 
 # Stand-in for /etc/confluent/docker/run: the env the start command hands to cp-kafka, as JSON.
 RUN_STANDIN = "#!/usr/bin/env bash\nexec python3 -c 'import json,os,sys; json.dump(dict(os.environ), open(sys.argv[1], \"w\"))' \"$MSA_ENV_OUT\"\n"
+# Stand-in for /etc/confluent/docker/configure (the format step of an authenticating stack runs it before
+# `kafka-storage format`): the properties as cp-kafka writes them, at $MSA_PROPS_OUT (for /etc/kafka/kafka.properties).
+CONFIGURE_STANDIN = (
+    "#!/usr/bin/env bash\nexec \"$MSA_PYTHON\" -c 'import os,sys; from pathlib import Path; "
+    "from integration.kraft_cluster import kraft_properties_from_env, write_properties; "
+    "write_properties(Path(sys.argv[1]), kraft_properties_from_env(os.environ))' \"$MSA_PROPS_OUT\"\n"
+)
+TESTS = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -87,15 +96,19 @@ class KraftCluster:
     """Brokers (and dedicated controllers) from the rendered StatefulSets of a KRaft stack."""
 
     def __init__(self, root: Path, tools: ToolBox, brokers_sts: Mapping, controllers_sts: Optional[Mapping] = None,
-                 cluster_id: Optional[str] = None):
+                 cluster_id: Optional[str] = None, secrets=None):
+        """`secrets(name, key)`: a rendered Secret's value, for the env the kubelet fills from secretKeyRefs."""
         self.root, self.tools = root, add_kraft_tools(tools)
         self.cluster_id = cluster_id or new_cluster_id()   # what the kafka-cluster-id resource makes once
-        self.specs = {"kafka": _container(brokers_sts), "kafka-controller": _container(controllers_sts) if controllers_sts else None}
+        self.specs = {"kafka": _container(brokers_sts, secrets),
+                      "kafka-controller": _container(controllers_sts, secrets) if controllers_sts else None}
         self.nodes: dict[str, KraftNode] = {}
+        self.probe_config: Optional[Path] = None     # the broker user's client.properties (the probe's SCRAM login)
         root.mkdir(parents=True, exist_ok=True)
-        self.standin = root / "cp-run"
-        self.standin.write_text(RUN_STANDIN)
-        self.standin.chmod(0o755)
+        self.standin, self.configure = root / "cp-run", root / "cp-configure"
+        for path, text in ((self.standin, RUN_STANDIN), (self.configure, CONFIGURE_STANDIN)):
+            path.write_text(text)
+            path.chmod(0o755)
 
     # --- the pods -----------------------------------------------------------------------------------
 
@@ -125,16 +138,22 @@ class KraftCluster:
         env = {**env, "CLUSTER_ID": self.cluster_id, "POD_NAME": node.name, "HOSTNAME": node.name, "KAFKA_HEAP_OPTS": SERVER_HEAP,
                "KAFKA_CONTROLLER_QUORUM_VOTERS": self.voters(), "KAFKA_LOG_DIRS": str(node.root / "data" / "logs")}
         if node.port:
-            env["KAFKA_LISTENERS"] = f"PLAINTEXT://127.0.0.1:{node.port}"
-            env["KAFKA_ADVERTISED_LISTENERS"] = f"PLAINTEXT://127.0.0.1:{node.port}"
+            # The rendered broker listener (PLAINTEXT, or SCRAM when the stack authenticates) on its loopback port.
+            listener = env["KAFKA_LISTENERS"].split("://", 1)[0]
+            env["KAFKA_LISTENERS"] = env["KAFKA_ADVERTISED_LISTENERS"] = f"{listener}://127.0.0.1:{node.port}"
         if "MSA_CONTROLLER_LISTENER" in env:
             env["MSA_CONTROLLER_LISTENER"] = f"CONTROLLER://127.0.0.1:{node.controller_port}"
         if not node.port:
             env["KAFKA_LISTENERS"] = f"CONTROLLER://127.0.0.1:{node.controller_port}"
         out = node.root / "start-env.json"
         node.root.mkdir(parents=True, exist_ok=True)
-        script = command.replace("/etc/confluent/docker/run", str(self.standin))
-        subprocess.run(["bash", "-c", script], env={**os.environ, **env, "MSA_ENV_OUT": str(out)}, check=True, timeout=30)
+        script = (command.replace("/etc/confluent/docker/run", str(self.standin)).replace("/etc/confluent/docker/configure", str(self.configure))
+                  .replace("/etc/kafka/kafka.properties", str(node.root / "server.properties")))
+        done = subprocess.run(["bash", "-c", script], env={**self.tools.env(), **env, "MSA_ENV_OUT": str(out), "MSA_PYTHON": sys.executable,
+                                                          "MSA_PROPS_OUT": str(node.root / "server.properties"),
+                                                          "PYTHONPATH": f"{TESTS}:{TESTS.parent}"},
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"the start command of {node.name} failed:\n{done.stdout}\n{done.stderr}"
         started = json.loads(out.read_text())
         return {k: v for k, v in started.items() if k in env or k.startswith(("KAFKA_", "MSA_", "CLUSTER_ID"))}
 
@@ -162,18 +181,22 @@ class KraftCluster:
             self.wait_ready(name)
         return self
 
-    def ready(self, name: str) -> bool:
-        """The pod's readiness probe as the kubelet runs it (its own env, loopback voters)."""
+    def probe(self, name: str) -> subprocess.CompletedProcess:
+        """The pod's readiness probe as the kubelet runs it (its own env, loopback voters; with a login, the
+        broker listener's loopback port and the broker user's client.properties in place of the pod's)."""
         node = self.nodes[name]
-        probe = self.specs["kafka" if node.port else "kafka-controller"][2]
+        command = self.specs["kafka" if node.port else "kafka-controller"][2]
+        if len(command) > 4:
+            assert self.probe_config, "an authenticating probe needs the broker user's client.properties (probe_config)"
+            command = [*command[:4], str(node.port), str(self.probe_config)]
         env = {**os.environ, **node.env, "HOSTNAME": name, "KAFKA_READY_PORT": str(node.port)}
-        return subprocess.run(["python3", "-S", "-c", probe], env=env, capture_output=True, timeout=20).returncode == 0
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=20)
+
+    def ready(self, name: str) -> bool:
+        return self.probe(name).returncode == 0
 
     def probe_output(self, name: str) -> str:
-        node = self.nodes[name]
-        probe = self.specs["kafka" if node.port else "kafka-controller"][2]
-        env = {**os.environ, **node.env, "HOSTNAME": name, "KAFKA_READY_PORT": str(node.port)}
-        return subprocess.run(["python3", "-S", "-c", probe], env=env, capture_output=True, text=True, timeout=20).stdout
+        return self.probe(name).stdout
 
     def wait_ready(self, name: str, timeout: float = START_TIMEOUT + 60) -> None:
         def ready() -> bool:
@@ -210,11 +233,17 @@ class KraftCluster:
                 node.server.stop()
 
 
-def _container(sts: Mapping) -> tuple[str, dict[str, str], str]:
+def _container(sts: Mapping, secrets=None) -> tuple[str, dict[str, str], list[str]]:
+    """(start command, env, readiness probe command); env from secretKeyRefs through `secrets(name, key)`."""
     (container,) = sts["spec"]["template"]["spec"]["containers"]
     assert container["command"][:2] == ["bash", "-c"]
     env = {e["name"]: e["value"] for e in container["env"] if isinstance(e.get("value"), str)}
-    return container["command"][2], env, container["readinessProbe"]["exec"]["command"][3]
+    for entry in container["env"]:
+        ref = entry.get("valueFrom", {}).get("secretKeyRef")
+        if ref:
+            assert secrets, f"{entry['name']} comes from Secret {ref['name']}: pass the rendered Secrets"
+            env[entry["name"]] = secrets(ref["name"], ref["key"])
+    return container["command"][2], env, container["readinessProbe"]["exec"]["command"]
 
 
 def kraft_stack(stack: str = "dev", edit=None) -> tuple[dict, Optional[dict]]:

@@ -10,13 +10,19 @@
 # asked of each voter in KAFKA_CONTROLLER_QUORUM_VOTERS: only the leader answers it).
 # Arguments: [PORT [CLIENT_PROPERTIES]] (default 9092, or KAFKA_READY_PORT). With a client.properties
 # (a listener that authenticates) the probe logs in first with SCRAM-SHA-512 as its user (RFC 5802, over
-# Kafka's SaslHandshake v1 + SaslAuthenticate v0).
+# Kafka's SaslHandshake v1 + SaslAuthenticate v0). When that client.properties says SASL_SSL (msa:kafka.tls)
+# the probe speaks TLS first, trusting only the CA file it names (ssl.truststore.location) and checking the
+# broker's certificate against the name the broker advertises on that port (KAFKA_ADVERTISED_LISTENERS).
+# A controller listener that authenticates (KRaft with
+# msa:kafka.authentication: sasl) gets a SASL/PLAIN login as the user of the pod's own JAAS line
+# (KAFKA_LISTENER_NAME_CONTROLLER_PLAIN_SASL_JAAS_CONFIG) before DescribeQuorum.
 import base64
 import hashlib
 import hmac
 import os
 import re
 import socket
+import ssl
 import struct
 import sys
 
@@ -44,6 +50,24 @@ def credentials(path):
     if not user or not password:
         raise ValueError("no username/password in the sasl.jaas.config of %s" % path)
     return user.group(1), password.group(1)
+
+
+def tls_context(path):
+    """An ssl context trusting the client.properties' CA file when it says SASL_SSL, else None."""
+    with open(path) as f:
+        props = dict(line.strip().split("=", 1) for line in f if "=" in line and not line.lstrip().startswith("#"))
+    if props.get("security.protocol") != "SASL_SSL":
+        return None
+    return ssl.create_default_context(cafile=props["ssl.truststore.location"])
+
+
+def advertised_host(port, default="127.0.0.1"):
+    """The host name this broker advertises for `port` (what its certificate names), else `default`."""
+    for listener in os.environ.get("KAFKA_ADVERTISED_LISTENERS", "").split(","):
+        match = re.match(r"^[^:]+://(.+):(\d+)$", listener.strip())
+        if match and int(match.group(2)) == port:
+            return match.group(1)
+    return default
 
 
 def _hmac(key, text):
@@ -74,6 +98,28 @@ def scram_login(s, user, password):
         raise LoginRefused("the broker's SCRAM signature does not match")
 
 
+def plain_login(s, user, password):
+    """SASL/PLAIN (RFC 4616); raises LoginRefused with Kafka's message when the controller refuses it."""
+    answer = request(s, 17, 1, 1, struct.pack(">h", 5) + b"PLAIN")
+    if struct.unpack_from(">h", answer)[0] != 0:
+        raise LoginRefused("the controller listener does not offer PLAIN")
+    _authenticate(s, 2, b"\0" + user.encode() + b"\0" + password.encode())
+
+
+CONTROLLER_JAAS_ENV = "KAFKA_LISTENER_NAME_CONTROLLER_PLAIN_SASL_JAAS_CONFIG"
+
+
+def controller_login():
+    """(user, password) of this pod's controller login, or None when the controller listener is open."""
+    jaas = os.environ.get(CONTROLLER_JAAS_ENV)
+    if not jaas:
+        return None
+    user, password = re.search(r'username="([^"]*)"', jaas), re.search(r'\spassword="([^"]*)"', jaas)
+    if not user or not password:
+        raise ValueError("no username/password in %s" % CONTROLLER_JAAS_ENV)
+    return user.group(1), password.group(1)
+
+
 def _authenticate(s, correlation, token):
     answer = request(s, 36, 0, correlation, struct.pack(">i", len(token)) + token)
     error, size = struct.unpack_from(">hh", answer)
@@ -84,8 +130,9 @@ def _authenticate(s, correlation, token):
     return answer[pos + 4:pos + 4 + length]
 
 
-def metadata(host, port, timeout=4.0, login=None):
-    with socket.create_connection((host, port), timeout=timeout) as s:
+def metadata(host, port, timeout=4.0, login=None, tls=None):
+    with socket.create_connection((host, port), timeout=timeout) as raw:
+        s = tls.wrap_socket(raw, server_hostname=advertised_host(port, host)) if tls else raw
         s.settimeout(timeout)
         if login:
             scram_login(s, *login)
@@ -151,13 +198,16 @@ def _uvarint(value):
             return out + bytes([byte])
 
 
-def describe_quorum(host, port, timeout=4.0):
-    """(error, leader id, high watermark, {voter id: log end offset}) from DescribeQuorum v0 (flexible)."""
+def describe_quorum(host, port, timeout=4.0, login=None):
+    """(error, leader id, high watermark, {voter id: log end offset}) from DescribeQuorum v0 (flexible);
+    `login`: (user, password) for the controller listener's SASL/PLAIN."""
     client, topic = b"msa-ready", b"__cluster_metadata"
     body = (struct.pack(">hhih", 55, 0, 1, len(client)) + client + b"\0"           # header v2, no tagged fields
             + _uvarint(2) + _uvarint(len(topic) + 1) + topic + _uvarint(2) + struct.pack(">i", 0) + b"\0\0\0")
     with socket.create_connection((host, port), timeout=timeout) as s:
         s.settimeout(timeout)
+        if login:
+            plain_login(s, *login)
         s.sendall(struct.pack(">i", len(body)) + body)
         data = _read(s, struct.unpack(">i", _read(s, 4))[0])
     pos = [4]
@@ -217,10 +267,16 @@ def quorum_problem(node):
     except OSError as problem:
         return "node %d: its controller listener does not answer (%s)" % (node, problem)
     answers = []
+    try:
+        login = controller_login()
+    except ValueError as problem:
+        return str(problem)
     for voter in os.environ.get("KAFKA_CONTROLLER_QUORUM_VOTERS", "").split(","):
         host, port = voter.split("@", 1)[1].rsplit(":", 1)
         try:
-            error, leader, high_watermark, voters = describe_quorum(host, int(port))
+            error, leader, high_watermark, voters = describe_quorum(host, int(port), login=login)
+        except LoginRefused as problem:
+            return "voter %s refused the controller login as %s: %s" % (voter, login[0], problem)
         except (OSError, struct.error, IndexError) as problem:
             answers.append("%s: %s" % (voter, problem))
             continue
@@ -253,7 +309,8 @@ def broker_ready(broker):
     login = None
     try:
         login = credentials(sys.argv[2]) if len(sys.argv) > 2 else None
-        brokers, partitions = parse(metadata("127.0.0.1", port, login=login))
+        tls = tls_context(sys.argv[2]) if len(sys.argv) > 2 else None
+        brokers, partitions = parse(metadata("127.0.0.1", port, login=login, tls=tls))
     except LoginRefused as error:
         print("Kafka refused the probe's login as %s: %s" % (login[0], error))
         return 1
