@@ -36,6 +36,7 @@ from msa.kafka.kraft_auth import kraft_login as kraft_login_of
 from msa.kafka.migration_plan import migration_step
 from msa.kafka.migration_stack import migration_workloads
 from msa.kafka.auth_guard import AuthenticationGuard
+from msa.kafka.tls_guard import TlsGuard
 from msa.kafka.broker_auth import broker_phase
 from msa.kafka.scram import scram_users
 from msa.kafka.storage import StorageGuard, storage_settings
@@ -112,13 +113,18 @@ cluster_id = KafkaClusterId("kafka-cluster-id", quorum_settings(cfg.kafka), auth
 # After the cluster id's check: a KRaft cluster's own refusals (kafka/cluster_id.py) come alone, in one line.
 auth_guard = AuthenticationGuard("authentication-guard", broker_phase(kafka_names.sasl, cfg.kafka.transition),
                                  pulumi.ResourceOptions(depends_on=[cluster_id]))
-guards = (storage_guard, cluster_id, auth_guard)
+# TLS switches the one listener's protocol: fixed once the cluster runs (kafka/tls_guard.py).
+tls_guard = TlsGuard("tls-guard", cfg.kafka.tls, cfg.kafka.allow_tls_change)
+guards = (storage_guard, cluster_id, auth_guard, tls_guard)
 # msa:kafka.authentication: sasl: one Kafka user and Secret per client (msa/kafka/client_auth.py).
-kafka_users = kafka_client_secrets(cfg, secrets.kafka_auth_secret, in_namespace)
+kafka_users = kafka_client_secrets(cfg, secrets.kafka_auth_secret, in_namespace, secrets.kafka_tls_ca_certificate)
 zookeeper_args = {"auth_seed": secrets.kafka_auth_secret}
-kafka_args = {"admin_secret": kafka_users.get(KAFKA_ADMIN_USER), "auth_seed": secrets.kafka_auth_secret, "scram_users": scram_users(cfg)}
+kafka_args = {"admin_secret": kafka_users.get(KAFKA_ADMIN_USER), "auth_seed": secrets.kafka_auth_secret, "scram_users": scram_users(cfg),
+              # msa:kafka.tls: the CA signs the brokers' certificate (kafka/tls.py); its certificate is what clients trust.
+              "tls_ca": secrets.kafka_tls_ca, "tls_ca_certificate": secrets.kafka_tls_ca_certificate}
 # KRaft with authentication: the controller listener's login and the users written at format time (kafka/kraft_auth.py).
-kraft_login = (kraft_login_of(secrets.kafka_auth_secret, cfg.namespace, kafka_users[KAFKA_ADMIN_USER].secret, in_namespace)
+kraft_login = (kraft_login_of(secrets.kafka_auth_secret, cfg.namespace, kafka_users[KAFKA_ADMIN_USER].secret, in_namespace,
+                              secrets.kafka_tls_ca_certificate if cfg.kafka.tls else "")
                if cfg.kafka.kraft and kafka_names.sasl else None)
 # The migration from ZooKeeper, one step per `pulumi up` (msa/kafka/migration_plan.py), or the plain shape.
 migration = migration_step(cfg.kafka)
@@ -145,12 +151,12 @@ kafka_ui = None
 if cfg.kafka.ui.enabled:
     kafka_ui = KafkaUi("kafka-ui", cfg.kafka, kafka_names, addresses.cluster_ip(kafka_names.ui), addresses.node_ports.get(kafka_names.ui),
                        kafka_images.ui, secrets.kafka_ui_password, kafka_users.get(KAFKA_UI_USER),
-                       kx.waiting_for(kafka_opts, kafka.clients_wait_for))
+                       kx.waiting_for(kafka_opts, kafka.clients_wait_for), secrets.kafka_tls_ca_certificate)
 
 # The Spring services do not wait for each other: Eureka clients retry registration and config
 # clients import `optional:configserver:`, so all five roll out in parallel. They do wait for the
 # nodes (image pulls) and the pull secret; their image reference carries the build as a dependency.
-directory = directory_for(cfg, kafka_names.bootstrap_servers)
+directory = directory_for(cfg, kafka_names.bootstrap_servers, secrets.kafka_tls_ca_certificate)
 (config_service,) = cfg.by_role("config")
 config_map = config_repo_map(cfg.namespace, config_repo, in_namespace)
 spring_services = {}

@@ -35,6 +35,7 @@ SECRET_ROWS = {
     "sshPrivateKey": "SSH key for `cluster.nodes` and `push: relay`: `pulumi config set --secret msa:sshPrivateKey < ~/.ssh/id_ed25519`.",
     "kafkaUiPassword": "kafka-ui login password (`kafka.ui.login`), set with `pulumi config set --secret msa:kafkaUiPassword`.",
     "kafkaAuthSecret": "Seed of every Kafka and ZooKeeper password (HMAC-derived per user; the cluster sees only the derived ones); `init-stack` generates it. Changing it changes every password.",
+    "kafkaTlsCa": "`kafka.tls`: the team's CA, its PEM certificate followed by its unencrypted private key (`cat ca.crt ca.key | pulumi config set --secret msa:kafkaTlsCa`); the stack signs the brokers' certificate with it, clients trust its certificate ([Security](security.md)).",
 }
 
 

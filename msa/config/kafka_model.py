@@ -107,6 +107,10 @@ class Kafka(StrictModel):
     """`sasl`: clients log in to Kafka with SCRAM-SHA-512 and the brokers to ZooKeeper with SASL DIGEST-MD5 (Kafka's znodes get ACLs), in KRaft the controller listener with SASL/PLAIN; `none`: Kafka's listeners are open. Passwords derive from the secret msa:kafkaAuthSecret. A KRaft cluster keeps what it started with ([Security](security.md))."""
     transition: Optional[Literal["scram-added", "inter-broker-scram"]] = None
     """Only while a running open cluster moves to `authentication: sasl`, one `pulumi up` per step: `scram-added` (brokers get the SCRAM listener next to PLAINTEXT, then the clients switch), `inter-broker-scram` (brokers talk SCRAM to each other), then remove the key (PLAINTEXT closes). A new cluster needs none of it (docs/security.md)."""
+    tls: bool = False
+    """`true`: the SCRAM listener speaks TLS (SASL_SSL), clients and brokers alike, with a broker certificate the stack issues from the CA in the secret msa:kafkaTlsCa; needs `authentication: sasl` (KRaft's controller listener stays SASL_PLAINTEXT). Fixed once the cluster runs ([Security](security.md))."""
+    allow_tls_change: bool = False
+    """`true` for the one `pulumi up` that switches `tls` on a running cluster, accepting that clients and replication stop until the brokers' roll ends ([Security](security.md)); remove it afterwards."""
     overrides: dict[OverrideKey, KafkaPropertyValue] = {}
     """Extra broker properties, checked against the broker properties of the Kafka the image runs (3.9; names, types, ranges; no passwords); replication factors above the broker count and min ISR above the replication factor are rejected."""
 
@@ -149,6 +153,9 @@ class Kafka(StrictModel):
             # KRaft writes its users when the controllers format their storage: there is no in-place move.
             raise KeyProblem("transition", f"{self.transition} moves a running ZooKeeper-mode cluster to authentication; a KRaft cluster "
                                            "authenticates from its first start or not at all (docs/security.md): remove msa:kafka.transition")
+        if self.tls and self.authentication != "sasl":
+            raise KeyProblem("tls", "true encrypts the SCRAM listener, which exists with authentication: sasl only; set "
+                                    "msa:kafka.authentication: sasl or msa:kafka.tls: false")
         if self.transition and self.authentication != "sasl":
             raise KeyProblem("transition", f"{self.transition} is a step towards authentication: sasl; set msa:kafka.authentication: sasl "
                                            "or remove msa:kafka.transition")

@@ -11,6 +11,7 @@ from .model import PROJECT, SECRET_KEYS, Secrets, StackConfig
 from .parse import parse_stack_config
 from .problems import KNOWN_KEYS
 from .providers import check_provider_keys
+from .tls_ca import ca_certificate_pem, ca_problem
 
 # Config namespaces a stack file may use besides msa: the engine's own and the providers the program
 # creates resources with. Anything else is a typo of `msa:` (or a key no one reads).
@@ -77,6 +78,9 @@ def check_secrets_present(cfg: StackConfig, keys: Iterable[str], stack: str) -> 
         # Needed whatever msa:kafka.authentication says: ZooKeeper's super user (reconfig) derives from it too.
         raise ConfigError("kafkaAuthSecret", f"is not set; every Kafka and ZooKeeper password derives from it; "
                           f"generate it with: {set_secret_command('kafkaAuthSecret', stack)} (or: python3 tasks.py init-stack {stack})")
+    if cfg.kafka.tls and f"{PROJECT}:kafkaTlsCa" not in keys:
+        raise ConfigError("kafkaTlsCa", f"kafka.tls is true but no CA is set; make one (docs/security.md) and run: "
+                          f"cat ca.crt ca.key | {set_secret_command('kafkaTlsCa', stack)}")
     if cfg.cluster.nodes and f"{PROJECT}:sshPrivateKey" not in keys:
         raise ConfigError("sshPrivateKey", f"cluster.nodes are set up over SSH but no key is set; run: {set_secret_command('sshPrivateKey', stack)}")
 
@@ -92,6 +96,10 @@ def validate(keys: Iterable[str], get: Callable[[str], Optional[str]], is_secret
     check_secrets_are_secret(keys, is_secret)
     cfg = parse_stack_config(read_raw_config(keys, get), project_dir)
     check_secrets_present(cfg, keys, stack)
+    if cfg.kafka.tls:
+        problem = ca_problem(get("kafkaTlsCa"))
+        if problem:
+            raise ConfigError("kafkaTlsCa", problem)
     return cfg
 
 
@@ -105,12 +113,18 @@ def load(project_dir: Path) -> tuple[StackConfig, Secrets]:
     every_key = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
     conf = pulumi.Config(PROJECT)
     env_secret_keys = set(runtime_config.get_config_secret_keys_env())
-    cfg = validate(every_key, conf.get, lambda k: runtime_config.is_config_secret(k) or k in env_secret_keys,
+    # Raw reads: the CA's text is checked here (Config.get would warn that it is a secret); it leaves
+    # this function only as a secret Output and as its public certificate.
+    def get(key: str) -> Optional[str]:
+        return runtime_config.get_config(f"{PROJECT}:{key}")
+    cfg = validate(every_key, get, lambda k: runtime_config.is_config_secret(k) or k in env_secret_keys,
                    project_dir, pulumi.get_stack())
     secrets = Secrets(
         harbor_password=conf.get_secret("harborPassword"),
         ssh_private_key=conf.get_secret("sshPrivateKey"),
         kafka_ui_password=conf.get_secret("kafkaUiPassword"),
         kafka_auth_secret=conf.get_secret("kafkaAuthSecret"),
+        kafka_tls_ca=conf.get_secret("kafkaTlsCa") if cfg.kafka.tls else None,
+        kafka_tls_ca_certificate=ca_certificate_pem(get("kafkaTlsCa")) if cfg.kafka.tls else "",
     )
     return cfg, secrets

@@ -30,7 +30,7 @@ KAFKA_START = 'export KAFKA_BROKER_ID="${HOSTNAME##*-}" && exec /etc/confluent/d
 def broker_container(cfg: KafkaConfig, names: KafkaNames, image: str, phase: str, scram: Optional[BrokerScram], login: BrokerLogin,
                      ports: Sequence[k8s.core.v1.ServicePortArgs], security: k8s.core.v1.SecurityContextArgs,
                      cluster_id: Optional[pulumi.Input[str]] = None, extra_env: Optional[dict[str, str]] = None,
-                     kraft_login: Optional[KraftLogin] = None) -> k8s.core.v1.ContainerArgs:
+                     kraft_login: Optional[KraftLogin] = None, tls_mount: Optional[k8s.core.v1.VolumeMountArgs] = None) -> k8s.core.v1.ContainerArgs:
     """`login`: the ZooKeeper login of the phase (zookeeper_auth.broker_zookeeper_login). KRaft (no ZooKeeper):
     kraft.py's env, formatted with `cluster_id`, and with authentication `kraft_login`'s Secret-sourced env
     (the controller login; in combined mode the format-time users too). `extra_env`: what the migration's
@@ -66,5 +66,5 @@ def broker_container(cfg: KafkaConfig, names: KafkaNames, image: str, phase: str
         resources=kx.resources(cfg.resources),
         security_context=security,
         volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data"), *login.mounts,
-                       *(scram.mounts if scram else ())],
+                       *(scram.mounts if scram else ()), *((tls_mount,) if tls_mount else ())],
     )

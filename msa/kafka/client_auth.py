@@ -23,7 +23,9 @@ import pulumi_kubernetes as k8s
 from ..config import Kafka as KafkaConfig
 from ..config import StackConfig
 from ..names import KAFKA_ADMIN_USER, KAFKA_UI_USER
+from .broker_auth import scram_protocol
 from .credentials import SCRAM_MECHANISM, kafka_user_secret
+from .tls_settings import CLIENT_CA_KEY, truststore_file_properties
 
 # The Secret's keys (credentials.user_secret_data).
 JAAS_KEY = "sasl.jaas.config"
@@ -39,7 +41,7 @@ UI_JAAS_ENV = "KAFKA_CLUSTERS_0_PROPERTIES_SASL_JAAS_CONFIG"
 
 def security_protocol(kafka: KafkaConfig) -> Optional[str]:
     """The clients' security.protocol, or None for an open cluster (clients keep Kafka's PLAINTEXT default)."""
-    return "SASL_PLAINTEXT" if kafka.authentication == "sasl" else None
+    return scram_protocol(kafka.tls) if kafka.authentication == "sasl" else None
 
 
 def client_settings(kafka: KafkaConfig) -> dict[str, str]:
@@ -54,6 +56,7 @@ class ClientSecret:
 
     user: str
     secret: k8s.core.v1.Secret
+    tls: bool = False         # msa:kafka.tls: the Secret carries the CA (ca.crt) the client.properties points at
 
     @property
     def name(self) -> pulumi.Output[str]:
@@ -66,10 +69,10 @@ class ClientSecret:
             secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=self.name, key=JAAS_KEY)))
 
     def config_volume(self, volume: str = "kafka-client") -> k8s.core.v1.VolumeArgs:
-        """client.properties alone (not the bare password), readable by the pod's group only."""
+        """client.properties alone (not the bare password), and with TLS the CA it trusts, readable by the pod's group only."""
+        files = [PROPERTIES_KEY, *([CLIENT_CA_KEY] if self.tls else [])]
         return k8s.core.v1.VolumeArgs(name=volume, secret=k8s.core.v1.SecretVolumeSourceArgs(
-            secret_name=self.name, default_mode=0o440,
-            items=[k8s.core.v1.KeyToPathArgs(key=PROPERTIES_KEY, path=PROPERTIES_KEY)]))
+            secret_name=self.name, default_mode=0o440, items=[k8s.core.v1.KeyToPathArgs(key=f, path=f) for f in files]))
 
     @staticmethod
     def config_mount(volume: str = "kafka-client") -> k8s.core.v1.VolumeMountArgs:
@@ -87,8 +90,19 @@ def kafka_client_users(cfg: StackConfig) -> list[str]:
     return users + [name for name, svc in cfg.services.items() if svc.kafka]
 
 
-def kafka_client_secrets(cfg: StackConfig, seed: pulumi.Input[str], opts: pulumi.ResourceOptions) -> dict[str, ClientSecret]:
-    """The clients' Secrets by user (component: client_auth.kafka_client_users)."""
+def client_trust(kafka: KafkaConfig, ca_certificate: str = "", folder: str = CLIENT_CONFIG_DIR) -> tuple[dict[str, str], str]:
+    """(client.properties trust settings, the CA file's text) of a Secret mounted at `folder`; nothing without TLS."""
+    if not kafka.tls:
+        return {}, ""
+    return truststore_file_properties(folder), ca_certificate
+
+
+def kafka_client_secrets(cfg: StackConfig, seed: pulumi.Input[str], opts: pulumi.ResourceOptions,
+                         ca_certificate: str = "") -> dict[str, ClientSecret]:
+    """The clients' Secrets by user (component: client_auth.kafka_client_users). With msa:kafka.tls each
+    also carries the CA certificate (`ca.crt`) its client.properties trusts."""
+    trust, ca = client_trust(cfg.kafka, ca_certificate)
     return {user: ClientSecret(user, kafka_user_secret(user, seed, cfg.namespace, "kafka-client", opts,
-                                                       security_protocol=security_protocol(cfg.kafka)))
+                                                       security_protocol=security_protocol(cfg.kafka), trust=trust, ca_certificate=ca),
+                               cfg.kafka.tls)
             for user in kafka_client_users(cfg)}

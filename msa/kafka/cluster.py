@@ -27,6 +27,8 @@ from .jobs import zookeeper_acl_migration_script
 from .kraft_auth import KraftLogin
 from .kraft_scram import kraft_broker_scram, kraft_users_job
 from .scram import maybe_broker_scram
+from .tls import maybe_broker_tls
+from .tls_settings import truststore_inline_properties
 from .zookeeper_auth import BrokerLogin, acl_migration_env, broker_zookeeper_login
 from .storage import claim_names
 
@@ -153,7 +155,8 @@ class KafkaCluster(pulumi.ComponentResource):
                  admin_secret: Optional[ClientSecret] = None, opts: Optional[pulumi.ResourceOptions] = None,
                  auth_seed: Optional[pulumi.Input[str]] = None, scram_users: Sequence[str] = (),
                  cluster_id: Optional[pulumi.Input[str]] = None,
-                 extra_env: Optional[dict[str, str]] = None, kraft_login: Optional[KraftLogin] = None):
+                 extra_env: Optional[dict[str, str]] = None, kraft_login: Optional[KraftLogin] = None,
+                 tls_ca: Optional[pulumi.Input[str]] = None, tls_ca_certificate: str = ""):
         super().__init__("msa:kafka:KafkaCluster", name, {"brokers": cfg.brokers, "image": cfg.image}, opts)
         child = kx.child_options(self, opts)
         ns, component = names.namespace, "kafka"
@@ -161,21 +164,17 @@ class KafkaCluster(pulumi.ComponentResource):
         # The brokers' SASL login to ZooKeeper and zookeeper.set.acl (zookeeper_auth.py), stepping with the listeners.
         # KRaft: no ZooKeeper to log in to.
         self.zookeeper_login = login = broker_zookeeper_login("open" if cfg.kraft else zookeeper_phase(phase), auth_seed, ns, child)
-        # With authentication the SCRAM listener is the clients' (names.client_port); the open port stays on
-        # the Services for the transition of a running cluster (broker_auth.py), nothing listens on it after.
-        ports = [kx.port("kafka", names.client_port), *([kx.port("plaintext", KAFKA_PORT)] if names.sasl else [])]
-        # KRaft combined: the pods' controller port on the headless Service too (the voters' addresses are its pod names).
-        pod_ports = [*ports, *([kx.port("controller", CONTROLLER_PORT)] if cfg.kraft and cfg.is_combined else [])]
-        self.headless = kx.headless_service(names.kafka_headless, ns, component, pod_ports, names.kafka, child)
-        self.bootstrap = kx.cluster_ip_service(names.bootstrap, ns, component, bootstrap_ip, ports, names.kafka, child)
+        pod_ports = self._services(cfg, names, bootstrap_ip, child)
         job_options = dict(security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
                            pull_secrets=images.kafka.pull_secrets)
         # SCRAM (scram.py): the brokers' own login and every user's credential, in ZooKeeper before the brokers change.
         self.transition_step = cfg.transition
+        self.tls = tls = maybe_broker_tls(cfg.tls, names, bootstrap_ip, tls_ca, tls_ca_certificate, child)  # msa:kafka.tls (tls.py)
         self.scram = scram = _brokers_scram(cfg, names, phase, list(scram_users), auth_seed, images, job_options,
-                                            kx.waiting_for(child, (*brokers_wait_for, *login.waits_for)), login, kraft_login)
+                                            kx.waiting_for(child, (*brokers_wait_for, *login.waits_for)), login, kraft_login,
+                                            tls_ca_certificate if tls else "")
         container = broker_container(cfg, names, images.kafka.ref, phase, scram, login, pod_ports, _container_security(), cluster_id,
-                                     extra_env, kraft_login if cfg.kraft and names.sasl else None)
+                                     extra_env, kraft_login if cfg.kraft and names.sasl else None, tls.mount if tls else None)
         # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
         # spread over every broker after it is ready (see jobs.py; both are no-ops when nothing moves).
         # With authentication both log in as the admin user (its client.properties, mounted read-only).
@@ -188,8 +187,9 @@ class KafkaCluster(pulumi.ComponentResource):
         self.stateful_set = _cp_stateful_set(
             names.kafka, ns, component, cfg.brokers, names.kafka_headless, images.kafka, cfg.image, container,
             kx.data_claim("data", cfg.storage_class, cfg.storage_size), termination_grace=60,
-            opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard, *login.waits_for, *(scram.waits_for if scram else ()))),
-            volumes=[*login.volumes, *(scram.volumes if scram else ())],
+            opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard, *login.waits_for, *(scram.waits_for if scram else ()),
+                                        *((tls.secret,) if tls else ()))),
+            volumes=[*login.volumes, *(scram.volumes if scram else ()), *((tls.volume,) if tls else ())],
         )
         self.claims = grow_claims(self.stateful_set, names.kafka, ns, cfg.brokers, cfg.storage_class, cfg.storage_size, child)
         if cfg.kraft and names.sasl:
@@ -209,6 +209,17 @@ class KafkaCluster(pulumi.ComponentResource):
             self.disruption_budget = kx.pod_disruption_budget(names.kafka, ns, component, names.kafka, child)
         self.register_outputs({"bootstrapServers": names.bootstrap_servers})
 
+    def _services(self, cfg: KafkaConfig, names: KafkaNames, bootstrap_ip: str, child: pulumi.ResourceOptions) -> list:
+        """The headless Service (per-broker DNS) and the bootstrap Service (fixed address); the pods' ports."""
+        # With authentication the SCRAM listener is the clients' (names.client_port); the open port stays on
+        # the Services for the transition of a running cluster (broker_auth.py), nothing listens on it after.
+        ports = [kx.port("kafka", names.client_port), *([kx.port("plaintext", KAFKA_PORT)] if names.sasl else [])]
+        # KRaft combined: the pods' controller port on the headless Service too (the voters' addresses are its pod names).
+        pod_ports = [*ports, *([kx.port("controller", CONTROLLER_PORT)] if cfg.kraft and cfg.is_combined else [])]
+        self.headless = kx.headless_service(names.kafka_headless, names.namespace, "kafka", pod_ports, names.kafka, child)
+        self.bootstrap = kx.cluster_ip_service(names.bootstrap, names.namespace, "kafka", bootstrap_ip, ports, names.kafka, child)
+        return pod_ports
+
     @property
     def clients_wait_for(self) -> tuple[pulumi.Resource, ...]:
         """What Kafka's clients (Spring services, kafka-ui) wait for: with SCRAM their users exist first,
@@ -219,7 +230,8 @@ class KafkaCluster(pulumi.ComponentResource):
 
 
 def _brokers_scram(cfg: KafkaConfig, names: KafkaNames, phase: str, users: list[str], seed: Optional[pulumi.Input[str]], images: KafkaImages,
-                   job_options: dict, opts: pulumi.ResourceOptions, login: BrokerLogin, kraft_login: Optional[KraftLogin]):
+                   job_options: dict, opts: pulumi.ResourceOptions, login: BrokerLogin, kraft_login: Optional[KraftLogin],
+                   ca_certificate: str = ""):
     """The brokers' SCRAM login (None when open). ZooKeeper mode: with the kafka-scram-users Job before the brokers.
     KRaft: from kraft_login's broker Secret; its users Job follows the brokers (KafkaCluster)."""
     if cfg.kraft and names.sasl:
@@ -229,7 +241,7 @@ def _brokers_scram(cfg: KafkaConfig, names: KafkaNames, phase: str, users: list[
     # The Job logs in to ZooKeeper once the brokers set ACLs (before, its znodes stay open like theirs,
     # readable by brokers not rolled yet).
     return maybe_broker_scram(users, names, phase, seed, images.kafka, job_options, opts,
-                              (login.env, tuple(zip(login.volumes, login.mounts))) if login.sets_acls else ((), ()))
+                              (login.env, tuple(zip(login.volumes, login.mounts))) if login.sets_acls else ((), ()), ca_certificate)
 
 
 def _acl_migration_job(cfg: KafkaConfig, names: KafkaNames, images: KafkaImages, login: BrokerLogin, opts: pulumi.ResourceOptions) -> k8s.batch.v1.Job:
@@ -260,7 +272,7 @@ UI_AUTH_MOUNT = "/etc/kafka-ui/auth"
 UI_USER_KEY, UI_PASSWORD_KEY = "spring.security.user.name", "spring.security.user.password"
 
 
-def kafka_ui_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
+def kafka_ui_env(cfg: KafkaConfig, names: KafkaNames, ca_certificate: str = "") -> dict[str, str]:
     """kafbat kafka-ui's settings (pure): the cluster, the login form, read-only mode."""
     env = {
         "KAFKA_CLUSTERS_0_NAME": names.namespace,
@@ -270,7 +282,8 @@ def kafka_ui_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
         env["KAFKA_CLUSTERS_0_READONLY"] = "true"
     # msa:kafka.authentication: sasl: protocol and mechanism here, the JAAS line from kafka-ui's own
     # Secret (client_auth.UI_JAAS_ENV); kafbat binds KAFKA_CLUSTERS_0_PROPERTIES_* to the clients' properties.
-    for key, value in client_settings(cfg).items():
+    trust = truststore_inline_properties(ca_certificate) if cfg.tls else {}
+    for key, value in {**client_settings(cfg), **trust}.items():
         env["KAFKA_CLUSTERS_0_PROPERTIES_" + key.replace(".", "_").upper()] = value
     if cfg.ui.login:
         env["AUTH_TYPE"] = "LOGIN_FORM"
@@ -285,7 +298,7 @@ class KafkaUi(pulumi.ComponentResource):
 
     def __init__(self, name: str, cfg: KafkaConfig, names: KafkaNames, cluster_ip: str, node_port: Optional[int], image: kx.PodImage,
                  password: Optional[pulumi.Input[str]] = None, client_secret: Optional[ClientSecret] = None,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: Optional[pulumi.ResourceOptions] = None, ca_certificate: str = ""):
         super().__init__("msa:kafka:KafkaUi", name, {"image": cfg.ui.image}, opts)
         child = kx.child_options(self, opts)
         ns, component, http = names.namespace, "kafka-ui", 8080
@@ -293,7 +306,7 @@ class KafkaUi(pulumi.ComponentResource):
             names.ui, ns, component, cluster_ip, [kx.port("http", http, node_port)], names.ui, child
         )
         volumes, mounts, waits_for = self._login(cfg, names, password, child)
-        env = kx.env(kafka_ui_env(cfg, names))
+        env = kx.env(kafka_ui_env(cfg, names, ca_certificate))
         if client_secret is not None:
             env.append(client_secret.jaas_env(UI_JAAS_ENV))
             waits_for.append(client_secret.secret)

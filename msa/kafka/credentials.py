@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from typing import Optional
+from typing import Mapping, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -21,6 +21,8 @@ from ..names import KAFKA_USER_SECRET_PREFIX
 
 SCRAM_MECHANISM = "SCRAM-SHA-512"
 SCRAM_LOGIN_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
+# msa:kafka.tls: the CA certificate beside client.properties (tls_settings.CLIENT_CA_KEY).
+CA_FILE = "ca.crt"
 
 
 def derived_password(seed: str, user: str) -> str:
@@ -41,33 +43,37 @@ def scram_jaas_config(user: str, password: str) -> str:
     return f'{SCRAM_LOGIN_MODULE} required username="{user}" password="{password}";'
 
 
-def client_properties(user: str, password: str, security_protocol: str = "SASL_PLAINTEXT") -> str:
-    """What the Kafka CLI tools take with --command-config (and kafka-ui/Spring read as properties)."""
+def client_properties(user: str, password: str, security_protocol: str = "SASL_PLAINTEXT", trust: Optional[Mapping[str, str]] = None) -> str:
+    """What the Kafka CLI tools take with --command-config (and kafka-ui/Spring read as properties);
+    `trust`: the truststore settings with TLS (tls_settings.truststore_file_properties)."""
     return (
         f"security.protocol={security_protocol}\n"
         f"sasl.mechanism={SCRAM_MECHANISM}\n"
         f"sasl.jaas.config={scram_jaas_config(user, password)}\n"
-    )
+    ) + "".join(f"{k}={v}\n" for k, v in (trust or {}).items())
 
 
-def user_secret_data(user: str, password: str, security_protocol: str = "SASL_PLAINTEXT") -> dict[str, str]:
+def user_secret_data(user: str, password: str, security_protocol: str = "SASL_PLAINTEXT", trust: Optional[Mapping[str, str]] = None,
+                     ca_certificate: str = "") -> dict[str, str]:
     return {
         "username": user,
         "password": password,
         "sasl.jaas.config": scram_jaas_config(user, password),
-        "client.properties": client_properties(user, password, security_protocol),
+        "client.properties": client_properties(user, password, security_protocol, trust),
+        **({CA_FILE: ca_certificate} if ca_certificate else {}),
     }
 
 
 def kafka_user_secret(user: str, secret_seed: pulumi.Input[str], namespace: str, component: str,
                       opts: Optional[pulumi.ResourceOptions] = None,
-                      security_protocol: pulumi.Input[str] = "SASL_PLAINTEXT") -> k8s.core.v1.Secret:
+                      security_protocol: pulumi.Input[str] = "SASL_PLAINTEXT", trust: Optional[Mapping[str, str]] = None,
+                      ca_certificate: str = "") -> k8s.core.v1.Secret:
     """The Secret of one Kafka user (kafka-user-<user>-<hash>): auto-named and immutable like the pull
     secret, so a new password is a new Secret and a rollout of its one consumer. One Secret per
     consumer: a pod mounts only its own user's credentials."""
     name = KAFKA_USER_SECRET_PREFIX + user
     data = pulumi.Output.all(user_password(secret_seed, user), security_protocol).apply(
-        lambda args: user_secret_data(user, args[0], args[1]))
+        lambda args: user_secret_data(user, args[0], args[1], trust, ca_certificate))
     return k8s.core.v1.Secret(
         name,
         metadata=kx.metadata(name, namespace, component, autonamed=True),

@@ -26,6 +26,7 @@ from ..config import Kafka as KafkaConfig
 from ..config.kafka_properties import broker_properties, is_confluent_server
 from ..names import CONTROLLER_ID_BASE, CONTROLLER_LISTENER, CONTROLLER_PORT, KAFKA_PORT, KAFKA_SCRAM_MECHANISM, KafkaNames
 from .broker_auth import SCRAM_ONLY, listener_env
+from .tls_settings import broker_tls_env
 from .kraft_auth import FORMAT_PASSWORD_ENV, controller_sasl_env, protocol_map
 from .settings import kafka_env_name
 
@@ -69,7 +70,7 @@ def _quorum_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
     env = {
         "KAFKA_CONTROLLER_QUORUM_VOTERS": names.quorum_voters(cfg.controller_count, cfg.is_combined),
         "KAFKA_CONTROLLER_LISTENER_NAMES": CONTROLLER_LISTENER,
-        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": protocol_map(names.sasl),
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": protocol_map(names.sasl, cfg.tls),
         "KAFKA_LOG_DIRS": LOG_DIRS,
         # With authentication the controller listener is SASL/PLAIN (kraft_auth.py; the JAAS line from a Secret).
         **(controller_sasl_env() if names.sasl else {}),
@@ -85,7 +86,7 @@ def kraft_broker_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
     """Every KAFKA_* variable of a KRaft broker pod except CLUSTER_ID and the per-pod ones KRAFT_BROKER_START sets."""
     # Open: PLAINTEXT; sasl: the SCRAM listener alone, for clients and peers (broker_auth.SCRAM_ONLY).
     # $(POD_NAME) in the advertised listeners is expanded by the kubelet from the env var declared before.
-    listeners = (listener_env(SCRAM_ONLY, names) if names.sasl else
+    listeners = (listener_env(SCRAM_ONLY, names, tls=cfg.tls) if names.sasl else
                  {"KAFKA_LISTENERS": f"PLAINTEXT://0.0.0.0:{KAFKA_PORT}",
                   "KAFKA_ADVERTISED_LISTENERS": names.broker_advertised_listener("$(POD_NAME)"),
                   "KAFKA_INTER_BROKER_LISTENER_NAME": "PLAINTEXT"})
@@ -94,7 +95,9 @@ def kraft_broker_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
         "KAFKA_PROCESS_ROLES": "broker",
         **listeners,
         # The controllers' protocol map (listener_env's has no CONTROLLER).
-        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": protocol_map(names.sasl),
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": protocol_map(names.sasl, cfg.tls),
+        # msa:kafka.tls: the SCRAM listener's PEM keystore and truststore (tls.py; the controller listener stays SASL_PLAINTEXT).
+        **(broker_tls_env() if cfg.tls else {}),
         "KAFKA_HEAP_OPTS": f"-Xms{cfg.heap} -Xmx{cfg.heap}",
         # Combined: how many of the first pods are controllers, and the listener they add.
         "MSA_CONTROLLERS": str(cfg.controller_count if cfg.is_combined else 0),

@@ -35,6 +35,8 @@ from ..names import (
     KAFKA_CONTROLLER_USER, KAFKA_PLAINTEXT_LISTENER, KAFKA_SCRAM_LISTENER,
 )
 from .broker_auth import scram_protocol
+from .client_auth import CLIENT_CONFIG_DIR
+from .tls_settings import truststore_file_properties
 from .credentials import kafka_user_secret, user_password
 
 PLAIN_LOGIN_MODULE = "org.apache.kafka.common.security.plain.PlainLoginModule"
@@ -81,6 +83,7 @@ class KraftLogin:
 
     controller_secret: k8s.core.v1.Secret
     user_secrets: dict          # user -> Secret (kafka-user-<user>) of the users written at format time
+    tls: bool = False           # msa:kafka.tls: the broker user's Secret carries the CA (ca.crt) its probe trusts
 
     @property
     def controller_env(self) -> tuple[k8s.core.v1.EnvVarArgs, ...]:
@@ -111,12 +114,15 @@ def controller_login_secret(seed: pulumi.Input[str], namespace: str, opts: pulum
 
 
 def kraft_login(seed: Optional[pulumi.Input[str]], namespace: str, admin: Optional[k8s.core.v1.Secret],
-                opts: pulumi.ResourceOptions) -> KraftLogin:
+                opts: pulumi.ResourceOptions, ca_certificate: str = "") -> KraftLogin:
     """The controller login Secret and the broker user's Secret (which the broker pods log in with as in
-    ZooKeeper mode), with `admin`'s (client_auth.kafka_client_secrets): the format-time users' Secrets."""
+    ZooKeeper mode), with `admin`'s (client_auth.kafka_client_secrets): the format-time users' Secrets.
+    `ca_certificate`: with msa:kafka.tls, the CA the brokers' readiness probe trusts (beside its client.properties)."""
     if seed is None:
         raise ValueError("KRaft authentication without msa:kafkaAuthSecret (config.check_secrets_present stops this earlier)")
     if admin is None:
         raise ValueError(f"KRaft authentication without the {KAFKA_ADMIN_USER} user's Secret (client_auth.kafka_client_users lists it)")
-    broker = kafka_user_secret(KAFKA_BROKER_USER, seed, namespace, "kafka", opts)
-    return KraftLogin(controller_login_secret(seed, namespace, opts), {KAFKA_BROKER_USER: broker, KAFKA_ADMIN_USER: admin})
+    broker = kafka_user_secret(KAFKA_BROKER_USER, seed, namespace, "kafka", opts, security_protocol=scram_protocol(bool(ca_certificate)),
+                               trust=truststore_file_properties(CLIENT_CONFIG_DIR) if ca_certificate else None, ca_certificate=ca_certificate)
+    return KraftLogin(controller_login_secret(seed, namespace, opts), {KAFKA_BROKER_USER: broker, KAFKA_ADMIN_USER: admin},
+                      tls=bool(ca_certificate))

@@ -26,7 +26,7 @@ def kraft_broker_scram(login: KraftLogin) -> BrokerScram:
     """The broker container's SCRAM login (the JAAS line and the probe's client.properties) from the broker
     user's Secret, which the format step reads too; the users Job comes after the brokers (kraft_users_job)."""
     broker = login.user_secrets["broker"]
-    env, volumes, mounts = broker_login(broker)
+    env, volumes, mounts = broker_login(broker, login.tls)
     return BrokerScram(env, volumes, mounts, None, login.waits_for)
 
 

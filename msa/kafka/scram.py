@@ -23,9 +23,10 @@ import pulumi_kubernetes as k8s
 from .. import k8s as kx
 from ..config import StackConfig
 from ..names import KAFKA_BROKER_USER, KAFKA_SCRAM_USERS, KafkaNames
-from .broker_auth import BROKER_JAAS_ENV
+from .broker_auth import BROKER_JAAS_ENV, scram_protocol
 from .client_auth import kafka_client_users
 from .credentials import derived_password, kafka_user_secret
+from .tls_settings import CLIENT_CA_KEY, truststore_file_properties
 
 SCRAM_USERS_JOB = KAFKA_SCRAM_USERS
 USERS_DIR = "/etc/msa/kafka-scram-users"
@@ -84,24 +85,28 @@ def users_volume(secret: k8s.core.v1.Secret) -> tuple[k8s.core.v1.VolumeArgs, k8
     )
 
 
-def broker_login(broker: k8s.core.v1.Secret) -> tuple[tuple, tuple, tuple]:
+def broker_login(broker: k8s.core.v1.Secret, with_ca: bool = False) -> tuple[tuple, tuple, tuple]:
     """(env, volumes, mounts) of a broker container logging in as the broker user of Secret `broker`: its JAAS
-    line for the SCRAM listener, its client.properties for the readiness probe."""
+    line for the SCRAM listener, its client.properties for the readiness probe (and with TLS the CA it trusts)."""
     jaas = k8s.core.v1.EnvVarArgs(name=BROKER_JAAS_ENV, value_from=k8s.core.v1.EnvVarSourceArgs(
         secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=broker.metadata.name, key="sasl.jaas.config")))
     probe_volume = k8s.core.v1.VolumeArgs(name="kafka-client", secret=k8s.core.v1.SecretVolumeSourceArgs(
-        secret_name=broker.metadata.name, default_mode=0o440, items=[k8s.core.v1.KeyToPathArgs(key="client.properties", path="client.properties")]))
+        secret_name=broker.metadata.name, default_mode=0o440,
+        items=[k8s.core.v1.KeyToPathArgs(key=f, path=f) for f in ("client.properties", *((CLIENT_CA_KEY,) if with_ca else ()))]))
     probe_mount = k8s.core.v1.VolumeMountArgs(name="kafka-client", mount_path=PROBE_CONFIG_DIR, read_only=True)
     return (jaas,), (probe_volume,), (probe_mount,)
 
 
 def broker_scram(users: list[str], names: KafkaNames, phase: str, seed: pulumi.Input[str], image: kx.PodImage, job_options: dict,
-                 opts: pulumi.ResourceOptions, zookeeper_login: tuple = ((), ())) -> BrokerScram:
+                 opts: pulumi.ResourceOptions, zookeeper_login: tuple = ((), ()), ca_certificate: str = "") -> BrokerScram:
     """The broker user's Secret, the users' Secret and the kafka-scram-users Job. `job_options`: the
     keyword arguments every Kafka admin Job gets (security context, annotations, pull secrets).
-    `zookeeper_login`: (env dict, (volume, mount) pairs) of the ZooKeeper login when ZooKeeper enforces ACLs."""
+    `zookeeper_login`: (env dict, (volume, mount) pairs) of the ZooKeeper login when ZooKeeper enforces ACLs.
+    `ca_certificate`: with msa:kafka.tls, the CA the readiness probe trusts (beside its client.properties)."""
     ns = names.namespace
-    broker = kafka_user_secret(KAFKA_BROKER_USER, seed, ns, "kafka", opts)
+    trust = truststore_file_properties(PROBE_CONFIG_DIR) if ca_certificate else {}
+    broker = kafka_user_secret(KAFKA_BROKER_USER, seed, ns, "kafka", opts, security_protocol=scram_protocol(bool(ca_certificate)),
+                               trust=trust, ca_certificate=ca_certificate)
     name = SCRAM_USERS_JOB
     secret = users_secret(name, ns, seed, users, opts)
     zk_env, zk_volumes = zookeeper_login
@@ -109,7 +114,7 @@ def broker_scram(users: list[str], names: KafkaNames, phase: str, seed: pulumi.I
         name, ns, "kafka-admin", image.ref, scram_users_script(), {**scram_users_env(names, phase), **dict(zk_env)},
         kx.waiting_for(opts, (secret,)), timeout_seconds=300, volumes=(users_volume(secret), *zk_volumes), **job_options,
     )
-    env, volumes, mounts = broker_login(broker)
+    env, volumes, mounts = broker_login(broker, bool(ca_certificate))
     return BrokerScram(env, volumes, mounts, job, (broker, job))
 
 
@@ -119,7 +124,7 @@ def scram_secret_env_names() -> tuple[str, ...]:
 
 
 def maybe_broker_scram(users: list[str], names: KafkaNames, phase: str, seed: Optional[pulumi.Input[str]], image: kx.PodImage, job_options: dict,
-                       opts: pulumi.ResourceOptions, zookeeper_login: tuple = ((), ())) -> Optional[BrokerScram]:
+                       opts: pulumi.ResourceOptions, zookeeper_login: tuple = ((), ()), ca_certificate: str = "") -> Optional[BrokerScram]:
     """`broker_scram` for an authenticated cluster (names.sasl), None for an open one."""
     if not names.sasl:
         return None
@@ -127,4 +132,4 @@ def maybe_broker_scram(users: list[str], names: KafkaNames, phase: str, seed: Op
         raise ValueError("SCRAM without msa:kafkaAuthSecret (config.check_secrets_present stops this earlier)")
     if KAFKA_BROKER_USER not in users:
         raise ValueError(f"the SCRAM users {users} lack the brokers' own ({KAFKA_BROKER_USER}): scram.scram_users lists it")
-    return broker_scram(users, names, phase, seed, image, job_options, opts, zookeeper_login)
+    return broker_scram(users, names, phase, seed, image, job_options, opts, zookeeper_login, ca_certificate)

@@ -11,6 +11,7 @@ from ..config import Kafka as KafkaConfig
 from ..config.kafka_properties import broker_properties, is_confluent_server
 from ..names import KafkaNames
 from .broker_auth import broker_phase, listener_env
+from .tls_settings import broker_tls_env
 
 
 def kafka_env_name(prop: str) -> str:
@@ -30,7 +31,9 @@ def kafka_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
         "KAFKA_ZOOKEEPER_CONNECT": names.zookeeper_members_connect(cfg.zookeeper_replicas),
         # PLAINTEXT, or SCRAM for clients and peers (broker_auth.py). $(POD_NAME) in the advertised
         # listeners is expanded by the kubelet from the env var declared before them.
-        **listener_env(broker_phase(names.sasl, cfg.transition), names),
+        **listener_env(broker_phase(names.sasl, cfg.transition), names, tls=cfg.tls),
+        # msa:kafka.tls: the SCRAM listener's PEM keystore and truststore, files of the kafka-tls Secret (tls.py).
+        **(broker_tls_env() if cfg.tls else {}),
         # A sub-folder: a fresh volume's lost+found would otherwise make the broker refuse the dir.
         "KAFKA_LOG_DIRS": "/var/lib/kafka/data/logs",
         "KAFKA_HEAP_OPTS": f"-Xms{cfg.heap} -Xmx{cfg.heap}",

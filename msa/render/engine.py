@@ -7,6 +7,7 @@ the name pulumi-kubernetes would give them (`autoname`), made reproducible from 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -22,6 +23,8 @@ from pulumi.runtime import rpc
 
 from ..config import PROJECT, SECRET_KEYS
 from ..config.stackfile import read_stack_config
+from ..config.tls_ca import make_ca
+from ..kafka.tls_certificate import BrokerCertificate, BrokerCertificateProvider
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_PLACEHOLDER = "[secret]"
@@ -93,6 +96,17 @@ def plain(value: Any) -> Any:
     return value
 
 
+def unsecret(value: Any) -> Any:
+    """Wire-format inputs with the secret wrappers taken off (what a provider receives)."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) is not None and "value" in value:
+            return unsecret(value["value"])
+        return {k: unsecret(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unsecret(v) for v in value]
+    return value
+
+
 def redact(value: Any) -> Any:
     """A secret keeps its shape (so the object still validates) but no value survives."""
     if isinstance(value, dict):
@@ -112,7 +126,16 @@ def load_stack_config(project_dir: Path, stack: str) -> tuple[dict[str, str], li
         if key not in config:
             config[key] = SECRET_PLACEHOLDER
             secret_keys.append(key)
+    # The CA's text is checked before anything renders (a placeholder is no CA): a throwaway CA stands in.
+    # Only the CA certificate's text shows in the render (the clients' truststore), never a key.
+    if config.get(f"{PROJECT}:kafkaTlsCa") == SECRET_PLACEHOLDER:
+        config[f"{PROJECT}:kafkaTlsCa"] = render_only_ca()
     return config, secret_keys
+
+
+@functools.cache
+def render_only_ca() -> str:
+    return make_ca("msa render-only CA (the stack's msa:kafkaTlsCa is encrypted)")
 
 
 # --- the mock engine ---------------------------------------------------------------------------------
@@ -145,6 +168,9 @@ class RecordingMocks(pulumi_mocks.Mocks):
             state["repoDigest"] = f"{repo}@{PLACEHOLDER_DIGEST}"
         if args.typ == "command:local:Command":
             state["stdout"] = PLACEHOLDER_DIGEST
+        if args.typ == f"pulumi-python:{BrokerCertificate._resource_type_name}":
+            # What the dynamic provider's create returns under `pulumi up`: a key and a certificate from the CA.
+            state.update(BrokerCertificateProvider().create(unsecret(dict(args.inputs))).outs)
         return (f"{args.name}-id" if args.custom else None, state)
 
     def call(self, args):

@@ -21,6 +21,7 @@ from typing import Any
 from ..config import Route, Service, Spring, StackConfig
 from ..kafka.client_auth import security_protocol
 from ..kafka.credentials import SCRAM_MECHANISM
+from ..kafka.tls_settings import truststore_inline_properties
 
 CONFIG_REPO_MOUNT = "/config-repo"
 # Variables the kubelet expands inside SPRING_APPLICATION_JSON ($(NAME) syntax); declared before it.
@@ -35,12 +36,13 @@ class Directory:
     config_uri: str             # Spring Cloud Config server
     kafka_bootstrap: str        # host:port
     service_domain: str         # "<namespace>.svc.<cluster domain>"
+    kafka_ca: str = ""          # msa:kafka.tls: the CA certificate (public) the Kafka clients trust
 
     def fqdn(self, service: str) -> str:
         return f"{service}.{self.service_domain}"
 
 
-def directory_for(cfg: StackConfig, kafka_bootstrap: str) -> Directory:
+def directory_for(cfg: StackConfig, kafka_bootstrap: str, kafka_ca: str = "") -> Directory:
     domain = f"{cfg.namespace}.svc.{cfg.cluster.cluster_domain}"
     (discovery,) = cfg.by_role("discovery")
     (config,) = cfg.by_role("config")
@@ -49,6 +51,7 @@ def directory_for(cfg: StackConfig, kafka_bootstrap: str) -> Directory:
         config_uri=f"http://{config}.{domain}:{cfg.services[config].port}",
         kafka_bootstrap=kafka_bootstrap,
         service_domain=domain,
+        kafka_ca=kafka_ca if cfg.kafka.tls else "",
     )
 
 
@@ -172,19 +175,20 @@ def spring_settings(name: str, svc: Service, cfg: StackConfig, cluster_ip: str, 
         if svc.kafka_transactional:
             # Unique per pod, or two replicas fence each other's transactions (spring-kafka docs).
             spring["kafka"]["producer"] = {"transaction-id-prefix": f"{name}-$({POD_NAME})-"}
-        spring["kafka"].update(kafka_login(cfg))
+        spring["kafka"].update(kafka_login(cfg, directory.kafka_ca))
     return settings
 
 
-def kafka_login(cfg: StackConfig) -> dict[str, Any]:
+def kafka_login(cfg: StackConfig, ca_certificate: str = "") -> dict[str, Any]:
     """`spring.kafka.*` for msa:kafka.authentication: sasl, without the secret part. The JAAS line (user
     and password) comes from the pod's env, bound from its Secret (client_auth.SPRING_JAAS_ENV): Boot merges
     `spring.kafka.properties` from every property source, and no key here may shadow it (SPRING_APPLICATION_JSON
-    outranks OS environment variables)."""
+    outranks OS environment variables). With msa:kafka.tls the CA certificate (public) is the truststore, inline."""
     protocol = security_protocol(cfg.kafka)
     if not protocol:
         return {}
-    return {"security": {"protocol": protocol}, "properties": {"sasl.mechanism": SCRAM_MECHANISM}}
+    trust = truststore_inline_properties(ca_certificate) if cfg.kafka.tls else {}
+    return {"security": {"protocol": protocol}, "properties": {"sasl.mechanism": SCRAM_MECHANISM, **trust}}
 
 
 def spring_application_json(settings: dict[str, Any]) -> str:

@@ -78,7 +78,7 @@ def test_render_refuses_an_undecryptable_value_and_names_the_key(tmp_path):
 def test_a_fresh_clone_renders_its_unset_secrets_as_placeholders():
     config, secret_keys = render.load_stack_config(fixture_project(), "dev")
     assert config["msa:harborPassword"] == config["msa:sshPrivateKey"] == config["msa:kafkaUiPassword"] == render.SECRET_PLACEHOLDER
-    assert sorted(secret_keys) == ["msa:harborPassword", "msa:kafkaAuthSecret", "msa:kafkaUiPassword", "msa:sshPrivateKey"]
+    assert sorted(secret_keys) == ["msa:harborPassword", "msa:kafkaAuthSecret", "msa:kafkaTlsCa", "msa:kafkaUiPassword", "msa:sshPrivateKey"]
 
 
 def test_missing_kafka_auth_secret_names_the_command_that_generates_it():

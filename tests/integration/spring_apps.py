@@ -129,7 +129,7 @@ class LoopbackStack:
         return "\n".join(lines) + "\n"
 
 
-def render_loopback_stack(stack: str = "dev", edit: Optional[Callable[[dict], None]] = None) -> LoopbackStack:
+def render_loopback_stack(stack: str = "dev", edit: Optional[Callable[[dict], None]] = None, secrets: Optional[dict] = None) -> LoopbackStack:
     """Render `stack` (after `edit`) with LOOPBACK_CIDR and a free port for every Spring service.
 
     Rendered twice: the first pass tells the ClusterIPs (they depend on the names only), the second
@@ -139,7 +139,7 @@ def render_loopback_stack(stack: str = "dev", edit: Optional[Callable[[dict], No
             edit(values)
         _loopback_values(values, {})
 
-    probe = run_stack(stack, open_kafka_then(first))
+    probe = run_stack(stack, open_kafka_then(first), secrets)
     cluster_ips = dict(probe.exports["clusterIPs"])
     values_services = {o["metadata"]["name"] for o in objects(probe, "Deployment")}
     ports = {name: free_port(cluster_ips[name]) for name in values_services}
@@ -149,7 +149,7 @@ def render_loopback_stack(stack: str = "dev", edit: Optional[Callable[[dict], No
             edit(values)
         _loopback_values(values, ports)
 
-    rendered = run_stack(stack, open_kafka_then(second))
+    rendered = run_stack(stack, open_kafka_then(second), secrets)
     assert dict(rendered.exports["clusterIPs"]) == cluster_ips, "ClusterIPs moved between the two passes"
     return LoopbackStack(rendered, cluster_ips, ports, rendered.exports["namespace"])
 

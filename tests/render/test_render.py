@@ -72,7 +72,7 @@ def test_render_writes_every_object_the_program_registers(tmp_path, dev):
 def test_secure_values_become_placeholders():
     config, secret_keys = render.load_stack_config(fixture_project(), "dev")
     assert config["msa:harborPassword"] == render.SECRET_PLACEHOLDER
-    assert sorted(secret_keys) == ["msa:harborPassword", "msa:kafkaAuthSecret", "msa:kafkaUiPassword", "msa:sshPrivateKey"]
+    assert sorted(secret_keys) == ["msa:harborPassword", "msa:kafkaAuthSecret", "msa:kafkaTlsCa", "msa:kafkaUiPassword", "msa:sshPrivateKey"]
 
 
 def _everything_rendered(result) -> str:

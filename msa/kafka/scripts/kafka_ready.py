@@ -10,7 +10,10 @@
 # asked of each voter in KAFKA_CONTROLLER_QUORUM_VOTERS: only the leader answers it).
 # Arguments: [PORT [CLIENT_PROPERTIES]] (default 9092, or KAFKA_READY_PORT). With a client.properties
 # (a listener that authenticates) the probe logs in first with SCRAM-SHA-512 as its user (RFC 5802, over
-# Kafka's SaslHandshake v1 + SaslAuthenticate v0). A controller listener that authenticates (KRaft with
+# Kafka's SaslHandshake v1 + SaslAuthenticate v0). When that client.properties says SASL_SSL (msa:kafka.tls)
+# the probe speaks TLS first, trusting only the CA file it names (ssl.truststore.location) and checking the
+# broker's certificate against the name the broker advertises on that port (KAFKA_ADVERTISED_LISTENERS).
+# A controller listener that authenticates (KRaft with
 # msa:kafka.authentication: sasl) gets a SASL/PLAIN login as the user of the pod's own JAAS line
 # (KAFKA_LISTENER_NAME_CONTROLLER_PLAIN_SASL_JAAS_CONFIG) before DescribeQuorum.
 import base64
@@ -19,6 +22,7 @@ import hmac
 import os
 import re
 import socket
+import ssl
 import struct
 import sys
 
@@ -46,6 +50,24 @@ def credentials(path):
     if not user or not password:
         raise ValueError("no username/password in the sasl.jaas.config of %s" % path)
     return user.group(1), password.group(1)
+
+
+def tls_context(path):
+    """An ssl context trusting the client.properties' CA file when it says SASL_SSL, else None."""
+    with open(path) as f:
+        props = dict(line.strip().split("=", 1) for line in f if "=" in line and not line.lstrip().startswith("#"))
+    if props.get("security.protocol") != "SASL_SSL":
+        return None
+    return ssl.create_default_context(cafile=props["ssl.truststore.location"])
+
+
+def advertised_host(port, default="127.0.0.1"):
+    """The host name this broker advertises for `port` (what its certificate names), else `default`."""
+    for listener in os.environ.get("KAFKA_ADVERTISED_LISTENERS", "").split(","):
+        match = re.match(r"^[^:]+://(.+):(\d+)$", listener.strip())
+        if match and int(match.group(2)) == port:
+            return match.group(1)
+    return default
 
 
 def _hmac(key, text):
@@ -108,8 +130,9 @@ def _authenticate(s, correlation, token):
     return answer[pos + 4:pos + 4 + length]
 
 
-def metadata(host, port, timeout=4.0, login=None):
-    with socket.create_connection((host, port), timeout=timeout) as s:
+def metadata(host, port, timeout=4.0, login=None, tls=None):
+    with socket.create_connection((host, port), timeout=timeout) as raw:
+        s = tls.wrap_socket(raw, server_hostname=advertised_host(port, host)) if tls else raw
         s.settimeout(timeout)
         if login:
             scram_login(s, *login)
@@ -286,7 +309,8 @@ def broker_ready(broker):
     login = None
     try:
         login = credentials(sys.argv[2]) if len(sys.argv) > 2 else None
-        brokers, partitions = parse(metadata("127.0.0.1", port, login=login))
+        tls = tls_context(sys.argv[2]) if len(sys.argv) > 2 else None
+        brokers, partitions = parse(metadata("127.0.0.1", port, login=login, tls=tls))
     except LoginRefused as error:
         print("Kafka refused the probe's login as %s: %s" % (login[0], error))
         return 1
