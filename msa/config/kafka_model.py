@@ -103,8 +103,8 @@ class Kafka(StrictModel):
     """`kraft` with dedicated controllers: controller container requests/limits."""
     ui: KafkaUi = KafkaUi()
     """kafbat kafka-ui."""
-    authentication: Literal["sasl", "none"] = "none"
-    """`sasl`: clients log in to Kafka with SCRAM-SHA-512 and the brokers to ZooKeeper with SASL DIGEST-MD5 (Kafka's znodes get ACLs); `none`: Kafka's listener is open. Passwords derive from the secret msa:kafkaAuthSecret."""
+    authentication: Literal["sasl", "none"] = "sasl"
+    """`sasl`: clients log in to Kafka with SCRAM-SHA-512 and the brokers to ZooKeeper with SASL DIGEST-MD5 (Kafka's znodes get ACLs), in KRaft the controller listener with SASL/PLAIN; `none`: Kafka's listeners are open. Passwords derive from the secret msa:kafkaAuthSecret. A KRaft cluster keeps what it started with ([Security](security.md))."""
     transition: Optional[Literal["scram-added", "inter-broker-scram"]] = None
     """Only while a running open cluster moves to `authentication: sasl`, one `pulumi up` per step: `scram-added` (brokers get the SCRAM listener next to PLAINTEXT, then the clients switch), `inter-broker-scram` (brokers talk SCRAM to each other), then remove the key (PLAINTEXT closes). A new cluster needs none of it (docs/security.md)."""
     tls: bool = False

@@ -614,16 +614,16 @@ def start_job_script(job: Mapping, tools: ToolBox, substitute: Mapping[str, str]
 
 def rendered_workload(stack: str, workload: str, edit=None) -> dict:
     """A StatefulSet as the stack renders it (mock runtime)."""
-    from conftest import by_name, run_stack
+    from conftest import by_name, open_kafka_then, run_stack
 
-    return by_name(run_stack(stack, edit), "StatefulSet", workload)
+    return by_name(run_stack(stack, open_kafka_then(edit)), "StatefulSet", workload)
 
 
 def rendered_pod_env(stack: str, workload: str, edit=None) -> dict[str, str]:
     """The literal env of a StatefulSet's container as the stack renders it (mock runtime)."""
-    from conftest import by_name, env_of, run_stack
+    from conftest import by_name, env_of, open_kafka_then, run_stack
 
-    env = env_of(by_name(run_stack(stack, edit), "StatefulSet", workload))
+    env = env_of(by_name(run_stack(stack, open_kafka_then(edit)), "StatefulSet", workload))
     return {k: v for k, v in env.items() if isinstance(v, str)}
 
 

@@ -250,13 +250,13 @@ def _container(sts: Mapping, secrets=None) -> tuple[str, dict[str, str], list[st
 
 def kraft_stack(stack: str = "dev", edit=None) -> tuple[dict, Optional[dict]]:
     """The broker and (dedicated) controller StatefulSets of `stack` rendered with mode: kraft."""
-    from conftest import run_stack
+    from conftest import open_kafka_then, run_stack
 
     def kraft(values):
         values["msa:kafka"]["mode"] = "kraft"
         if edit:
             edit(values)
-    result = run_stack(stack, kraft)
+    result = run_stack(stack, open_kafka_then(kraft))
     workloads = {o["metadata"]["name"]: o for o in result.kubernetes_objects() if o["kind"] == "StatefulSet"}
     return workloads["kafka"], workloads.get("kafka-controller")
 
