@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Mapping, Optional
 
 from integration.harness import free_port
+from integration.jvm_archive import archived_lib
 from integration.kafka_cluster import (
     KAFKA_TEMPLATE_EXCLUDED, LIB, SERVER_HEAP, START_TIMEOUT, TOOL_HEAP, TOOL_JVM, Server, ToolBox, env_to_props,
     rendered_workload, wait_until, write_properties,
@@ -38,6 +39,7 @@ KRAFT_TOOLS = {
 
 def add_kraft_tools(tools: ToolBox, lib: Path = LIB) -> ToolBox:
     """The cp-named KRaft tools next to the ToolBox's others (same wrapper as kafka_cluster.ToolBox)."""
+    lib = archived_lib(lib)
     for tool, main in KRAFT_TOOLS.items():
         script = tools.bin / tool
         script.write_text(textwrap.dedent(f"""\
