@@ -54,6 +54,7 @@ KAFKA_CONTROLLER_USER = "controller"
 KAFKA_CONTROLLER_MECHANISM = "PLAIN"
 KAFKA_CONTROLLER_LOGIN_SECRET = "kafka-controller-login"  # its JAAS line: kafka-controller-login-<hash>
 KAFKA_USER_SECRET_PREFIX = "kafka-user-"  # content-named Secret per consumer: kafka-user-<user>-<hash>
+KAFKA_SCRAM_USERS = "kafka-scram-users"   # the Job that writes every SCRAM user, and its users Secret
 ZOOKEEPER_AUTH_SECRET = "zookeeper-auth"          # ZooKeeper's super user and SASL users: zookeeper-auth-<hash>
 ZOOKEEPER_LOGIN_SECRET = "kafka-zookeeper-login"  # the brokers' JAAS login to ZooKeeper: kafka-zookeeper-login-<hash>
 
@@ -156,4 +157,5 @@ def reserved_names() -> tuple[str, ...]:
     (its Deployment would select the brokers' pods) or names."""
     kafka = {f.name: f.default for f in dataclasses.fields(KafkaNames) if isinstance(f.default, str)}
     return tuple(sorted({*kafka.values(), kafka["ui"] + UI_AUTH_SUFFIX, PULL_SECRET, CONFIG_REPO_MAP, VERIFY_JOB, DEFAULT_DENY,
-                         ZOOKEEPER_AUTH_SECRET, ZOOKEEPER_LOGIN_SECRET, KAFKA_CONTROLLER_LOGIN_SECRET}))
+                         ZOOKEEPER_AUTH_SECRET, ZOOKEEPER_LOGIN_SECRET, KAFKA_CONTROLLER_LOGIN_SECRET, KAFKA_SCRAM_USERS,
+                         *(KAFKA_USER_SECRET_PREFIX + user for user in (KAFKA_BROKER_USER, KAFKA_ADMIN_USER, KAFKA_UI_USER))}))

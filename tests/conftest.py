@@ -146,3 +146,28 @@ def dev() -> render.RenderedStack:
 @pytest.fixture(scope="session")
 def prod() -> render.RenderedStack:
     return run_stack("prod")
+
+
+def open_kafka(values: dict) -> None:
+    """An edit for run_stack: Kafka without authentication (the stacks say sasl): what an open cluster renders."""
+    values.setdefault("msa:kafka", {})["authentication"] = "none"
+
+
+def open_kafka_then(edit: Optional[Callable[[dict], None]] = None) -> Callable[[dict], None]:
+    """`open_kafka`, then `edit` (which may say authentication: sasl again): the real-server harness's
+    clusters run open unless a test asks for authentication (tests/integration/*auth*)."""
+    def values(v: dict) -> None:
+        open_kafka(v)
+        if edit:
+            edit(v)
+    return values
+
+
+@pytest.fixture(scope="session")
+def dev_open() -> render.RenderedStack:
+    return run_stack("dev", open_kafka)
+
+
+@pytest.fixture(scope="session")
+def prod_open() -> render.RenderedStack:
+    return run_stack("prod", open_kafka)

@@ -103,8 +103,8 @@ class Kafka(StrictModel):
     """`kraft` with dedicated controllers: controller container requests/limits."""
     ui: KafkaUi = KafkaUi()
     """kafbat kafka-ui."""
-    authentication: Literal["sasl", "none"] = "none"
-    """`sasl`: clients log in to Kafka with SCRAM-SHA-512 and the brokers to ZooKeeper with SASL DIGEST-MD5 (Kafka's znodes get ACLs); `none`: Kafka's listener is open. Passwords derive from the secret msa:kafkaAuthSecret."""
+    authentication: Literal["sasl", "none"] = "sasl"
+    """`sasl`: clients log in to Kafka with SCRAM-SHA-512 and the brokers to ZooKeeper with SASL DIGEST-MD5 (Kafka's znodes get ACLs), in KRaft the controller listener with SASL/PLAIN; `none`: Kafka's listeners are open. Passwords derive from the secret msa:kafkaAuthSecret. A running open ZooKeeper-mode cluster moves to `sasl` in one `pulumi up`; a KRaft cluster keeps what it started with ([Security](security.md))."""
     tls: bool = False
     """`true`: the SCRAM listener speaks TLS (SASL_SSL), clients and brokers alike, with a broker certificate the stack issues from the CA in the secret msa:kafkaTlsCa; needs `authentication: sasl` (KRaft's controller listener stays SASL_PLAINTEXT). Fixed once the cluster runs ([Security](security.md))."""
     allow_tls_change: bool = False

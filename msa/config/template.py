@@ -5,7 +5,8 @@ template's own stack is left out, because it would be wrong or unusable for a ne
 - every `secure:` value and the encryption lines (`encryptionsalt`, `secretsprovider`, `encryptedkey`):
   ciphertext of another stack's key, which the new stack cannot decrypt;
 - ZooKeeper mode: a new stack has no cluster to migrate, so it runs KRaft (`msa:kafka.mode: kraft`)
-  without the template's ZooKeeper keys;
+  without the template's ZooKeeper keys, authenticated (`msa:kafka.authentication: sasl`, written out: a
+  KRaft cluster cannot start authenticating later);
 - every `clusterIP` pin: an address of the template's cluster. Without a pin a Service's address is
   derived from its name inside the new `serviceCidr` (README "Addresses").
 """
@@ -47,6 +48,10 @@ def new_stack_document(template: dict, service_cidr: Optional[str] = None, conte
         if kafka.get("mode") != "kraft":
             notes.append("msa:kafka.mode: kraft (a new cluster; the template's ZooKeeper settings left out)")
         kafka["mode"] = "kraft"
+        # ...and authenticates from its first start: a KRaft cluster cannot start to later (docs/security.md).
+        if kafka.get("authentication", "sasl") != "sasl":
+            notes.append("msa:kafka.authentication: sasl (a new KRaft cluster authenticates from its first start)")
+        kafka["authentication"] = "sasl"
         for key in ZOOKEEPER_KEYS:
             kafka.pop(key, None)
     if service_cidr is not None:

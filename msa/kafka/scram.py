@@ -22,13 +22,13 @@ import pulumi_kubernetes as k8s
 
 from .. import k8s as kx
 from ..config import StackConfig
-from ..names import KAFKA_BROKER_USER, KafkaNames
+from ..names import KAFKA_BROKER_USER, KAFKA_SCRAM_USERS, KafkaNames
 from .broker_auth import BROKER_JAAS_ENV, scram_protocol
 from .client_auth import kafka_client_users
 from .credentials import derived_password, kafka_user_secret
 from .tls_settings import CLIENT_CA_KEY, truststore_file_properties
 
-SCRAM_USERS_JOB = "kafka-scram-users"
+SCRAM_USERS_JOB = KAFKA_SCRAM_USERS
 USERS_DIR = "/etc/msa/kafka-scram-users"
 # The broker user's client.properties, for the readiness probe's own SCRAM login.
 PROBE_CONFIG_DIR = "/etc/kafka-client"

@@ -300,4 +300,6 @@ def test_every_name_the_stack_gives_its_own_objects_is_reserved(dev):
     own = {o["metadata"]["name"] for o in objects(dev) if o["kind"] not in ("Namespace", "PersistentVolumeClaim")} - services
     # Immutable ConfigMaps and Secrets carry a content hash after their reserved name.
     bases = {re.sub(r"-[0-9a-f]{8}$", "", name) for name in own}
+    # A Kafka client's own user Secret is named after the service (kafka-user-<service>): no other service's name.
+    bases -= {"kafka-user-" + name for name in services}
     assert bases <= set(reserved_names()), f"add to names.reserved_names(): {sorted(bases - set(reserved_names()))}"

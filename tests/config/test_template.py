@@ -61,3 +61,12 @@ def test_a_new_stack_from_a_zookeeper_template_runs_kraft():
     kafka = doc["config"]["msa:kafka"]
     assert kafka["mode"] == "kraft" and "zookeeperReplicas" not in kafka and kafka["brokers"] == 3
     assert "msa:kafka.mode: kraft (a new cluster; the template's ZooKeeper settings left out)" in notes
+    assert kafka["authentication"] == "sasl"
+
+
+def test_a_new_stack_from_an_open_template_authenticates():
+    template = {"config": stack_values("dev")}
+    template["config"]["msa:kafka"]["authentication"] = "none"
+    doc, notes = new_stack_document(template)
+    assert doc["config"]["msa:kafka"]["authentication"] == "sasl"
+    assert "msa:kafka.authentication: sasl (a new KRaft cluster authenticates from its first start)" in notes

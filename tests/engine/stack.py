@@ -45,6 +45,8 @@ CANARIES = {
     "msa:harborPassword": "Canary-Harbor-7f3a9c1e",
     "msa:kafkaUiPassword": "Canary-KafkaUi-5e81b2d4",
     "msa:kafkaAuthSecret": "Canary-KafkaAuth-3b6f0a97",
+    # Read only with msa:kafka.tls: true (test_engine_tls.py sets a real CA); set everywhere like the others.
+    "msa:kafkaTlsCa": "Canary-KafkaTlsCa-9c4e21d7",
 }
 
 

@@ -35,6 +35,7 @@ from typing import Mapping, Optional
 import pytest
 
 from integration.harness import REPO, free_port, skip_or_fail, wait_for
+from integration.jvm_archive import archive_flags, archived_lib
 
 LIB = REPO / "tests" / "jvm" / "kafka" / "target" / "lib"
 # Small heaps: several servers and tool JVMs share a 2-core test machine with other test runs.
@@ -42,8 +43,9 @@ SERVER_HEAP = "-Xms64m -Xmx256m"
 TOOL_HEAP = "-Xms32m -Xmx192m"
 # The C1 compiler only and the serial collector: a tool JVM lives seconds, a test server a minute or two, too
 # short for C2's compile work (a third of a test's CPU) to pay off; none of them is measured for throughput.
-TOOL_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto"
-SERVER_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+# Plus the class-data sharing archive built once before the tests, when there is one (jvm_archive.py).
+TOOL_JVM = f"-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto {archive_flags()}".rstrip()
+SERVER_JVM = f"-XX:TieredStopAtLevel=1 -XX:+UseSerialGC {archive_flags()}".rstrip()
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 45.0
 
@@ -175,8 +177,8 @@ TOOLS = {
 }
 
 
-# A cp-named wrapper. (Class-data sharing archives recorded by the first run of each wrapper cut a tool JVM's
-# CPU by 40%, but a recording kafka-configs once hung at exit past its 120 s bound on a loaded machine: left out.)
+# A cp-named wrapper. (Its JVM maps the archive built before the tests, never one recorded by a test's own run:
+# a recording kafka-configs once hung at exit past its 120 s bound on a loaded machine.)
 WRAPPER = """\
 #!/usr/bin/env bash
 # test stand-in for cp's @TOOL@: same arguments, same main class
@@ -188,6 +190,7 @@ class ToolBox:
     """A bin folder of cp-kafka-named wrappers; `env()` puts it first on PATH."""
 
     def __init__(self, root: Path, lib: Path = LIB):
+        lib = archived_lib(lib)    # the archive's copy of the jars when the JVMs map an archive
         self.bin = root / "bin"
         self.bin.mkdir(parents=True, exist_ok=True)
         self.log4j = root / "log4j.properties"
@@ -611,18 +614,18 @@ def start_job_script(job: Mapping, tools: ToolBox, substitute: Mapping[str, str]
 
 def rendered_workload(stack: str, workload: str, edit=None) -> dict:
     """A StatefulSet as the stack renders it (mock runtime)."""
-    from conftest import by_name, run_stack
+    from conftest import by_name, open_kafka_then, run_stack
 
-    return by_name(run_stack(stack, edit), "StatefulSet", workload)
+    return by_name(run_stack(stack, open_kafka_then(edit)), "StatefulSet", workload)
 
 
 def rendered_pod_env(stack: str, workload: str, edit=None) -> dict[str, str]:
     """The literal env of a StatefulSet's container as the stack renders it (mock runtime); with
     authentication plus what the start command exports for a new cluster's phase (scram-only)."""
-    from conftest import by_name, env_of, run_stack
+    from conftest import by_name, env_of, open_kafka_then, run_stack
     from msa.kafka.broker_auth import phase_env
 
-    env = {k: v for k, v in env_of(by_name(run_stack(stack, edit), "StatefulSet", workload)).items() if isinstance(v, str)}
+    env = {k: v for k, v in env_of(by_name(run_stack(stack, open_kafka_then(edit)), "StatefulSet", workload)).items() if isinstance(v, str)}
     return {**env, **phase_env(env, None)} if any(k.startswith("MSA_AUTH_") for k in env) else env
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Mapping, Optional
 
 from integration.harness import free_port
+from integration.jvm_archive import archived_lib
 from integration.kafka_cluster import (
     KAFKA_TEMPLATE_EXCLUDED, LIB, SERVER_HEAP, START_TIMEOUT, TOOL_HEAP, TOOL_JVM, Server, ToolBox, env_to_props,
     rendered_workload, wait_until, write_properties,
@@ -38,6 +39,7 @@ KRAFT_TOOLS = {
 
 def add_kraft_tools(tools: ToolBox, lib: Path = LIB) -> ToolBox:
     """The cp-named KRaft tools next to the ToolBox's others (same wrapper as kafka_cluster.ToolBox)."""
+    lib = archived_lib(lib)
     for tool, main in KRAFT_TOOLS.items():
         script = tools.bin / tool
         script.write_text(textwrap.dedent(f"""\
@@ -248,13 +250,13 @@ def _container(sts: Mapping, secrets=None) -> tuple[str, dict[str, str], list[st
 
 def kraft_stack(stack: str = "dev", edit=None) -> tuple[dict, Optional[dict]]:
     """The broker and (dedicated) controller StatefulSets of `stack` rendered with mode: kraft."""
-    from conftest import run_stack
+    from conftest import open_kafka_then, run_stack
 
     def kraft(values):
         values["msa:kafka"]["mode"] = "kraft"
         if edit:
             edit(values)
-    result = run_stack(stack, kraft)
+    result = run_stack(stack, open_kafka_then(kraft))
     workloads = {o["metadata"]["name"]: o for o in result.kubernetes_objects() if o["kind"] == "StatefulSet"}
     return workloads["kafka"], workloads.get("kafka-controller")
 

@@ -36,7 +36,7 @@ from typing import Callable, Optional
 
 import pytest
 
-from conftest import env_of, objects, run_stack
+from conftest import env_of, objects, open_kafka_then, run_stack
 from integration.harness import skip_or_fail
 
 REPO = Path(__file__).resolve().parents[2]
@@ -139,7 +139,7 @@ def render_loopback_stack(stack: str = "dev", edit: Optional[Callable[[dict], No
             edit(values)
         _loopback_values(values, {})
 
-    probe = run_stack(stack, first, secrets)
+    probe = run_stack(stack, open_kafka_then(first), secrets)
     cluster_ips = dict(probe.exports["clusterIPs"])
     values_services = {o["metadata"]["name"] for o in objects(probe, "Deployment")}
     ports = {name: free_port(cluster_ips[name]) for name in values_services}
@@ -149,7 +149,7 @@ def render_loopback_stack(stack: str = "dev", edit: Optional[Callable[[dict], No
             edit(values)
         _loopback_values(values, ports)
 
-    rendered = run_stack(stack, second, secrets)
+    rendered = run_stack(stack, open_kafka_then(second), secrets)
     assert dict(rendered.exports["clusterIPs"]) == cluster_ips, "ClusterIPs moved between the two passes"
     return LoopbackStack(rendered, cluster_ips, ports, rendered.exports["namespace"])
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import by_name, run_stack
+from conftest import by_name, open_kafka_then, run_stack
 from integration.kafka_cluster import rendered_pod_env, run_job_script, start_job_script, wait_until
 from integration.kafka_load import ProductionLoad, assert_no_write_refused
 
@@ -25,7 +25,7 @@ POD_AWAY_SECONDS = 30
 def _stack(brokers: int):
     def edit(values):
         values["msa:kafka"]["brokers"] = brokers
-    result = run_stack("prod", edit)
+    result = run_stack("prod", open_kafka_then(edit))
     return by_name(result, "Job", "kafka-drain"), by_name(result, "Job", "kafka-rebalance"), rendered_pod_env("prod", "kafka", edit)
 
 

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from conftest import by_name, run_stack
+from conftest import by_name, open_kafka_then, run_stack
 from integration.kafka_cluster import rendered_pod_env, run_job_script, wait_until
 from integration.kafka_load import ProductionLoad, assert_no_write_refused
 
@@ -22,7 +22,7 @@ def _rendered(brokers: int, zookeepers: int = 1):
     def edit(values):
         values["msa:kafka"]["brokers"] = brokers
         values["msa:kafka"]["zookeeperReplicas"] = zookeepers
-    result = run_stack("prod", edit)
+    result = run_stack("prod", open_kafka_then(edit))
     env = rendered_pod_env("prod", "kafka", edit)
     return by_name(result, "Job", "kafka-drain"), by_name(result, "Job", "kafka-rebalance"), env
 

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from conftest import by_name, run_stack
+from conftest import by_name, open_kafka_then, run_stack
 from integration.kafka_cluster import run_job_script
 from integration.kraft_cluster import KraftCluster, kraft_stack
 from integration.test_verify import REPLICATION_ENV
@@ -24,7 +24,7 @@ def kraft_spec(stack: str, cluster: KraftCluster, edit=None, settle_seconds: int
         v["msa:verify"] = {"kafkaTimeoutSeconds": 20, "settleSeconds": settle_seconds}
         if edit:
             edit(v)
-    spec = json.loads(by_name(run_stack(stack, values), "ConfigMap", "verify")["data"]["spec.json"])
+    spec = json.loads(by_name(run_stack(stack, open_kafka_then(values)), "ConfigMap", "verify")["data"]["spec.json"])
     spec["kafka"]["bootstrap"] = cluster.bootstrap_servers
     return spec
 
@@ -93,7 +93,7 @@ def test_brokers_1_to_3_to_1_through_the_rendered_jobs(kraft, kafka_tools, tmp_p
         return edit
 
     def job(name, brokers, cluster):
-        rendered = by_name(run_stack("dev", lambda v: (v["msa:kafka"].update(mode="kraft"), combined(brokers)(v))), "Job", name)
+        rendered = by_name(run_stack("dev", open_kafka_then(lambda v: (v["msa:kafka"].update(mode="kraft"), combined(brokers)(v)))), "Job", name)
         done = run_job_script(rendered, kafka_tools,
                               {"BOOTSTRAP_SERVERS": cluster.bootstrap_servers, "FIRST_BROKER_HOST": "localhost"})
         assert done.returncode == 0, done.stdout + done.stderr

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from conftest import by_name, run_stack
+from conftest import by_name, open_kafka_then, run_stack
 from integration.verify_run import run_checker
 
 pytestmark = pytest.mark.integration
@@ -23,7 +23,7 @@ REPLICATION_ENV = (
 
 
 def rendered_spec(stack: str, edit=None) -> dict:
-    return json.loads(by_name(run_stack(stack, edit), "ConfigMap", "verify")["data"]["spec.json"])
+    return json.loads(by_name(run_stack(stack, open_kafka_then(edit)), "ConfigMap", "verify")["data"]["spec.json"])
 
 
 def short_timeouts(settle_seconds: int):

@@ -39,16 +39,16 @@ def test_each_client_has_its_own_user_secret(sasl_dev):
         assert set(secret["stringData"]) == {"username", "password", "sasl.jaas.config", "client.properties"}
 
 
-def test_an_open_cluster_renders_no_kafka_login(dev):
-    assert not [o for o in objects(dev, "Secret") if o["metadata"]["name"].startswith("kafka-user-")]
-    settings = json.loads(env_of(by_name(dev, "Deployment", "store-service"))["SPRING_APPLICATION_JSON"])
+def test_an_open_cluster_renders_no_kafka_login(dev_open):
+    assert not [o for o in objects(dev_open, "Secret") if o["metadata"]["name"].startswith("kafka-user-")]
+    settings = json.loads(env_of(by_name(dev_open, "Deployment", "store-service"))["SPRING_APPLICATION_JSON"])
     assert set(settings["spring"]["kafka"]) == {"bootstrap-servers", "producer"}
-    assert "SPRING_KAFKA_PROPERTIES_SASL_JAAS_CONFIG" not in env_of(by_name(dev, "Deployment", "store-service"))
-    assert not [k for k in env_of(by_name(dev, "Deployment", "kafka-ui")) if "SASL" in k or "SECURITY" in k]
-    assert "KAFKA_CLIENT_CONFIG" not in env_of(by_name(dev, "Job", "kafka-drain"))
-    assert json.loads(by_name(dev, "ConfigMap", "verify")["data"]["spec.json"])["kafka"]["clientConfig"] is None
+    assert "SPRING_KAFKA_PROPERTIES_SASL_JAAS_CONFIG" not in env_of(by_name(dev_open, "Deployment", "store-service"))
+    assert not [k for k in env_of(by_name(dev_open, "Deployment", "kafka-ui")) if "SASL" in k or "SECURITY" in k]
+    assert "KAFKA_CLIENT_CONFIG" not in env_of(by_name(dev_open, "Job", "kafka-drain"))
+    assert json.loads(by_name(dev_open, "ConfigMap", "verify")["data"]["spec.json"])["kafka"]["clientConfig"] is None
     # The brokers' readiness probe is the command of old: an open cluster does not roll for this change.
-    (container,) = by_name(dev, "StatefulSet", "kafka")["spec"]["template"]["spec"]["containers"]
+    (container,) = by_name(dev_open, "StatefulSet", "kafka")["spec"]["template"]["spec"]["containers"]
     assert len(container["readinessProbe"]["exec"]["command"]) == 4
 
 

@@ -59,7 +59,7 @@ def test_each_broker_advertises_its_own_pod_dns_name(dev):
     kafka = by_name(dev, "StatefulSet", "kafka")
     env = env_of(kafka)
     headless = kafka["spec"]["serviceName"]
-    assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://$(POD_NAME).{headless}.msa.svc.cluster.local:9092"
+    assert env["KAFKA_ADVERTISED_LISTENERS"] == f"SCRAM://$(POD_NAME).{headless}.msa.svc.cluster.local:9094"
     # $(POD_NAME) only expands when POD_NAME is declared earlier, from the pod's own name.
     names = [e["name"] for e in kafka["spec"]["template"]["spec"]["containers"][0]["env"]]
     assert names.index("POD_NAME") < names.index("KAFKA_ADVERTISED_LISTENERS")
@@ -151,7 +151,7 @@ def test_images_are_cp_7_9_and_overridable():
 
 def test_kafka_ui_points_at_bootstrap_on_its_node_port(dev):
     env = env_of(by_name(dev, "Deployment", "kafka-ui"))
-    assert env["KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS"] == "kafka-bootstrap.msa.svc.cluster.local:9092"
+    assert env["KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS"] == "kafka-bootstrap.msa.svc.cluster.local:9094"
     assert by_name(dev, "Deployment", "kafka-ui")["spec"]["template"]["spec"]["containers"][0]["image"].startswith("msa.harbor.com/mirror/kafka-ui@sha256:")
     service = by_name(dev, "Service", "kafka-ui")
     assert service["spec"]["type"] == "NodePort"
@@ -173,7 +173,7 @@ def test_broker_readiness_is_registered_and_in_sync_without_a_jvm(prod):
     probe = container["readinessProbe"]["exec"]["command"]
     assert probe[:3] == ["python3", "-S", "-c"]
     assert "struct.pack" in probe[3] and "java" not in probe[3]
-    assert container["startupProbe"]["tcpSocket"]["port"] == 9092
+    assert container["startupProbe"]["tcpSocket"]["port"] == 9094
 
 
 def test_readiness_parser_reads_a_metadata_v0_response():

@@ -76,10 +76,10 @@ def test_users_are_the_brokers_the_admin_kafka_ui_and_each_kafka_service(prod_sa
     assert all(derived_password(TEST_AUTH_SECRET, u) == data[u] for u in data)
 
 
-def test_an_open_cluster_has_no_scram_at_all(prod):
-    env = env_of(by_name(prod, "StatefulSet", "kafka"))
+def test_an_open_cluster_has_no_scram_at_all(prod_open):
+    env = env_of(by_name(prod_open, "StatefulSet", "kafka"))
     assert env["KAFKA_LISTENERS"] == "PLAINTEXT://0.0.0.0:9092" and BROKER_JAAS_ENV not in env
-    assert not [j for j in objects(prod, "Job") if j["metadata"]["name"] == "kafka-scram-users"]
+    assert not [j for j in objects(prod_open, "Job") if j["metadata"]["name"] == "kafka-scram-users"]
 
 
 def test_every_phase_sets_the_same_variables_so_the_final_spec_owns_them_all():

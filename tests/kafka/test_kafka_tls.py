@@ -174,3 +174,21 @@ def test_kraft_brokers_get_the_same_tls_listener_and_the_controllers_keep_theirs
     assert "tls" in [v["name"] for v in pod["volumes"]]
     (probe,) = [v for v in pod["volumes"] if v["name"] == "kafka-client"]
     assert [i["key"] for i in probe["secret"]["items"]] == ["client.properties", "ca.crt"]
+
+
+def test_the_pickled_provider_issues_in_a_fresh_process_as_pulumis_dynamic_provider_host_runs_it(tmp_path):
+    """`pulumi up` runs the provider from the state's pickle in `python -m pulumi.dynamic`, in the project
+    folder: it must load and issue with what that process has (the standard library, cryptography, pulumi)."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    from pulumi.dynamic.dynamic import serialize_provider
+
+    pickled = serialize_provider(tc.BrokerCertificateProvider())
+    props = json.dumps({tc.CA: CA, tc.DNS: ["kafka-0.kafka-headless.msa.svc.cluster.local"], tc.IPS: ["10.96.0.40"]})
+    script = ("import base64, json, sys, dill; provider = dill.loads(base64.b64decode(sys.argv[1])); "
+              "outs = provider.create(json.loads(sys.argv[2])).outs; print(json.dumps(sorted(outs)))")
+    done = subprocess.run([sys.executable, "-c", script, pickled, props], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == sorted([tc.CA, tc.DNS, tc.IPS, tc.KEY, tc.CERT, tc.NOT_AFTER])

@@ -31,7 +31,8 @@ def test_dev_in_kraft_is_one_kafka_pod_and_nothing_of_zookeeper(dev_kraft):
     env = env_of(kafka)
     assert env["MSA_CONTROLLERS"] == "1" and "KAFKA_ZOOKEEPER_CONNECT" not in env
     assert "CLUSTER_ID" in env                      # the kafka-cluster-id resource's output
-    assert {p["containerPort"] for p in kafka["spec"]["template"]["spec"]["containers"][0]["ports"]} == {9092, 9093}
+    # SCRAM for clients and peers, the controller listener; 9092 stays on the Services only (broker_auth.py).
+    assert {p["containerPort"] for p in kafka["spec"]["template"]["spec"]["containers"][0]["ports"]} == {9094, 9092, 9093}
     assert "zookeeper" not in dev_kraft.exports["clusterIPs"]
     (guard,) = [r for r in dev_kraft.resources if r.name == "kafka-cluster-id"]
     assert guard.urn in next(r for r in dev_kraft.resources if r.type == "kubernetes:apps/v1:StatefulSet").dependencies

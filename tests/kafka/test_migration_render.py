@@ -10,7 +10,8 @@ ZK_ID = "q0cT5H2rQ6yXmZr2u6wK8A"
 
 def _step(mode: str, step: str):
     def edit(values):
-        values["msa:kafka"].update(mode=mode, migration=step, combined=False, controllers=1, clusterId=ZK_ID)
+        values["msa:kafka"].update(mode=mode, migration=step, combined=False, controllers=1, clusterId=ZK_ID,
+                                   authentication="none")     # a migration runs open (config refuses sasl)
     return edit
 
 
@@ -54,7 +55,7 @@ def test_finalize_leaves_a_kraft_stack_without_zookeeper(steps):
     assert "zookeeper" not in _names(result, "StatefulSet") and "zookeeper" not in _names(result, "Service")
     assert "KAFKA_ZOOKEEPER_METADATA_MIGRATION_ENABLE" not in env_of(by_name(result, "StatefulSet", "kafka-controller"))
     assert _job_step(result, "kafka-migration-gate") == "kraft" and "kafka-migration-check" not in _names(result, "Job")
-    plain = run_stack("dev", lambda v: v["msa:kafka"].update(mode="kraft", combined=False, controllers=1, clusterId=ZK_ID))
+    plain = run_stack("dev", lambda v: v["msa:kafka"].update(mode="kraft", combined=False, controllers=1, clusterId=ZK_ID, authentication="none"))
     for name in ("kafka", "kafka-controller"):
         assert by_name(plain, "StatefulSet", name)["spec"] == by_name(result, "StatefulSet", name)["spec"]
 

@@ -97,10 +97,10 @@ def _sasl(values):
     values["msa:kafka"]["authentication"] = "sasl"
 
 
-def test_an_open_cluster_has_no_broker_login_and_no_migration(prod):
-    assert "KAFKA_OPTS" not in env_of(by_name(prod, "StatefulSet", "kafka"))
-    assert not [o for o in objects(prod, "Job") if o["metadata"]["name"] == "zookeeper-acl-migration"]
-    assert not [r for r in prod.of_type("kubernetes:core/v1:Secret") if r.name == "kafka-zookeeper-login"]
+def test_an_open_cluster_has_no_broker_login_and_no_migration(prod_open):
+    assert "KAFKA_OPTS" not in env_of(by_name(prod_open, "StatefulSet", "kafka"))
+    assert not [o for o in objects(prod_open, "Job") if o["metadata"]["name"] == "zookeeper-acl-migration"]
+    assert not [r for r in prod_open.of_type("kubernetes:core/v1:Secret") if r.name == "kafka-zookeeper-login"]
 
 
 def test_authenticated_brokers_log_in_to_zookeeper_from_their_secret_and_set_acls():

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from msa.spring.settings import config_retry_attempts, spring_application_json
-from conftest import by_name, env_of, run_stack
+from conftest import by_name, env_of, run_stack, stack_values
 
 SERVICES = ["discovery-service", "config-service", "apigateway-service", "user-service", "store-service"]
 
@@ -55,7 +55,7 @@ def test_every_service_of_the_stack_has_a_fixed_address_and_is_replaced_delete_f
 
 def test_store_service_talks_to_kafka_with_a_per_pod_transaction_prefix(dev):
     kafka = spring_json(dev, "store-service")["spring"]["kafka"]
-    assert kafka["bootstrap-servers"] == "kafka-bootstrap.msa.svc.cluster.local:9092"
+    assert kafka["bootstrap-servers"] == "kafka-bootstrap.msa.svc.cluster.local:9094"
     assert kafka["producer"]["transaction-id-prefix"] == "store-service-$(POD_NAME)-"
     env = by_name(dev, "Deployment", "store-service")["spec"]["template"]["spec"]["containers"][0]["env"]
     names = [e["name"] for e in env]
@@ -68,7 +68,8 @@ def test_plain_kafka_producers_get_no_transaction_prefix():
         values["msa:services"]["store-service"]["kafka"] = {"transactional": False}
 
     kafka = spring_json(run_stack("dev", edit), "store-service")["spring"]["kafka"]
-    assert kafka == {"bootstrap-servers": "kafka-bootstrap.msa.svc.cluster.local:9092"}
+    assert kafka == {"bootstrap-servers": "kafka-bootstrap.msa.svc.cluster.local:9094", "security": {"protocol": "SASL_PLAINTEXT"},
+                     "properties": {"sasl.mechanism": "SCRAM-SHA-512"}}
 
 
 def test_config_clients_import_the_config_service_and_retry_until_it_answers(dev):
@@ -203,5 +204,7 @@ def test_spring_pods_wait_only_for_what_they_need(dev):
         assert any("command:remote:Command" in d for d in deps), name  # the node trusts Harbor first
         assert any(d.endswith("::harbor-pull") for d in deps), name
         assert not any("SpringService" in d for d in deps), name  # no serial rollout of the services
-        assert sorted(d.rsplit("::", 1)[-1] for d in services[name].dependencies) == ["address-guard", "namespace"]  # the guard refuses a moved ClusterIP first
+        # The guard refuses a moved ClusterIP first; a Kafka client's objects wait for its SCRAM user too.
+        users = ["kafka-scram-users"] if stack_values("dev")["msa:services"][name].get("kafka") else []
+        assert sorted(d.rsplit("::", 1)[-1] for d in services[name].dependencies) == sorted(["address-guard", "namespace", *users]), name
     assert any(d.endswith("::config-repo") for d in deployments["config-service"].dependencies)
