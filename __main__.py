@@ -109,10 +109,9 @@ storage_guard = StorageGuard("storage-guard", storage_settings(cfg.kafka))
 # The KRaft cluster id, made once and kept in the state; it also refuses quorum changes a running
 # cluster cannot follow (leaving ZooKeeper without the migration, new voters) before anything changes.
 cluster_id = KafkaClusterId("kafka-cluster-id", quorum_settings(cfg.kafka), auth_fingerprint(cfg.kafka, secrets.kafka_auth_secret))
-# A running cluster moves to authentication one roll at a time and never back (kafka/auth_guard.py).
+# A running cluster moves to authentication (in one up: kafka/auth_roll.py) and never back (kafka/auth_guard.py).
 # After the cluster id's check: a KRaft cluster's own refusals (kafka/cluster_id.py) come alone, in one line.
-auth_guard = AuthenticationGuard("authentication-guard", broker_phase(kafka_names.sasl, cfg.kafka.transition),
-                                 pulumi.ResourceOptions(depends_on=[cluster_id]))
+auth_guard = AuthenticationGuard("authentication-guard", broker_phase(kafka_names.sasl), pulumi.ResourceOptions(depends_on=[cluster_id]))
 # TLS switches the one listener's protocol: fixed once the cluster runs (kafka/tls_guard.py).
 tls_guard = TlsGuard("tls-guard", cfg.kafka.tls, cfg.kafka.allow_tls_change)
 guards = (storage_guard, cluster_id, auth_guard, tls_guard)
@@ -176,6 +175,9 @@ for name, svc in cfg.services.items():
         pods_wait_for=pods_wait_for,
         kafka_secret=kafka_users.get(name) if svc.kafka else None,
     ), kx.waiting_for(in_namespace, kafka.clients_wait_for) if svc.kafka else in_namespace)
+# Every Kafka client is Ready on SCRAM: a running cluster moving to authentication closes PLAINTEXT now.
+kafka_clients = [s for name, s in spring_services.items() if cfg.services[name].kafka] + ([kafka_ui] if kafka_ui else [])
+auth_finished = kafka.finish_authentication(kafka_clients, kafka_opts)
 
 # Last: the proof that the system works, from inside the cluster. It waits for every workload and the
 # nodes, and runs again whenever anything that can change its result changes.
@@ -189,7 +191,7 @@ if cfg.verify.enabled:
         # A new digest of any image (a build, or a third-party copy) is a reason to verify again.
         inputs=verification_inputs(spec, cfg, config_repo, {**{n: image.ref for n, image in harbor_images.items()},
                                                             **{f"mirror:{p.name}": mirrored[r].ref for r, p in mirrors.items()}}),
-        waits_for=(*nodes, *quorum, kafka, *([migration_check] if migration_check else []), *([kafka_ui] if kafka_ui else []), *spring_services.values(), config_map),
+        waits_for=(*nodes, *quorum, kafka, *auth_finished, *([migration_check] if migration_check else []), *([kafka_ui] if kafka_ui else []), *spring_services.values(), config_map),
         admin_secret=kafka_users.get(KAFKA_ADMIN_USER),
     ), in_namespace)
 

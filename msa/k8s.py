@@ -275,28 +275,27 @@ def data_claim(name: str, storage_class: str, size: str) -> k8s.core.v1.Persiste
     )
 
 
+def _token(service_account: Optional[str]) -> dict:
+    """A pod's ServiceAccount and its mounted token, for the few pods that talk to the API server."""
+    return {"service_account_name": service_account, "automount_service_account_token": True} if service_account else {}
+
+
 def script_job(
-    name: str,
-    namespace: str,
-    component: str,
-    image: pulumi.Input[str],
-    script: str,
-    env_values: dict[str, str],
-    opts: pulumi.ResourceOptions,
-    timeout_seconds: int,
+    name: str, namespace: str, component: str, image: pulumi.Input[str], script: str, env_values: dict[str, str],
+    opts: pulumi.ResourceOptions, timeout_seconds: int,
     inputs_hash: Optional[str] = None,
     security_context: Optional[k8s.core.v1.PodSecurityContextArgs] = None,
     annotations: Optional[dict[str, str]] = None,
     pull_secrets: Optional[Sequence[k8s.core.v1.LocalObjectReferenceArgs]] = None,
-    volumes: Sequence[tuple[k8s.core.v1.VolumeArgs, k8s.core.v1.VolumeMountArgs]] = ()) -> k8s.batch.v1.Job:
+    volumes: Sequence[tuple[k8s.core.v1.VolumeArgs, k8s.core.v1.VolumeMountArgs]] = (), service_account: Optional[str] = None,
+) -> k8s.batch.v1.Job:
     """A Job that runs `script` once with bash in `image`; `pulumi up` waits for it and fails with it.
 
     Day-two pattern: everything that decides the Job's work is in its spec (the script text, the env,
     and `inputs_hash` for inputs too large for env), so Pulumi replaces the Job, and so runs it again,
-    exactly when one of them changes. A Job whose pod fails is not retried (backoffLimit 0): the
-    script's one-line reason is its termination message. `pulumi.com/replaceUnready` makes the next
-    `pulumi up` run a failed Job again instead of waiting on it. `volumes`: (volume, mount) besides /tmp.
-    """
+    exactly when one of them changes. A failed pod is not retried (backoffLimit 0): the script's one-line
+    reason is its termination message; `pulumi.com/replaceUnready`: the next `pulumi up` runs a failed Job
+    again. `volumes`: (volume, mount) besides /tmp. `service_account`: see `_token`."""
     pod_annotations = {"msa/inputs-sha256": inputs_hash} if inputs_hash else None
     return k8s.batch.v1.Job(
         name,
@@ -309,6 +308,7 @@ def script_job(
                 spec=pod_spec(
                     restart_policy="Never",
                     security_context=security_context,
+                    **_token(service_account),
                     image_pull_secrets=pull_secrets,
                     containers=[k8s.core.v1.ContainerArgs(
                         name=name,

@@ -152,10 +152,15 @@ class KafkaNames:
         return ",".join(f"{self.zookeeper_member_host(str(i))}:{ZOOKEEPER_CLIENT_PORT}" for i in range(replicas))
 
 
+# The one-up move to authentication (kafka/auth_roll.py): ServiceAccount/Role, its Jobs and the phase ConfigMap.
+KAFKA_AUTH_ROLL_NAMES = ("kafka-auth", "kafka-auth-begin", "kafka-auth-roll", "kafka-auth-finish", "kafka-auth-phase")
+
+
 def reserved_names() -> tuple[str, ...]:
     """Object names the stack creates for itself: a service of that name would share their labels
     (its Deployment would select the brokers' pods) or names."""
     kafka = {f.name: f.default for f in dataclasses.fields(KafkaNames) if isinstance(f.default, str)}
     return tuple(sorted({*kafka.values(), kafka["ui"] + UI_AUTH_SUFFIX, PULL_SECRET, CONFIG_REPO_MAP, VERIFY_JOB, DEFAULT_DENY,
                          ZOOKEEPER_AUTH_SECRET, ZOOKEEPER_LOGIN_SECRET, KAFKA_CONTROLLER_LOGIN_SECRET, KAFKA_SCRAM_USERS,
-                         *(KAFKA_USER_SECRET_PREFIX + user for user in (KAFKA_BROKER_USER, KAFKA_ADMIN_USER, KAFKA_UI_USER))}))
+                         *(KAFKA_USER_SECRET_PREFIX + user for user in (KAFKA_BROKER_USER, KAFKA_ADMIN_USER, KAFKA_UI_USER)),
+                         *KAFKA_AUTH_ROLL_NAMES}))

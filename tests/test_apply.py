@@ -32,7 +32,8 @@ def _named(result, kind: str, name: str) -> dict:
 
 @pytest.mark.parametrize("kind", ["ConfigMap", "Secret"])
 def test_every_config_map_and_secret_is_auto_named_and_immutable(dev, kind):
-    records = dev.of_type(f"kubernetes:core/v1:{kind}")
+    # Not kafka-auth-phase: the Jobs' mutable record of the move to authentication, mounted by its fixed name.
+    records = [r for r in dev.of_type(f"kubernetes:core/v1:{kind}") if r.name != "kafka-auth-phase"]
     assert records
     for record, obj in zip(records, (render.plain(r.inputs) for r in records)):
         # The program leaves the name to the provider: a replacement is create-first under a new name.

@@ -31,7 +31,8 @@ def test_every_pod_is_non_root_by_number_with_seccomp_no_capabilities_and_no_tok
         assert security["runAsNonRoot"] is True and security["runAsUser"] >= 1, name
         assert security["seccompProfile"] == {"type": "RuntimeDefault"}, name
         # Only the verification Job reads the API (its own ServiceAccount, issue 12).
-        assert spec["automountServiceAccountToken"] is (name == "verify"), name
+        # Only the API clients: the verification and the Jobs that restart brokers in the move to authentication.
+        assert spec["automountServiceAccountToken"] is (name in ("verify", "kafka-auth-begin", "kafka-auth-roll", "kafka-auth-finish")), name
         for container in spec["containers"]:
             assert container["securityContext"]["allowPrivilegeEscalation"] is False, name
             assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}, name

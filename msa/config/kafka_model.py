@@ -10,7 +10,7 @@ remove one (KIP-853 needs a dynamic quorum, formatted so from the start). So `co
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import re
 
@@ -104,9 +104,7 @@ class Kafka(StrictModel):
     ui: KafkaUi = KafkaUi()
     """kafbat kafka-ui."""
     authentication: Literal["sasl", "none"] = "sasl"
-    """`sasl`: clients log in to Kafka with SCRAM-SHA-512 and the brokers to ZooKeeper with SASL DIGEST-MD5 (Kafka's znodes get ACLs), in KRaft the controller listener with SASL/PLAIN; `none`: Kafka's listeners are open. Passwords derive from the secret msa:kafkaAuthSecret. A KRaft cluster keeps what it started with ([Security](security.md))."""
-    transition: Optional[Literal["scram-added", "inter-broker-scram"]] = None
-    """Only while a running open cluster moves to `authentication: sasl`, one `pulumi up` per step: `scram-added` (brokers get the SCRAM listener next to PLAINTEXT, then the clients switch), `inter-broker-scram` (brokers talk SCRAM to each other), then remove the key (PLAINTEXT closes). A new cluster needs none of it (docs/security.md)."""
+    """`sasl`: clients log in to Kafka with SCRAM-SHA-512 and the brokers to ZooKeeper with SASL DIGEST-MD5 (Kafka's znodes get ACLs), in KRaft the controller listener with SASL/PLAIN; `none`: Kafka's listeners are open. Passwords derive from the secret msa:kafkaAuthSecret. A running open ZooKeeper-mode cluster moves to `sasl` in one `pulumi up`; a KRaft cluster keeps what it started with ([Security](security.md))."""
     tls: bool = False
     """`true`: the SCRAM listener speaks TLS (SASL_SSL), clients and brokers alike, with a broker certificate the stack issues from the CA in the secret msa:kafkaTlsCa; needs `authentication: sasl` (KRaft's controller listener stays SASL_PLAINTEXT). Fixed once the cluster runs ([Security](security.md))."""
     allow_tls_change: bool = False
@@ -130,6 +128,14 @@ class Kafka(StrictModel):
             return self.controllers
         return 1 if self.is_combined and self.brokers < 3 else 3
 
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "transition" in data:
+            raise KeyProblem("transition", "is no longer needed: a running open cluster moves to authentication: sasl in one pulumi up; "
+                                           "remove the key (pulumi config rm msa:kafka.transition, docs/security.md)")
+        return data
+
     @model_validator(mode="after")
     def _heaps_fit(self) -> "Kafka":
         for heap, key, resources, resources_key in (
@@ -149,16 +155,9 @@ class Kafka(StrictModel):
             why = (f"{count} is even: a quorum of {count} needs {count // 2 + 1} voters up and survives no more failures than {count - 1}"
                    if count > 0 and count % 2 == 0 else f"{count} is not a quorum size this stack runs")
             raise KeyProblem("controllers", f"{why}; use 1, 3 or 5")
-        if self.kraft and self.transition:
-            # KRaft writes its users when the controllers format their storage: there is no in-place move.
-            raise KeyProblem("transition", f"{self.transition} moves a running ZooKeeper-mode cluster to authentication; a KRaft cluster "
-                                           "authenticates from its first start or not at all (docs/security.md): remove msa:kafka.transition")
         if self.tls and self.authentication != "sasl":
             raise KeyProblem("tls", "true encrypts the SCRAM listener, which exists with authentication: sasl only; set "
                                     "msa:kafka.authentication: sasl or msa:kafka.tls: false")
-        if self.transition and self.authentication != "sasl":
-            raise KeyProblem("transition", f"{self.transition} is a step towards authentication: sasl; set msa:kafka.authentication: sasl "
-                                           "or remove msa:kafka.transition")
         if self.is_combined and count > self.brokers:
             raise KeyProblem("controllers", f"{count} combined controllers need at least {count} brokers (msa:kafka.brokers is "
                                             f"{self.brokers}); use controllers: 1, more brokers, or combined: false for dedicated controllers")

@@ -1,5 +1,5 @@
 """The brokers' listeners in each phase of authentication (pure): what cp-kafka's env says about
-listeners, inter-broker traffic and SASL.
+listeners, inter-broker traffic and SASL, and how a broker picks its phase when its pod starts.
 
 An open cluster (msa:kafka.authentication: none) has one PLAINTEXT listener. An authenticated one has
 one SCRAM listener (SASL/SCRAM-SHA-512, msa.names), for clients and between brokers, and the brokers
@@ -14,17 +14,19 @@ must be able to reach every other over the inter-broker listener at all times:
 
 Merging two neighbouring steps breaks the roll: a broker that already talks SCRAM to its peers cannot
 reach one that has no SCRAM listener yet, and one that still talks PLAINTEXT cannot reach one whose
-PLAINTEXT listener is gone (the controller's requests included). Every phase sets the same variables
-(only their values differ), so the transition (auth_transition.py) can patch a running StatefulSet from
-one phase to the next and the final apply owns every one of them again.
+PLAINTEXT listener is gone (the controller's requests included).
+
+All the rolls happen in one `pulumi up` (auth_roll.py), so the phase is not rendered: an authenticated
+StatefulSet carries the variables of every sasl phase as `MSA_AUTH_<PHASE>__<VARIABLE>` and its start
+command (`phase_start`) exports those of the phase the ConfigMap `kafka-auth-phase` names (mounted
+optional; absent or unknown -> scram-only, a new cluster's only phase). The spec is the same in every
+phase: Pulumi sees no drift while the Jobs move the ConfigMap on and restart the brokers.
 
 The broker's own password (its JAAS line) is never a value here: `BROKER_JAAS_ENV` is filled by the
 kubelet from the broker user's Secret (secretKeyRef).
 """
 
 from __future__ import annotations
-
-from typing import Optional
 
 from ..names import KAFKA_PLAINTEXT_LISTENER, KAFKA_PORT, KAFKA_SCRAM_LISTENER, KAFKA_SCRAM_MECHANISM, KAFKA_SCRAM_PORT, KafkaNames
 
@@ -40,7 +42,7 @@ def _env_name(prop: str) -> str:
 # listener.name.scram.scram-sha-512.sasl.jaas.config: the SCRAM listener's login module; its username and
 # password are what the broker logs in with to its peers (the server side checks ZooKeeper's credentials).
 BROKER_JAAS_ENV = _env_name(f"listener.name.{KAFKA_SCRAM_LISTENER.lower()}.{KAFKA_SCRAM_MECHANISM.lower()}.sasl.jaas.config")
-# The variables every phase but `open` sets (the transition patches exactly these, plus BROKER_JAAS_ENV).
+# The listener variables every phase but `open` sets (each sasl phase has its own values: phase_vars).
 LISTENER_VARS = (
     "KAFKA_LISTENERS", "KAFKA_ADVERTISED_LISTENERS", "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "KAFKA_INTER_BROKER_LISTENER_NAME",
     "KAFKA_SASL_ENABLED_MECHANISMS", "KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL",
@@ -72,7 +74,7 @@ def scram_protocol(tls: bool = False) -> str:
 
 
 def phase_of(env: dict[str, str]) -> str:
-    """Which phase a broker env (a running StatefulSet's literal values) is in: the transition's starting point."""
+    """Which phase a broker env (the listener values a broker runs with) is in."""
     listeners = env.get("KAFKA_LISTENERS", "")
     has_scram = f"{KAFKA_SCRAM_LISTENER}://" in listeners
     has_plain = f"{KAFKA_PLAINTEXT_LISTENER}://" in listeners
@@ -83,17 +85,15 @@ def phase_of(env: dict[str, str]) -> str:
     return INTER_BROKER_SCRAM if env.get("KAFKA_INTER_BROKER_LISTENER_NAME") == KAFKA_SCRAM_LISTENER else SCRAM_ADDED
 
 
-def broker_phase(sasl: bool, transition: Optional[str] = None) -> str:
-    """The phase of the brokers' spec: msa:kafka.transition's step while a running cluster moves, else
-    the end of the road for msa:kafka.authentication."""
-    if transition:
-        return transition
+def broker_phase(sasl: bool) -> str:
+    """Where msa:kafka.authentication leads: the phase of a new cluster, the end of a running one's move."""
     return SCRAM_ONLY if sasl else OPEN
 
 
-def probe_port(phase: str) -> int:
-    """The port the brokers' probes use: PLAINTEXT while it is open (no login needed), SCRAM at the end."""
-    return KAFKA_SCRAM_PORT if phase == SCRAM_ONLY else KAFKA_PORT
+def probe_port(sasl: bool) -> int:
+    """The port the brokers' probes use: the SCRAM listener exists in every sasl phase (with the broker's
+    login), PLAINTEXT in an open cluster (no login)."""
+    return KAFKA_SCRAM_PORT if sasl else KAFKA_PORT
 
 
 # The brokers' ZooKeeper login (zookeeper_auth.PHASES) in each phase, Kafka's documented order for it
@@ -105,3 +105,50 @@ ZOOKEEPER_PHASES = {OPEN: "open", SCRAM_ADDED: "login", INTER_BROKER_SCRAM: "sec
 
 def zookeeper_phase(phase: str) -> str:
     return ZOOKEEPER_PHASES[phase]
+
+
+# --- the phase, chosen at pod start ----------------------------------------------------------------
+
+SASL_PHASES = (SCRAM_ADDED, INTER_BROKER_SCRAM, SCRAM_ONLY)
+PHASE_CONFIGMAP = "kafka-auth-phase"
+PHASE_KEY = "phase"
+PHASE_DIR = "/etc/msa/kafka-auth-phase"
+# zookeeper.set.acl per phase (zookeeper_auth.py: the ZooKeeper login itself is the same in every sasl phase).
+SET_ACL_ENV = "KAFKA_ZOOKEEPER_SET_ACL"
+PHASE_VARS = (*LISTENER_VARS, SET_ACL_ENV)
+
+
+def phase_var(phase: str, var: str) -> str:
+    """The pod env variable holding `var`'s value in `phase`: MSA_AUTH_SCRAM_ADDED__KAFKA_LISTENERS."""
+    return f"MSA_AUTH_{phase.upper().replace('-', '_')}__{var}"
+
+
+def phase_vars(names: KafkaNames, tls: bool = False) -> dict[str, str]:
+    """Every sasl phase's listener variables and zookeeper.set.acl, each under its phase_var name."""
+    env = {}
+    for phase in SASL_PHASES:
+        values = {**listener_env(phase, names, tls=tls), SET_ACL_ENV: "false" if zookeeper_phase(phase) == "login" else "true"}
+        env.update({phase_var(phase, var): values[var] for var in PHASE_VARS})
+    return env
+
+
+def phase_env(pod_env: dict[str, str], phase_file_text: "str | None") -> dict[str, str]:
+    """What `phase_start` exports for a phase file's text (None: no file): the pure twin of the shell,
+    for the tests and the docs. Unknown text -> scram-only, as the script."""
+    phase = (phase_file_text or "").strip()
+    phase = phase if phase in SASL_PHASES else SCRAM_ONLY
+    return {var: pod_env[phase_var(phase, var)] for var in PHASE_VARS}
+
+
+def phase_start(start: str) -> str:
+    """`start` (the broker's start command) after exporting the variables of the mounted phase. The
+    ConfigMap is read once, at start: a running broker keeps its phase until the roll restarts it."""
+    cases = "|".join(SASL_PHASES)
+    return (
+        f'phase=$(cat {PHASE_DIR}/{PHASE_KEY} 2>/dev/null || true); '
+        f'case "$phase" in {cases}) ;; *) phase={SCRAM_ONLY} ;; esac; '
+        'prefix="MSA_AUTH_$(echo "$phase" | tr a-z- A-Z_)__"; '
+        'for var in ' + " ".join(PHASE_VARS) + '; do ref="$prefix$var"; export "$var=${!ref}"; done; '
+        'echo "kafka: authentication phase $phase"; '
+        + start
+    )

@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 from .. import k8s as kx
 from ..config import Kafka as KafkaConfig
 from ..names import KafkaNames
-from .broker_auth import SCRAM_ONLY, probe_port
+from .broker_auth import PHASE_CONFIGMAP, PHASE_DIR, SET_ACL_ENV, phase_start, probe_port
 from .jobs import kafka_ready_command
 from .kraft import kraft_broker_env, kraft_broker_start, pod_env
 from .kraft_auth import KraftLogin
@@ -27,29 +27,31 @@ from .zookeeper_auth import BrokerLogin
 KAFKA_START = 'export KAFKA_BROKER_ID="${HOSTNAME##*-}" && exec /etc/confluent/docker/run'
 
 
-def broker_container(cfg: KafkaConfig, names: KafkaNames, image: str, phase: str, scram: Optional[BrokerScram], login: BrokerLogin,
+def broker_container(cfg: KafkaConfig, names: KafkaNames, image: str, scram: Optional[BrokerScram], login: BrokerLogin,
                      ports: Sequence[k8s.core.v1.ServicePortArgs], security: k8s.core.v1.SecurityContextArgs,
                      cluster_id: Optional[pulumi.Input[str]] = None, extra_env: Optional[dict[str, str]] = None,
                      kraft_login: Optional[KraftLogin] = None, tls_mount: Optional[k8s.core.v1.VolumeMountArgs] = None) -> k8s.core.v1.ContainerArgs:
-    """`login`: the ZooKeeper login of the phase (zookeeper_auth.broker_zookeeper_login). KRaft (no ZooKeeper):
+    """`login`: the brokers' ZooKeeper login (zookeeper_auth.broker_zookeeper_login). KRaft (no ZooKeeper):
     kraft.py's env, formatted with `cluster_id`, and with authentication `kraft_login`'s Secret-sourced env
     (the controller login; in combined mode the format-time users too). `extra_env`: what the migration's
     step `migrate` adds to a ZooKeeper-mode broker (migration_plan.broker_extra_env)."""
     env = [
         kx.field_env("POD_NAME", "metadata.name"),
         *kx.env({**kafka_env(cfg, names), **(extra_env or {})}),
-        *kx.env(login.env),
+        # zookeeper.set.acl is a phase variable with authentication (broker_auth.phase_vars).
+        *kx.env({k: v for k, v in login.env.items() if not (names.sasl and k == SET_ACL_ENV)}),
         *(scram.env if scram else ()),      # the JAAS line, from the broker user's Secret
     ]
-    start = KAFKA_START
+    # With authentication (ZooKeeper mode) the start command picks the phase's listeners (broker_auth.phase_start).
+    start = phase_start(KAFKA_START) if names.sasl else KAFKA_START
     if cfg.kraft:
         # Node id (and, combined, the controller role) from the ordinal (kraft.KRAFT_BROKER_START).
         env, start = pod_env(kraft_broker_env(cfg, names), cluster_id), kraft_broker_start(names.sasl)
         if kraft_login is not None:
             env += [*(scram.env if scram else ()), *kraft_login.controller_env, *(kraft_login.format_env if cfg.is_combined else ())]
-    # The probes use PLAINTEXT as long as it is open (the transition's steps), SCRAM with the broker's login after.
-    probe = probe_port(phase)
-    readiness = kafka_ready_command(probe, PROBE_CONFIG if phase == SCRAM_ONLY else None)
+    # The probes use the SCRAM listener with the broker's login in every sasl phase, PLAINTEXT in an open cluster.
+    probe = probe_port(names.sasl)
+    readiness = kafka_ready_command(probe, PROBE_CONFIG if names.sasl else None)
     return k8s.core.v1.ContainerArgs(
         name="kafka",
         image=image,
@@ -66,5 +68,16 @@ def broker_container(cfg: KafkaConfig, names: KafkaNames, image: str, phase: str
         resources=kx.resources(cfg.resources),
         security_context=security,
         volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/kafka/data"), *login.mounts,
-                       *(scram.mounts if scram else ()), *((tls_mount,) if tls_mount else ())],
+                       *(scram.mounts if scram else ()), *((tls_mount,) if tls_mount else ()),
+                       *((phase_mount(),) if names.sasl and not cfg.kraft else ())],
     )
+
+
+def phase_volume() -> k8s.core.v1.VolumeArgs:
+    """The ConfigMap kafka-auth-phase, optional: a pod that starts without it runs scram-only."""
+    return k8s.core.v1.VolumeArgs(name="auth-phase", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+        name=PHASE_CONFIGMAP, optional=True, default_mode=0o444))
+
+
+def phase_mount() -> k8s.core.v1.VolumeMountArgs:
+    return k8s.core.v1.VolumeMountArgs(name="auth-phase", mount_path=PHASE_DIR, read_only=True)

@@ -20,8 +20,9 @@ from .. import k8s as kx
 from ..config import Kafka as KafkaConfig
 from ..names import CONTROLLER_PORT, KAFKA_PORT, UI_AUTH_SUFFIX, KafkaNames
 from .jobs import REASSIGN_TIMEOUT_SECONDS, drain_env, drain_script, rebalance_env, rebalance_script
-from .broker_auth import SCRAM_ADDED, broker_phase, zookeeper_phase
-from .broker_pod import broker_container
+from .auth_roll import AuthRoll, auth_roll
+from .broker_auth import broker_phase, zookeeper_phase
+from .broker_pod import broker_container, phase_volume
 from .client_auth import CLIENT_CONFIG, UI_JAAS_ENV, ClientSecret, client_settings
 from .jobs import zookeeper_acl_migration_script
 from .kraft_auth import KraftLogin
@@ -160,20 +161,21 @@ class KafkaCluster(pulumi.ComponentResource):
         super().__init__("msa:kafka:KafkaCluster", name, {"brokers": cfg.brokers, "image": cfg.image}, opts)
         child = kx.child_options(self, opts)
         ns, component = names.namespace, "kafka"
-        phase = broker_phase(names.sasl, cfg.transition)
-        # The brokers' SASL login to ZooKeeper and zookeeper.set.acl (zookeeper_auth.py), stepping with the listeners.
-        # KRaft: no ZooKeeper to log in to.
-        self.zookeeper_login = login = broker_zookeeper_login("open" if cfg.kraft else zookeeper_phase(phase), auth_seed, ns, child)
+        # The brokers' SASL login to ZooKeeper (zookeeper_auth.py; zookeeper.set.acl steps with the listeners'
+        # phase: broker_auth.phase_vars). KRaft: no ZooKeeper to log in to.
+        login_phase = "open" if cfg.kraft else zookeeper_phase(broker_phase(names.sasl))
+        self.zookeeper_login = login = broker_zookeeper_login(login_phase, auth_seed, ns, child)
         pod_ports = self._services(cfg, names, bootstrap_ip, child)
         job_options = dict(security_context=_pod_security(), annotations=cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE),
                            pull_secrets=images.kafka.pull_secrets)
         # SCRAM (scram.py): the brokers' own login and every user's credential, in ZooKeeper before the brokers change.
-        self.transition_step = cfg.transition
         self.tls = tls = maybe_broker_tls(cfg.tls, names, bootstrap_ip, tls_ca, tls_ca_certificate, child)  # msa:kafka.tls (tls.py)
-        self.scram = scram = _brokers_scram(cfg, names, phase, list(scram_users), auth_seed, images, job_options,
+        self.scram = scram = _brokers_scram(cfg, names, list(scram_users), auth_seed, images, job_options,
                                             kx.waiting_for(child, (*brokers_wait_for, *login.waits_for)), login, kraft_login,
                                             tls_ca_certificate if tls else "")
-        container = broker_container(cfg, names, images.kafka.ref, phase, scram, login, pod_ports, _container_security(), cluster_id,
+        # A running open cluster's move to SCRAM in this one up (auth_roll.py, ZooKeeper mode).
+        self.auth = _auth_roll(cfg, names, images, job_options, scram, child)
+        container = broker_container(cfg, names, images.kafka.ref, scram, login, pod_ports, _container_security(), cluster_id,
                                      extra_env, kraft_login if cfg.kraft and names.sasl else None, tls.mount if tls else None)
         # Day two: replicas leave the brokers that go away before the StatefulSet changes, and are
         # spread over every broker after it is ready (see jobs.py; both are no-ops when nothing moves).
@@ -188,9 +190,10 @@ class KafkaCluster(pulumi.ComponentResource):
             names.kafka, ns, component, cfg.brokers, names.kafka_headless, images.kafka, cfg.image, container,
             kx.data_claim("data", cfg.storage_class, cfg.storage_size), termination_grace=60,
             opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard, *login.waits_for, *(scram.waits_for if scram else ()),
-                                        *((tls.secret,) if tls else ()))),
-            volumes=[*login.volumes, *(scram.volumes if scram else ()), *((tls.volume,) if tls else ())],
+                                        *((tls.secret,) if tls else ()), *((self.auth.begin,) if self.auth else ()))),
+            volumes=[*login.volumes, *(scram.volumes if scram else ()), *((tls.volume,) if tls else ()), *((phase_volume(),) if self.auth else ())],
         )
+        brokers_rolled = (self.auth.add_roll(self.stateful_set, child),) if self.auth else (self.stateful_set,)
         self.claims = grow_claims(self.stateful_set, names.kafka, ns, cfg.brokers, cfg.storage_class, cfg.storage_size, child)
         if cfg.kraft and names.sasl:
             # Every other user, through the brokers as admin, once they are ready (kraft_scram.py).
@@ -204,7 +207,7 @@ class KafkaCluster(pulumi.ComponentResource):
         )
         if login.sets_acls:
             # Once every broker sets ACLs: the znodes created before get them too (a no-op on a new cluster).
-            self.acl_migration = _acl_migration_job(cfg, names, images, login, kx.waiting_for(child, (self.stateful_set,)))
+            self.acl_migration = _acl_migration_job(cfg, names, images, login, kx.waiting_for(child, brokers_rolled))
         if cfg.brokers >= 3:
             self.disruption_budget = kx.pod_disruption_budget(names.kafka, ns, component, names.kafka, child)
         self.register_outputs({"bootstrapServers": names.bootstrap_servers})
@@ -212,7 +215,7 @@ class KafkaCluster(pulumi.ComponentResource):
     def _services(self, cfg: KafkaConfig, names: KafkaNames, bootstrap_ip: str, child: pulumi.ResourceOptions) -> list:
         """The headless Service (per-broker DNS) and the bootstrap Service (fixed address); the pods' ports."""
         # With authentication the SCRAM listener is the clients' (names.client_port); the open port stays on
-        # the Services for the transition of a running cluster (broker_auth.py), nothing listens on it after.
+        # the Services for the move of a running open cluster (auth_roll.py), nothing listens on it after.
         ports = [kx.port("kafka", names.client_port), *([kx.port("plaintext", KAFKA_PORT)] if names.sasl else [])]
         # KRaft combined: the pods' controller port on the headless Service too (the voters' addresses are its pod names).
         pod_ports = [*ports, *([kx.port("controller", CONTROLLER_PORT)] if cfg.kraft and cfg.is_combined else [])]
@@ -222,14 +225,20 @@ class KafkaCluster(pulumi.ComponentResource):
 
     @property
     def clients_wait_for(self) -> tuple[pulumi.Resource, ...]:
-        """What Kafka's clients (Spring services, kafka-ui) wait for: with SCRAM their users exist first,
-        and in the transition's first step the brokers have the SCRAM listener before a client switches."""
+        """What Kafka's clients (Spring services, kafka-ui) wait for: with SCRAM their users exist first, and
+        every broker has the SCRAM listener (kafka-auth-roll: a running open cluster's second roll is done)."""
         if self.scram is None:
             return ()
-        return (self.scram.users_job, *((self.stateful_set,) if self.transition_step == SCRAM_ADDED else ()))
+        return (self.scram.users_job, *((self.auth.roll,) if self.auth and self.auth.roll else ()))
+
+    def finish_authentication(self, clients: Sequence[pulumi.Resource], opts: pulumi.ResourceOptions) -> tuple[pulumi.Resource, ...]:
+        """kafka-auth-finish after `clients` (every Kafka client of the stack): PLAINTEXT closes. () when open."""
+        if self.auth is None:
+            return ()
+        return (self.auth.add_finish(clients, kx.child_options(self, opts)),)
 
 
-def _brokers_scram(cfg: KafkaConfig, names: KafkaNames, phase: str, users: list[str], seed: Optional[pulumi.Input[str]], images: KafkaImages,
+def _brokers_scram(cfg: KafkaConfig, names: KafkaNames, users: list[str], seed: Optional[pulumi.Input[str]], images: KafkaImages,
                    job_options: dict, opts: pulumi.ResourceOptions, login: BrokerLogin, kraft_login: Optional[KraftLogin],
                    ca_certificate: str = ""):
     """The brokers' SCRAM login (None when open). ZooKeeper mode: with the kafka-scram-users Job before the brokers.
@@ -240,8 +249,16 @@ def _brokers_scram(cfg: KafkaConfig, names: KafkaNames, phase: str, users: list[
         return kraft_broker_scram(kraft_login)
     # The Job logs in to ZooKeeper once the brokers set ACLs (before, its znodes stay open like theirs,
     # readable by brokers not rolled yet).
-    return maybe_broker_scram(users, names, phase, seed, images.kafka, job_options, opts,
+    return maybe_broker_scram(users, names, seed, images.kafka, job_options, opts,
                               (login.env, tuple(zip(login.volumes, login.mounts))) if login.sets_acls else ((), ()), ca_certificate)
+
+
+def _auth_roll(cfg: KafkaConfig, names: KafkaNames, images: KafkaImages, job_options: dict, scram, opts: pulumi.ResourceOptions) -> Optional[AuthRoll]:
+    if scram is None or cfg.kraft:       # KRaft authenticates from its first start or not at all (cluster_id.py)
+        return None
+    skips = cp_checkov_skips(images.kafka, cfg.image, TOOLS_WRITE, {
+        "CKV_K8S_38": "the Job restarts broker pods through the API with its own ServiceAccount (Role: those pods and one ConfigMap)"})
+    return auth_roll(names, cfg.brokers, {**job_options, "image": images.kafka.ref, "annotations": skips}, (scram.users_job,), opts)
 
 
 def _acl_migration_job(cfg: KafkaConfig, names: KafkaNames, images: KafkaImages, login: BrokerLogin, opts: pulumi.ResourceOptions) -> k8s.batch.v1.Job:

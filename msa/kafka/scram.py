@@ -51,9 +51,9 @@ def scram_users_script() -> str:
     return SCRIPT.read_text()
 
 
-def scram_users_env(names: KafkaNames, phase: str) -> dict[str, str]:
+def scram_users_env(names: KafkaNames) -> dict[str, str]:
     # The client Service: whichever members are ready (the Job runs before the brokers change).
-    return {"ZOOKEEPER_CONNECT": names.zookeeper_connect, "USERS_DIR": USERS_DIR, "TARGET_PHASE": phase}
+    return {"ZOOKEEPER_CONNECT": names.zookeeper_connect, "USERS_DIR": USERS_DIR}
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def broker_login(broker: k8s.core.v1.Secret, with_ca: bool = False) -> tuple[tup
     return (jaas,), (probe_volume,), (probe_mount,)
 
 
-def broker_scram(users: list[str], names: KafkaNames, phase: str, seed: pulumi.Input[str], image: kx.PodImage, job_options: dict,
+def broker_scram(users: list[str], names: KafkaNames, seed: pulumi.Input[str], image: kx.PodImage, job_options: dict,
                  opts: pulumi.ResourceOptions, zookeeper_login: tuple = ((), ()), ca_certificate: str = "") -> BrokerScram:
     """The broker user's Secret, the users' Secret and the kafka-scram-users Job. `job_options`: the
     keyword arguments every Kafka admin Job gets (security context, annotations, pull secrets).
@@ -111,7 +111,7 @@ def broker_scram(users: list[str], names: KafkaNames, phase: str, seed: pulumi.I
     secret = users_secret(name, ns, seed, users, opts)
     zk_env, zk_volumes = zookeeper_login
     job = kx.script_job(
-        name, ns, "kafka-admin", image.ref, scram_users_script(), {**scram_users_env(names, phase), **dict(zk_env)},
+        name, ns, "kafka-admin", image.ref, scram_users_script(), {**scram_users_env(names), **dict(zk_env)},
         kx.waiting_for(opts, (secret,)), timeout_seconds=300, volumes=(users_volume(secret), *zk_volumes), **job_options,
     )
     env, volumes, mounts = broker_login(broker, bool(ca_certificate))
@@ -123,7 +123,7 @@ def scram_secret_env_names() -> tuple[str, ...]:
     return (BROKER_JAAS_ENV,)
 
 
-def maybe_broker_scram(users: list[str], names: KafkaNames, phase: str, seed: Optional[pulumi.Input[str]], image: kx.PodImage, job_options: dict,
+def maybe_broker_scram(users: list[str], names: KafkaNames, seed: Optional[pulumi.Input[str]], image: kx.PodImage, job_options: dict,
                        opts: pulumi.ResourceOptions, zookeeper_login: tuple = ((), ()), ca_certificate: str = "") -> Optional[BrokerScram]:
     """`broker_scram` for an authenticated cluster (names.sasl), None for an open one."""
     if not names.sasl:
@@ -132,4 +132,4 @@ def maybe_broker_scram(users: list[str], names: KafkaNames, phase: str, seed: Op
         raise ValueError("SCRAM without msa:kafkaAuthSecret (config.check_secrets_present stops this earlier)")
     if KAFKA_BROKER_USER not in users:
         raise ValueError(f"the SCRAM users {users} lack the brokers' own ({KAFKA_BROKER_USER}): scram.scram_users lists it")
-    return broker_scram(users, names, phase, seed, image, job_options, opts, zookeeper_login, ca_certificate)
+    return broker_scram(users, names, seed, image, job_options, opts, zookeeper_login, ca_certificate)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..config import Kafka as KafkaConfig
 from ..config.kafka_properties import broker_properties, is_confluent_server
 from ..names import KafkaNames
-from .broker_auth import broker_phase, listener_env
+from .broker_auth import OPEN, listener_env, phase_vars
 from .tls_settings import broker_tls_env
 
 
@@ -29,9 +29,10 @@ def kafka_env(cfg: KafkaConfig, names: KafkaNames) -> dict[str, str]:
     """Every KAFKA_* variable of a broker pod except the per-pod ones set by the start command."""
     env = {
         "KAFKA_ZOOKEEPER_CONNECT": names.zookeeper_members_connect(cfg.zookeeper_replicas),
-        # PLAINTEXT, or SCRAM for clients and peers (broker_auth.py). $(POD_NAME) in the advertised
-        # listeners is expanded by the kubelet from the env var declared before them.
-        **listener_env(broker_phase(names.sasl, cfg.transition), names, tls=cfg.tls),
+        # PLAINTEXT, or SCRAM for clients and peers in every phase of the move to it, the start command
+        # picking one (broker_auth.py). $(POD_NAME) in the advertised listeners is expanded by the
+        # kubelet from the env var declared before them.
+        **(phase_vars(names, tls=cfg.tls) if names.sasl else listener_env(OPEN, names)),
         # msa:kafka.tls: the SCRAM listener's PEM keystore and truststore, files of the kafka-tls Secret (tls.py).
         **(broker_tls_env() if cfg.tls else {}),
         # A sub-folder: a fresh volume's lost+found would otherwise make the broker refuse the dir.

@@ -75,6 +75,12 @@ class ControlPlane:
 
     def start(self) -> None:
         started = time.monotonic()
+        self.start_api()
+        self._start_controllers()
+        self.start_seconds = time.monotonic() - started
+
+    def start_api(self) -> None:
+        """etcd and kube-apiserver only (tests that play the controllers and kubelet themselves)."""
         self.root.mkdir(parents=True, exist_ok=True)
         self._credentials()
         etcd_client, etcd_peer = free_port(), free_port()
@@ -99,6 +105,8 @@ class ControlPlane:
         ])
         self._write_kubeconfig()
         self._wait(lambda: self._get_raw("/readyz") == "ok", 90, "kube-apiserver /readyz")
+
+    def _start_controllers(self) -> None:
         kubeconfig = f"--kubeconfig={self.kubeconfig}"
         auth = [f"--authentication-kubeconfig={self.kubeconfig}", f"--authorization-kubeconfig={self.kubeconfig}"]
         self._spawn("kube-controller-manager", [
@@ -122,7 +130,6 @@ class ControlPlane:
         # The namespace `default` gets its ServiceAccount from the controller-manager: a sign it works.
         self._wait(lambda: self.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0,
                    60, "the controller-manager (ServiceAccount default/default)")
-        self.start_seconds = time.monotonic() - started
 
     def stop(self) -> None:
         for name in reversed(list(self._procs)):

@@ -1,7 +1,7 @@
-"""Brokers configured from the rendered StatefulSet in every phase of authentication, on loopback, and
-the transition of a running open cluster through the very scripts the stack renders (issue 17).
+"""Brokers configured from the rendered StatefulSet with and without authentication, on loopback, through
+the very scripts the stack renders (issue 17; the one-up move of an open cluster: kafka_auth_roll.py).
 
-- `rendered_kafka(stack, brokers, authentication, transition)`: the stack rendered for one step.
+- `rendered_kafka(stack, brokers, authentication)`: the stack rendered with that authentication.
 - `resolved_pod_env(rendered)`: the broker container's env as the kubelet fills it: literal values, and
   `secretKeyRef`s read from the rendered Secret they name (the broker's JAAS line). Only the pod name
   ($(POD_NAME), a fieldRef) is left to the harness's per-broker substitution.
@@ -26,7 +26,7 @@ from integration.harness import free_port
 from integration.kafka_cluster import KafkaCluster, KafkaWorld, ToolBox, run_job_script
 from integration.kafka_clients_auth import secret_data, user_secret, write_client_config
 from integration.zookeeper_auth import localize_login
-from msa.kafka.broker_auth import SCRAM_ONLY, phase_of
+from msa.kafka.broker_auth import SCRAM_ONLY, phase_env, phase_of
 from msa.kafka.jobs import kafka_ready_command
 from msa.kafka.scram import SCRAM_USERS_JOB
 from msa.names import KAFKA_PLAINTEXT_LISTENER, KAFKA_SCRAM_LISTENER
@@ -34,16 +34,15 @@ from msa.names import KAFKA_PLAINTEXT_LISTENER, KAFKA_SCRAM_LISTENER
 BROKER_USER = "broker"
 
 
-def rendered_kafka(stack: str, brokers: int, authentication: str, transition: Optional[str] = None):
+def rendered_kafka(stack: str, brokers: int, authentication: str):
     def edit(values):
-        kafka = values.setdefault("msa:kafka", {})
-        kafka.update(brokers=brokers, zookeeperReplicas=1, authentication=authentication)
-        if transition:
-            kafka["transition"] = transition
+        values.setdefault("msa:kafka", {}).update(brokers=brokers, zookeeperReplicas=1, authentication=authentication)
     return run_stack(stack, edit)
 
 
-def resolved_pod_env(rendered, workload: str = "kafka") -> dict[str, str]:
+def resolved_pod_env(rendered, workload: str = "kafka", phase: Optional[str] = None) -> dict[str, str]:
+    """With authentication, plus what the start command exports for `phase` (the phase ConfigMap's
+    text; None: not mounted, scram-only)."""
     (container,) = by_name(rendered, "StatefulSet", workload)["spec"]["template"]["spec"]["containers"]
     env = {}
     for entry in container["env"]:
@@ -52,7 +51,12 @@ def resolved_pod_env(rendered, workload: str = "kafka") -> dict[str, str]:
         elif "secretKeyRef" in entry.get("valueFrom", {}):
             ref = entry["valueFrom"]["secretKeyRef"]
             env[entry["name"]] = secret_data(rendered, ref["name"])[ref["key"]]
-    return env
+    return {**env, **phase_env(env, phase)} if is_phased(env) else env
+
+
+def is_phased(env: Mapping[str, str]) -> bool:
+    """Whether a broker env carries the sasl phases (broker_auth.phase_vars)."""
+    return any(name.startswith("MSA_AUTH_") for name in env)
 
 
 def loopback_listeners(value: str, ports: Mapping[str, int]) -> str:
@@ -88,11 +92,6 @@ class AuthKafkaCluster(KafkaCluster):
             command = kafka_ready_command(self.brokers[broker_id].port)
         env = {**os.environ, "HOSTNAME": f"kafka-{broker_id}", "KAFKA_READY_PORT": str(self.brokers[broker_id].port)}
         return subprocess.run(command, env=env, capture_output=True, timeout=15).returncode == 0
-
-    def step(self, rendered) -> None:
-        """The StatefulSet's update to `rendered`'s spec: a roll, one broker at a time, each Ready before the next."""
-        self.use_probe_of(rendered)
-        self.roll(resolved_pod_env(rendered))
 
     def use_probe_of(self, rendered) -> None:
         if phase_of(resolved_pod_env(rendered)) == SCRAM_ONLY:

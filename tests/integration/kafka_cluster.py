@@ -620,11 +620,13 @@ def rendered_workload(stack: str, workload: str, edit=None) -> dict:
 
 
 def rendered_pod_env(stack: str, workload: str, edit=None) -> dict[str, str]:
-    """The literal env of a StatefulSet's container as the stack renders it (mock runtime)."""
+    """The literal env of a StatefulSet's container as the stack renders it (mock runtime); with
+    authentication plus what the start command exports for a new cluster's phase (scram-only)."""
     from conftest import by_name, env_of, open_kafka_then, run_stack
+    from msa.kafka.broker_auth import phase_env
 
-    env = env_of(by_name(run_stack(stack, open_kafka_then(edit)), "StatefulSet", workload))
-    return {k: v for k, v in env.items() if isinstance(v, str)}
+    env = {k: v for k, v in env_of(by_name(run_stack(stack, open_kafka_then(edit)), "StatefulSet", workload)).items() if isinstance(v, str)}
+    return {**env, **phase_env(env, None)} if any(k.startswith("MSA_AUTH_") for k in env) else env
 
 
 @pytest.fixture(scope="session")

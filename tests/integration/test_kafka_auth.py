@@ -4,14 +4,20 @@ from the rendered StatefulSet, their users stored by the rendered kafka-scram-us
 - nobody gets in without credentials or with a wrong password; PLAINTEXT is closed; a client with its
   rendered client.properties produces and consumes transactionally; a new seed re-stored by the Job
   replaces every password;
-- a running open cluster (1 broker and 3) with transactional data and committed offsets moves to SCRAM
-  through the documented steps, one rendered spec per `pulumi up`, each a roll; the data and the
-  group's offsets are there after; the Job refuses to take an open cluster straight to SCRAM.
+- a running open cluster (1 broker and 3) with transactional data and committed offsets moves to SCRAM in
+  one `pulumi up`: the rendered kafka-auth-* Jobs' script against a real kube-apiserver, the brokers
+  restarted as their pods are (integration/kafka_auth_roll.py), under continuous transactional production;
+  an interrupted roll resumes; the data and the group's offsets are there after.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
 import socket
+import threading
+import time
 import uuid
 
 import pytest
@@ -19,7 +25,12 @@ import pytest
 from integration.kafka_auth import (
     client_config, metadata_error, rendered_kafka, run_scram_users_job, start_auth_cluster, start_brokers,
 )
-from integration.kafka_cluster import KafkaWorld
+from integration.kafka_auth_roll import Kubelet, KubeApi, PhasedKafkaCluster, engine_path, job_process, run_job
+from conftest import by_name
+from integration.kafka_cluster import KafkaWorld, run_job_script, wait_until
+from integration.harness import skip_or_fail
+from integration.kafka_auth import resolved_pod_env
+from msa.kafka.auth_roll import BEGIN_JOB, FINISH_JOB, ROLL_JOB
 from integration.kafka_clients_auth import user_secret, write_client_config, wrong_password_config
 
 pytestmark = pytest.mark.integration
@@ -123,38 +134,139 @@ def rendered_kafka_with_seed(seed: str):
     return run_stack("dev", edit, secrets={"msa:kafkaAuthSecret": seed})
 
 
+class Producing(threading.Thread):
+    """Transactions of 3 records each, one after the other, until stopped; `committed` holds what was committed."""
+
+    def __init__(self, config: dict, prefix: str):
+        super().__init__(daemon=True)
+        self.config, self.prefix = config, prefix
+        self.committed: list[str] = []
+        self.failures = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        from confluent_kafka import KafkaException, Producer
+
+        producer, n = None, 0
+        while not self._halt.is_set():
+            try:
+                if producer is None:
+                    producer = Producer({**self.config, "transactional.id": f"{self.prefix}-{uuid.uuid4()}", "log_level": 0})
+                    producer.init_transactions(30)
+                producer.begin_transaction()
+                values = [f"{self.prefix}-{n}-{i}" for i in range(3)]
+                for value in values:
+                    producer.produce(TOPIC, value=value.encode())
+                producer.commit_transaction(30)
+                self.committed += values
+                n += 1
+            except KafkaException:
+                self.failures += 1
+                producer = None          # a fresh producer fences the old transactional id's leftovers
+            time.sleep(0.2)
+
+    def stop(self) -> list[str]:
+        self._halt.set()
+        self.join(120)
+        return self.committed
+
+
 @pytest.mark.parametrize("brokers", [1, 3])
-def test_a_running_open_cluster_moves_to_scram_keeping_data_and_offsets(kafka_tools, tmp_path, brokers):
-    world = KafkaWorld(tmp_path, kafka_tools)
+def test_a_running_open_cluster_moves_to_scram_in_one_up_under_transactional_load(kafka_tools, tmp_path, brokers, monkeypatch):
+    """The Jobs of one `pulumi up` (scripts as rendered, against a real kube-apiserver), the StatefulSet's
+    update and the brokers' restarts in between; the clients switch after kafka-auth-roll."""
+    path = engine_path()
+    if not path or missing_binaries_on(path):
+        skip_or_fail("etcd/kube-apiserver/kubectl not built (tests/engine/build-engine.sh)")
+    monkeypatch.setenv("PATH", path)
+    world, api, kubelet = KafkaWorld(tmp_path, kafka_tools), KubeApi(tmp_path / "k8s"), None
     try:
-        steps = {step: rendered_kafka("dev", brokers, auth, transition)
-                 for step, auth, transition in (("open", "none", None), ("scram-added", "sasl", "scram-added"),
-                                                ("inter-broker-scram", "sasl", "inter-broker-scram"), ("sasl", "sasl", None))}
-        cluster = start_brokers(start_auth_cluster(world, steps["open"], brokers), steps["open"], brokers)
+        opened, sasl = rendered_kafka("dev", brokers, "none"), rendered_kafka("dev", brokers, "sasl")
+        cluster = start_phased_cluster(world, opened, brokers)
         open_client = {"bootstrap.servers": cluster.bootstrap_servers}
         create_topic(open_client, brokers)
         produce_transactionally(open_client, [f"before-{i}" for i in range(6)], abort=["aborted"])
         assert consume(open_client, "orders-reader", 3) == ["before-0", "before-1", "before-2"]
+        load = Producing(open_client, "open")
+        load.start()
 
-        # Straight to SCRAM is refused before anything changes: the brokers still run open.
-        refused = run_scram_users_job(steps["sasl"], kafka_tools, cluster.zookeeper.connect, tmp_path / "users-early")
-        assert refused.returncode != 0 and "msa:kafka.transition: scram-added" in refused.stderr.strip().splitlines()[-1]
+        api.start()
+        api.apply_rendered(sasl)
+        sa = api.service_account_dir(tmp_path / "serviceaccount")
+        kubelet = Kubelet(api, cluster, opened)
+        kubelet.start()
+        zk = cluster.zookeeper.connect
+        jobs = lambda name: run_job(sasl, name, kafka_tools, api, sa, zk, kubelet)  # noqa: E731
 
-        # up 1: users stored, SCRAM next to PLAINTEXT; then the clients switch (both work meanwhile).
-        for step in ("scram-added", "inter-broker-scram", "sasl"):
-            stored = run_scram_users_job(steps[step], kafka_tools, cluster.zookeeper.connect, tmp_path / f"users-{step}")
-            assert stored.returncode == 0, stored.stdout + stored.stderr
-            cluster.step(steps[step])
-            scram_client = client_config(steps[step], CLIENT, cluster.scram_bootstrap())
-            assert metadata_error(scram_client) is None, step
-            if step != "sasl":
-                assert metadata_error({"bootstrap.servers": cluster.bootstrap_servers}) is None, step
+        stored = run_scram_users_job(sasl, kafka_tools, zk, tmp_path / "users")
+        assert stored.returncode == 0, stored.stdout + stored.stderr
+        if brokers == 1:      # the drain before the StatefulSet logs in already; the open brokers have no SCRAM yet
+            admin = write_client_config(tmp_path / "admin", user_secret(sasl, "admin"))
+            drained = run_job_script(by_name(sasl, "Job", "kafka-drain"), kafka_tools, {"ZOOKEEPER_CONNECT": zk, "KAFKA_CLIENT_CONFIG": str(admin)})
+            assert drained.returncode == 0 and "move to authentication in this up: nothing to drain" in drained.stdout, drained.stderr
+        assert "run open: the move to authentication starts" in jobs(BEGIN_JOB) and api.phase() == "scram-added"
+        kubelet.rolling_update(sasl)                                            # roll 1, the StatefulSet's own
+        assert {phase for _, phase in kubelet.restarts} == {"scram-added"}
+        if brokers == 3:
+            interrupted_roll(sasl, kafka_tools, api, sa, zk, kubelet)          # killed after one broker: the next run resumes
+        jobs(ROLL_JOB)
+        assert api.phase() == "inter-broker-scram"
+        assert all(b.props["inter.broker.listener.name"] == "SCRAM" for b in cluster.brokers.values())
+        # The clients switch (they wait for kafka-auth-roll): their rendered login works, PLAINTEXT still does.
+        scram_client = client_config(sasl, CLIENT, cluster.scram_bootstrap())
+        assert metadata_error(scram_client) is None and metadata_error({"bootstrap.servers": cluster.bootstrap_servers}) is None
+        committed_open = load.stop()
+        load = Producing(scram_client, "scram")
+        load.start()
+        jobs(FINISH_JOB)
+        assert api.phase() == "scram-only"
+        time.sleep(3)                                                           # a few transactions on the closed cluster
+        committed = committed_open + load.stop()
+        assert load.committed, f"no transaction committed over SCRAM ({load.failures} failed)"
+
+        # Three rolls, each broker once per phase, highest ordinal first (the interrupted roll resumed, no broker twice).
+        order = sorted(range(brokers), reverse=True)
+        assert kubelet.restarts == [(b, phase) for phase in ("scram-added", "inter-broker-scram", "scram-only") for b in order]
+        # Nothing to do: a second up's Jobs change nothing (no pod restarted).
+        restarts = len(kubelet.restarts)
+        for name in (BEGIN_JOB, ROLL_JOB, FINISH_JOB):
+            jobs(name)
+        assert len(kubelet.restarts) == restarts and api.phase() == "scram-only"
 
         assert metadata_error({"bootstrap.servers": cluster.scram_bootstrap()}) is not None
         assert not any(port_open(b.port) for b in cluster.brokers.values())
-        # The group resumes where it committed before; the transactional records are all there, the aborted one is not.
+        # The group resumes where it committed before; every committed record is there, the aborted one is not.
         assert consume(scram_client, "orders-reader", 3) == ["before-3", "before-4", "before-5"]
-        produce_transactionally(scram_client, ["after"])
-        assert consume(scram_client, f"fresh-{uuid.uuid4()}", 7) == [f"before-{i}" for i in range(6)] + ["after"]
+        read = consume(scram_client, f"fresh-{uuid.uuid4()}", 6 + len(committed), timeout=120)
+        assert read[:6] == [f"before-{i}" for i in range(6)] and set(committed) <= set(read) and "aborted" not in read
     finally:
+        if kubelet:
+            kubelet.stop()
+        api.stop()
         world.stop()
+
+
+def interrupted_roll(sasl, tools, api, sa, zookeeper_connect, kubelet) -> None:
+    """kafka-auth-roll killed while its first broker restarts into inter-broker-scram."""
+    process = job_process(sasl, ROLL_JOB, tools, api, sa, zookeeper_connect)
+    try:
+        wait_until(lambda: kubelet.check() or any(p == "inter-broker-scram" for _, p in kubelet.restarts), 300,
+                   "kafka-auth-roll's first restart", interval=0.5)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(30)
+    assert api.phase() == "inter-broker-scram"
+
+
+def missing_binaries_on(path: str) -> list[str]:
+    return [b for b in ("etcd", "kube-apiserver", "kubectl") if not shutil.which(b, path=path)]
+
+
+def start_phased_cluster(world: KafkaWorld, rendered, brokers: int) -> PhasedKafkaCluster:
+    def one_member(values):
+        values.setdefault("msa:kafka", {}).update(brokers=brokers, zookeeperReplicas=1)
+    ensemble = world.zookeeper(1, "dev", one_member)
+    cluster = PhasedKafkaCluster(world.root / "kafka-phased", world.tools, resolved_pod_env(rendered), ensemble)
+    cluster.scram_ports = {}
+    world._started.append(cluster)
+    return start_brokers(cluster, rendered, brokers)

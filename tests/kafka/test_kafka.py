@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from msa.kafka.broker_auth import SASL_PHASES, SCRAM_ONLY, phase_var
 from msa.config.kafka_properties import broker_properties
 from msa.kafka.settings import kafka_env_name, property_from_env_name
 from conftest import by_name, env_of, objects, run_stack
@@ -59,10 +60,12 @@ def test_each_broker_advertises_its_own_pod_dns_name(dev):
     kafka = by_name(dev, "StatefulSet", "kafka")
     env = env_of(kafka)
     headless = kafka["spec"]["serviceName"]
-    assert env["KAFKA_ADVERTISED_LISTENERS"] == f"SCRAM://$(POD_NAME).{headless}.msa.svc.cluster.local:9094"
+    # Every phase of the move to authentication has its own (broker_auth.phase_vars); a new cluster's is scram-only.
+    advertised = phase_var(SCRAM_ONLY, "KAFKA_ADVERTISED_LISTENERS")
+    assert env[advertised] == f"SCRAM://$(POD_NAME).{headless}.msa.svc.cluster.local:9094"
     # $(POD_NAME) only expands when POD_NAME is declared earlier, from the pod's own name.
     names = [e["name"] for e in kafka["spec"]["template"]["spec"]["containers"][0]["env"]]
-    assert names.index("POD_NAME") < names.index("KAFKA_ADVERTISED_LISTENERS")
+    assert names.index("POD_NAME") < min(names.index(phase_var(p, "KAFKA_ADVERTISED_LISTENERS")) for p in SASL_PHASES)
     assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     assert by_name(dev, "Service", headless)["spec"] == {
         **by_name(dev, "Service", headless)["spec"], "clusterIP": "None", "publishNotReadyAddresses": True,

@@ -3,7 +3,7 @@ brokers' own login from a Secret, every user's credential in ZooKeeper before a 
 
 import pytest
 
-from msa.kafka.broker_auth import BROKER_JAAS_ENV, INTER_BROKER_SCRAM, OPEN, PHASES, SCRAM_ADDED, SCRAM_ONLY, listener_env, phase_of
+from msa.kafka.broker_auth import BROKER_JAAS_ENV, INTER_BROKER_SCRAM, OPEN, PHASES, SCRAM_ADDED, SCRAM_ONLY, listener_env, phase_env, phase_of
 from msa.kafka.credentials import derived_password
 from msa.names import KafkaNames
 from conftest import TEST_AUTH_SECRET, by_name, env_of, objects, run_stack
@@ -25,7 +25,8 @@ def resource(result, kind, name):
 
 
 def test_authenticated_brokers_listen_on_scram_only_and_talk_scram_to_each_other(prod_sasl):
-    env = env_of(by_name(prod_sasl, "StatefulSet", "kafka"))
+    # A new cluster's brokers start scram-only (no phase ConfigMap value but that one).
+    env = phase_env(env_of(by_name(prod_sasl, "StatefulSet", "kafka")), None)
     assert env["KAFKA_LISTENERS"] == "SCRAM://0.0.0.0:9094"
     assert env["KAFKA_ADVERTISED_LISTENERS"] == "SCRAM://$(POD_NAME).kafka-headless.msa.svc.cluster.local:9094"
     assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] == "SCRAM"

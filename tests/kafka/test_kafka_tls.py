@@ -13,6 +13,7 @@ import yaml
 
 from conftest import by_name, config_error, env_of, objects, run_stack
 from msa.config.tls_ca import ca_certificate_pem, ca_problem, make_ca
+from msa.kafka.broker_auth import phase_env
 from msa.kafka import tls_certificate as tc
 from msa.kafka.tls_guard import tls_change_problem
 from msa.kafka.tls_settings import MAX_BROKERS, broker_san
@@ -115,6 +116,8 @@ def test_the_provider_keeps_its_key_and_renews_when_due_or_changed():
 def test_brokers_speak_sasl_ssl_with_a_pem_keystore_from_their_secret(tls_dev):
     statefulset = by_name(tls_dev, "StatefulSet", "kafka")
     env = env_of(statefulset)
+    # Every phase of the move to authentication speaks SASL_SSL on SCRAM; a new cluster starts scram-only.
+    env = {**env, **phase_env({k: v for k, v in env.items() if isinstance(v, str)}, None)}
     assert env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"] == "PLAINTEXT:PLAINTEXT,SCRAM:SASL_SSL"
     assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] == "SCRAM"
     assert env["KAFKA_LISTENER_NAME_SCRAM_SSL_KEYSTORE_TYPE"] == env["KAFKA_LISTENER_NAME_SCRAM_SSL_TRUSTSTORE_TYPE"] == "PEM"

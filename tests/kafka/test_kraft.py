@@ -43,7 +43,7 @@ def test_the_quorum_defaults_follow_the_broker_count(values, quorum):
     ({"mode": "raft"}, "msa:kafka.mode:"),
     ({"combined": "yes"}, "msa:kafka.combined:"),
     ({"controllerHeap": "2g"}, "msa:kafka.controllerHeap: 2g does not fit its container"),
-    ({"authentication": "sasl", "transition": "scram-added"}, "msa:kafka.transition: scram-added moves a running ZooKeeper-mode cluster"),
+    ({"authentication": "sasl", "transition": "scram-added"}, "msa:kafka.transition: is no longer needed"),
 ])
 def test_quorum_mistakes_are_one_line_naming_the_key(values, expected):
     assert config_error(_kafka(**{"mode": "kraft", **values})).startswith(expected)

@@ -125,4 +125,4 @@ def test_a_first_deploy_and_an_unchanged_seed_are_allowed():
 
 def test_a_transition_step_with_kraft_is_one_line():
     message = config_error(_kraft(transition="scram-added"))
-    assert message.startswith("msa:kafka.transition: scram-added moves a running ZooKeeper-mode cluster") and "\n" not in message
+    assert message.startswith("msa:kafka.transition: is no longer needed") and "\n" not in message

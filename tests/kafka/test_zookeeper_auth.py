@@ -7,6 +7,7 @@ import pytest
 import render
 from conftest import ROOT, TEST_AUTH_SECRET, by_name, env_of, objects, run_stack
 from msa.kafka import zookeeper_auth
+from msa.kafka.broker_auth import phase_env
 from msa.kafka.credentials import derived_password
 
 
@@ -106,18 +107,21 @@ def test_authenticated_brokers_log_in_to_zookeeper_from_their_secret_and_set_acl
     result = run_stack("prod", _sasl)
     kafka = by_name(result, "StatefulSet", "kafka")
     env = env_of(kafka)
-    assert {k: env[k] for k in ("KAFKA_OPTS", "KAFKA_ZOOKEEPER_SET_ACL")} == zookeeper_auth.zookeeper_client_env("secure")
+    # The login in every phase; zookeeper.set.acl a phase variable (broker_auth.phase_vars), true once settled.
+    settled = phase_env(env, None)
+    assert {"KAFKA_OPTS": env["KAFKA_OPTS"], "KAFKA_ZOOKEEPER_SET_ACL": settled["KAFKA_ZOOKEEPER_SET_ACL"]} == zookeeper_auth.zookeeper_client_env("secure")
+    assert "KAFKA_ZOOKEEPER_SET_ACL" not in env
     pod = kafka["spec"]["template"]["spec"]
     (volume,) = [v for v in pod["volumes"] if v.get("secret", {}).get("secretName", "").startswith("kafka-zookeeper-login-")]
     assert {"name": volume["name"], "mountPath": zookeeper_auth.CLIENT_AUTH_DIR, "readOnly": True} in pod["containers"][0]["volumeMounts"]
     (secret,) = [r for r in result.of_type("kubernetes:core/v1:Secret") if r.name == "kafka-zookeeper-login"]
     assert secret.inputs["stringData"]["value"] == zookeeper_auth.client_secret_data(TEST_AUTH_SECRET)
-    # The migration runs after the brokers' roll, logged in as they are.
+    # The migration runs after the brokers' second roll (kafka-auth-roll), logged in as they are.
     job = by_name(result, "Job", "zookeeper-acl-migration")
     assert env_of(job) == zookeeper_auth.acl_migration_env("zookeeper.msa.svc.cluster.local:2181")
     assert "zookeeper-security-migration --zookeeper.acl=secure" in job["spec"]["template"]["spec"]["containers"][0]["command"][2]
     migration = [r for r in result.resources if r.type == "kubernetes:batch/v1:Job" and r.name == "zookeeper-acl-migration"][0]
-    assert any(d.endswith("$kubernetes:apps/v1:StatefulSet::kafka") for d in migration.dependencies)
+    assert any(d.endswith("$kubernetes:batch/v1:Job::kafka-auth-roll") for d in migration.dependencies)
     text = "\n".join(content for content, _ in render.output_files(result, ROOT).values())
     assert derived_password(TEST_AUTH_SECRET, "kafka") not in text
 

@@ -205,6 +205,7 @@ def test_spring_pods_wait_only_for_what_they_need(dev):
         assert any(d.endswith("::harbor-pull") for d in deps), name
         assert not any("SpringService" in d for d in deps), name  # no serial rollout of the services
         # The guard refuses a moved ClusterIP first; a Kafka client's objects wait for its SCRAM user too.
-        users = ["kafka-scram-users"] if stack_values("dev")["msa:services"][name].get("kafka") else []
+        # (and the brokers' second roll of a move to authentication: kafka-auth-roll)
+        users = ["kafka-scram-users", "kafka-auth-roll"] if stack_values("dev")["msa:services"][name].get("kafka") else []
         assert sorted(d.rsplit("::", 1)[-1] for d in services[name].dependencies) == sorted(["address-guard", "namespace", *users]), name
     assert any(d.endswith("::config-repo") for d in deployments["config-service"].dependencies)

@@ -5,11 +5,12 @@
 # on a new cluster none runs yet, and the brokers' own login is one of these users). Re-running is safe:
 # --add-config replaces a user's credential, so a changed password (a new msa:kafkaAuthSecret) is
 # written over the old one; unchanged users are written again with a new salt, which clients never see.
-# It also stops an `up` that would take a running open cluster straight to SCRAM: brokers that run open
-# (registered without a SCRAM endpoint) may only take the transition's first step (TARGET_PHASE
-# scram-added); anything further would roll them into a state their peers cannot reach.
+# On a running open cluster (brokers registered without a SCRAM endpoint: this up moves it to SCRAM,
+# msa/kafka/auth_roll.py) it writes without its ZooKeeper login: a credential written logged in gets
+# an ACL for `kafka` alone, and brokers that have no login yet would fail to read the change notification
+# of it. The zookeeper-acl-migration Job secures these znodes once every broker logs in.
 # Inputs (env): ZOOKEEPER_CONNECT, USERS_DIR (one file per user, named after it, holding its password),
-# TARGET_PHASE (broker_auth.PHASES), KAFKA_OPTS (optional: the JAAS file of the ZooKeeper login).
+# KAFKA_OPTS (optional: the JAAS file of the ZooKeeper login).
 set -euo pipefail
 JOB=kafka-scram-users
 fail() {
@@ -29,10 +30,12 @@ open_brokers() {
   done
 }
 
-if [ "${TARGET_PHASE:-scram-only}" != scram-added ]; then
+if [ -n "${KAFKA_OPTS:-}" ]; then
   still_open=$(open_brokers | tr '\n' ' ')
-  [ -z "$still_open" ] ||
-    fail "broker(s) ${still_open% } run open (no SCRAM listener): a running cluster moves to authentication in steps; set msa:kafka.transition: scram-added first (docs/security.md), nothing was changed"
+  if [ -n "$still_open" ]; then
+    echo "$JOB: broker(s) ${still_open% } run open: the credentials are written without the ZooKeeper login (secured after the brokers' roll)"
+    unset KAFKA_OPTS
+  fi
 fi
 
 count=0
