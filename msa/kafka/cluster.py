@@ -216,7 +216,9 @@ class KafkaCluster(pulumi.ComponentResource):
         """The headless Service (per-broker DNS) and the bootstrap Service (fixed address); the pods' ports."""
         # With authentication the SCRAM listener is the clients' (names.client_port); the open port stays on
         # the Services for the move of a running open cluster (auth_roll.py), nothing listens on it after.
-        ports = [kx.port("kafka", names.client_port), *([kx.port("plaintext", KAFKA_PORT)] if names.sasl else [])]
+        # The open port first: a Service an open cluster created keeps 9092 where it was, so the server's merge of
+        # the ports (keyed by port number) gives back this order and the next up sees no difference.
+        ports = [*([kx.port("plaintext", KAFKA_PORT)] if names.sasl else []), kx.port("kafka", names.client_port)]
         # KRaft combined: the pods' controller port on the headless Service too (the voters' addresses are its pod names).
         pod_ports = [*ports, *([kx.port("controller", CONTROLLER_PORT)] if cfg.kraft and cfg.is_combined else [])]
         self.headless = kx.headless_service(names.kafka_headless, names.namespace, "kafka", pod_ports, names.kafka, child)

@@ -40,7 +40,7 @@ def _create(cluster, name: str, partitions: int = 0, rf: int = 0, assignment=Non
              else NewTopic(name, num_partitions=partitions, replication_factor=rf, config=configs))
     admin = cluster.admin()   # kept referenced until the futures resolve
     for future in admin.create_topics([topic]).values():
-        future.result(30)
+        future.result(120)   # a loaded machine: the controller may take a while to elect the new leaders
 
 
 def _topic_config(cluster, topic: str, key: str) -> str:

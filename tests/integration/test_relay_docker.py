@@ -138,7 +138,8 @@ def test_a_failed_copy_to_the_relay_host_names_the_cause_and_leaves_no_folder_th
 
     assert result.returncode != 0
     assert "the relay host's sshd needs its sftp subsystem" in result.stderr
-    assert set(Path("/tmp").glob("msa-image.*")) == leftovers_before
+    # Nothing new (other tests running at the same time may remove their own folders meanwhile).
+    assert set(Path("/tmp").glob("msa-image.*")) <= leftovers_before
     assert registry.uploads() == {"blobs": 0, "manifests": 0}
 
 

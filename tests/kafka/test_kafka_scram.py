@@ -54,7 +54,7 @@ def test_probes_and_services_follow_the_scram_port(prod_sasl):
     volume = next(v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"])
     assert volume["secret"]["items"] == [{"key": "client.properties", "path": "client.properties"}]
     bootstrap = by_name(prod_sasl, "Service", "kafka-bootstrap")
-    assert [p["port"] for p in bootstrap["spec"]["ports"]] == [9094, 9092]
+    assert [p["port"] for p in bootstrap["spec"]["ports"]] == [9092, 9094]     # the open port where an open cluster had it
 
 
 def test_every_user_is_stored_before_the_brokers_or_the_drain_change(prod_sasl):
