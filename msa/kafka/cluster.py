@@ -74,7 +74,7 @@ TOOLS_WRITE = "the Kafka tools' start script (kafka-run-class) creates its log f
 def _cp_stateful_set(name: str, namespace: str, component: str, replicas: int, headless: str, image: kx.PodImage, what: str,
                      container: k8s.core.v1.ContainerArgs, claim: k8s.core.v1.PersistentVolumeClaimArgs,
                      termination_grace: int, opts: pulumi.ResourceOptions,
-                     volumes: Optional[list[k8s.core.v1.VolumeArgs]] = None) -> k8s.apps.v1.StatefulSet:
+                     volumes: Optional[list[k8s.core.v1.VolumeArgs]] = None, skips: Optional[dict[str, str]] = None) -> k8s.apps.v1.StatefulSet:
     """A cp-* StatefulSet: one container as appuser, per-pod DNS through `headless`, data on a claim.
 
     Drift on volumeClaimTemplates is ignored: pulumi-kubernetes would replace the whole StatefulSet
@@ -82,7 +82,7 @@ def _cp_stateful_set(name: str, namespace: str, component: str, replicas: int, h
     """
     return k8s.apps.v1.StatefulSet(
         name,
-        metadata=kx.metadata(name, namespace, component, annotations=cp_checkov_skips(image, what, ENTRYPOINT_WRITES)),
+        metadata=kx.metadata(name, namespace, component, annotations=cp_checkov_skips(image, what, ENTRYPOINT_WRITES, skips)),
         spec=k8s.apps.v1.StatefulSetSpecArgs(
             replicas=replicas,
             service_name=headless,
@@ -188,7 +188,7 @@ class KafkaCluster(pulumi.ComponentResource):
         )
         self.stateful_set = _cp_stateful_set(
             names.kafka, ns, component, cfg.brokers, names.kafka_headless, images.kafka, cfg.image, container,
-            kx.data_claim("data", cfg.storage_class, cfg.storage_size), termination_grace=60,
+            kx.data_claim("data", cfg.storage_class, cfg.storage_size), termination_grace=60, skips=kx.SECRET_ENV_SKIP if scram else None,
             opts=kx.waiting_for(child, (*brokers_wait_for, self.drain, *storage_guard, *login.waits_for, *(scram.waits_for if scram else ()),
                                         *((tls.secret,) if tls else ()), *((self.auth.begin,) if self.auth else ()))),
             volumes=[*login.volumes, *(scram.volumes if scram else ()), *((tls.volume,) if tls else ()), *((phase_volume(),) if self.auth else ())],
@@ -331,7 +331,8 @@ class KafkaUi(pulumi.ComponentResource):
             waits_for.append(client_secret.secret)
         self.deployment = k8s.apps.v1.Deployment(
             names.ui,
-            metadata=kx.metadata(names.ui, ns, component, annotations=kx.checkov_skips(image.checkov_skips(cfg.ui.image))),
+            metadata=kx.metadata(names.ui, ns, component, annotations=kx.checkov_skips({**image.checkov_skips(cfg.ui.image),
+                                                                                   **(kx.SECRET_ENV_SKIP if client_secret is not None else {})})),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=1,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=kx.selector_labels(names.ui)),

@@ -80,6 +80,8 @@ class SpringService(pulumi.ComponentResource):
         container = _container(args, mounts)
         # The checks a tag-only image fails on purpose; a digest in the config removes the exceptions.
         skips = {} if args.image_pinned else kx.tag_only_skips(f"the prebuilt {args.name} image", f"msa:services.{args.name}.digest")
+        if args.kafka_secret is not None:
+            skips = {**skips, **kx.SECRET_ENV_SKIP}
         self.deployment = k8s.apps.v1.Deployment(
             args.name,
             metadata=kx.metadata(args.name, args.namespace, component, annotations=kx.checkov_skips(skips)),
