@@ -128,6 +128,20 @@ def env_of(workload: dict) -> dict:
 
 
 @pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (pytest.ini): one worker per core for the fast tests, two per core (memory allowing) when the
+    tests against real servers run too (scheduling.worker_count); PYTEST_XDIST_AUTO_NUM_WORKERS still wins."""
+    import os
+
+    from scheduling import worker_count
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "").isdigit():
+        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
+    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    servers = "not integration" not in (config.getoption("markexpr") or "")
+    return worker_count(len(os.sched_getaffinity(0)), memory_gib, servers)
+
+
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """`--dist loadfile` with the longest files first (scheduling.py): a slow file no longer comes last."""
     if config.getvalue("dist") != "loadfile":

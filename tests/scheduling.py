@@ -1,4 +1,10 @@
-"""Longest test files first across the xdist workers (pytest.ini: `-n 2 --dist loadfile`).
+"""How many xdist workers, and longest test files first across them (pytest.ini: `-n auto --dist loadfile`).
+
+Workers: the fast tests are pure Python and keep a core busy each, so one worker per core (more only adds
+interpreter start-up and contention: measured on 2 cores, 4 workers took 81 s and 146 CPU-s where 2 took 58 s
+and 99). The tests against real servers mostly wait on them (a JVM starting, a client's timeout): with them in
+the run, two workers per core keep the cores busy (2 cores: 31 -> 20 minutes, 91% busy), as many as the memory
+allows (one per MEMORY_PER_WORKER_GIB: a worker's Kafka cluster or control plane).
 
 xdist's loadfile hands out whole files in order of their number of tests, most first: the files with one or two
 slow tests against real servers (minutes each) came last, and the run waited for one worker to finish them
@@ -20,6 +26,15 @@ from typing import Callable
 
 COSTS = Path(__file__).resolve().with_name("file_seconds.json")
 UNKNOWN = float("inf")
+MEMORY_PER_WORKER_GIB = 4
+
+
+def worker_count(cpus: int, memory_gib: float, servers: bool) -> int:
+    """xdist workers for a run on `cpus` cores with `memory_gib` of memory; `servers`: the run includes the
+    tests against real servers (integration, engine)."""
+    if not servers:
+        return max(1, cpus)
+    return max(1, min(2 * cpus, int(memory_gib // MEMORY_PER_WORKER_GIB)))
 
 
 def file_seconds(path: Path = COSTS) -> dict[str, float]:
