@@ -3,6 +3,7 @@
 import atexit
 import copy
 import functools
+import pickle
 import shutil
 import sys
 import tempfile
@@ -125,6 +126,20 @@ def by_name(result: render.RenderedStack, kind: str, name: str) -> dict:
 def env_of(workload: dict) -> dict:
     (container,) = workload["spec"]["template"]["spec"]["containers"]
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+# pulumi.dynamic's serialize_provider (SDK 3.272) wraps pickle._Pickler._batch_setitems in a sorting wrapper
+# on every call and never unwraps it: a `pulumi up` makes a handful of dynamic resources, but a test worker
+# runs the program hundreds of times, so the wrappers nest until pickling a provider hits the recursion
+# limit (and every dict pickled is sorted once per wrapper meanwhile). Each test starts from the originals.
+_PICKLER_ORIGINALS = {name: getattr(pickle._Pickler, name) for name in ("_batch_setitems", "save_dict")}
+
+
+@pytest.fixture(autouse=True)
+def _unwrapped_pickler():
+    yield
+    for name, original in _PICKLER_ORIGINALS.items():
+        setattr(pickle._Pickler, name, original)
 
 
 @pytest.hookimpl(optionalhook=True)

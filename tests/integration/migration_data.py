@@ -48,8 +48,27 @@ def write_history(bootstrap: str, replication_factor: int) -> None:
     group = Consumer({"bootstrap.servers": bootstrap, "group.id": GROUP, "enable.auto.commit": False})
     marks = [TopicPartition("orders", p, 5 + p) for p in range(TOPICS["orders"])]
     high = group.get_watermark_offsets(TopicPartition("payments", 0), timeout=30)[1]
-    group.commit(offsets=[*marks, TopicPartition("payments", 0, high)], asynchronous=False)
+    _commit(group, [*marks, TopicPartition("payments", 0, high)])
     group.close()
+
+
+def _commit(group, offsets, timeout: float = 60) -> None:
+    """A synchronous commit, retried while Kafka calls its error retriable: on a cluster that has just
+    created `__consumer_offsets`, its partitions' leaders may still be loading (NOT_COORDINATOR, seen in
+    CI on a loaded machine), as an application's commit loop would ride out."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    coordinator_moving = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE}
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            group.commit(offsets=offsets, asynchronous=False)
+            return
+        except KafkaException as error:
+            retriable = error.args[0].retriable() or error.args[0].code() in coordinator_moving
+            if not retriable or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def read_all(bootstrap: str, isolation: str, timeout: float = 120) -> Counter:
