@@ -3,6 +3,7 @@
 import atexit
 import copy
 import functools
+import os
 import pickle
 import shutil
 import sys
@@ -146,11 +147,9 @@ def _unwrapped_pickler():
 def pytest_xdist_auto_num_workers(config):
     """`-n auto` (pytest.ini): one worker per core for the fast tests, two per core (memory allowing) when the
     tests against real servers run too (scheduling.worker_count); PYTEST_XDIST_AUTO_NUM_WORKERS still wins."""
-    import os
-
     from scheduling import worker_count
-    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "").isdigit():
-        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None     # xdist's own hook reads it (and warns when it is not a number)
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     servers = "not integration" not in (config.getoption("markexpr") or "")
     return worker_count(len(os.sched_getaffinity(0)), memory_gib, servers)

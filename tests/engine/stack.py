@@ -272,6 +272,11 @@ class EngineStack:
         self.stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
+def set_kafka(**values) -> Callable[[dict], None]:
+    """An edit (EngineStack.edit / engine_stack(name, edit)) that sets keys of msa:kafka."""
+    return lambda config: config["msa:kafka"].update(values)
+
+
 def _engine_test_setup(config: dict) -> None:
     """What the engine tests cannot have: nodes to set up over SSH (no node setup when the list is empty),
     a Harbor to copy the third-party images into (`mirror: off`) or to read the prebuilt services'

@@ -8,15 +8,12 @@ from __future__ import annotations
 import pytest
 
 from engine.checks import assert_before
+from engine.stack import set_kafka
 
 pytestmark = [pytest.mark.engine, pytest.mark.integration]
 
 DRAIN, REBALANCE, SHRINK = ("kafka-drain", "batch/v1:Job"), ("kafka-rebalance", "batch/v1:Job"), ("zookeeper-shrink", "batch/v1:Job")
 KAFKA, ZOOKEEPER = ("kafka", "apps/v1:StatefulSet"), ("zookeeper", "apps/v1:StatefulSet")
-
-
-def set_kafka(**values):
-    return lambda config: config["msa:kafka"].update(values)
 
 
 def test_brokers_and_zookeeper_grow_and_shrink(engine_stack, control_plane):

@@ -10,16 +10,13 @@ import pytest
 from pulumi import automation as auto
 
 from engine.checks import assert_before
+from engine.stack import set_kafka
 
 pytestmark = [pytest.mark.engine, pytest.mark.integration]
 
 ZK_ID = "q0cT5H2rQ6yXmZr2u6wK8A"
 GATE, CHECK = ("kafka-migration-gate", "batch/v1:Job"), ("kafka-migration-check", "batch/v1:Job")
 KAFKA, CONTROLLERS = ("kafka", "apps/v1:StatefulSet"), ("kafka-controller", "apps/v1:StatefulSet")
-
-
-def set_kafka(**values):
-    return lambda config: config["msa:kafka"].update(values)
 
 
 def env_of(control_plane, name: str) -> dict:

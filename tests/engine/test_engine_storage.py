@@ -6,11 +6,9 @@ from __future__ import annotations
 import pytest
 from pulumi import automation as auto
 
+from engine.stack import set_kafka
+
 pytestmark = [pytest.mark.engine, pytest.mark.integration]
-
-
-def set_kafka(**values):
-    return lambda config: config["msa:kafka"].update(values)
 
 
 def test_storage_grows_in_place_and_a_shrink_is_refused_before_anything_changes(engine_stack, control_plane):
