@@ -143,6 +143,21 @@ def _unwrapped_pickler():
         setattr(pickle._Pickler, name, original)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _scratch_in_the_test_folder(tmp_path_factory):
+    """Every process a test starts (a Job's script, a node script, a tool) makes its `mktemp` folders under this
+    run's pytest folder, not in the machine's /tmp: a script a test interrupts on purpose (a Job killed halfway)
+    never reaches its cleanup trap, and pytest prunes its own old runs."""
+    scratch = tmp_path_factory.mktemp("scratch")
+    previous = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(scratch)
+    yield
+    if previous is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = previous
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config):
     """`-n auto` (pytest.ini): one worker per core for the fast tests, two per core (memory allowing) when the

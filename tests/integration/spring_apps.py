@@ -221,7 +221,11 @@ class SpringApp:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("SPRING_", "JAVA_TOOL_OPTIONS", "EUREKA_"))}
         env = {**base, **self.env}
         env.pop("JAVA_TOOL_OPTIONS", None)   # heap flags for a container limit; small fixed heaps here
-        cmd = ["java", *JVM_OPTS, f"-Djdk.net.hosts.file={hosts_file}", f"-Dserver.address={self.address}",
+        # The app's temporary files (embedded Tomcat's tomcat.<port>.* folders) go to its own folder beside its
+        # log, which the test's tmp_path cleanup removes, not to the machine's /tmp.
+        scratch = self.log_path.with_suffix(".tmp")
+        scratch.mkdir(exist_ok=True)
+        cmd = ["java", *JVM_OPTS, f"-Djava.io.tmpdir={scratch}", f"-Djdk.net.hosts.file={hosts_file}", f"-Dserver.address={self.address}",
                *(f"-D{k}={v}" for k, v in self.properties.items()),
                "-Dspring.main.banner-mode=off", "-jar", str(jar_path(self.app)), *self.args]
         self.log = open(self.log_path, "w")

@@ -86,6 +86,7 @@ def fake_node(tmp_path):
     (tmp_path / "cri-status").write_text("ok")
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc" / "hosts").write_text("127.0.0.1 localhost\n")
+    (tmp_path / "node-tmp").mkdir()
     env = {
         **os.environ,
         "MSA_CERTS_DIR": str(tmp_path / "etc/certs.d"),
@@ -96,6 +97,7 @@ def fake_node(tmp_path):
         "MSA_CTR": str(bin_dir / "ctr"),
         "MSA_CONTAINERD_ADDRESS": str(tmp_path / "sock"),
         "MSA_RESTART": f"echo restarted >> {tmp_path}/restarts",
+        "TMPDIR": str(tmp_path / "node-tmp"),   # the node's /tmp: what the script leaves there (nothing)
     }
     script = tmp_path / "node.sh"
     script.write_text(node_script("n1", Harbor(host="harbor.test:5000", scheme="http"), Cluster()))
@@ -134,6 +136,20 @@ def test_unhealthy_cri_after_restart_restores_the_previous_config(fake_node):
     assert result.returncode != 0
     assert "CRI plugin did not load with the new config; restored the previous" in result.stderr
     assert (root / "etc/config.toml").read_text() == STOCK_V2
+
+
+def test_no_run_leaves_a_scratch_folder_in_the_nodes_tmp_whatever_its_outcome(fake_node):
+    """apply stopping halfway (a config that does not parse, a CRI that does not come back), a check that
+    finds work to do and a successful apply: the node's /tmp is as empty afterwards as before."""
+    root, env, script = fake_node
+    (root / "etc/config.toml").write_text(STOCK_V2 + "# BROKEN\n")
+    assert _run(script, "apply", env).returncode != 0
+    (root / "etc/config.toml").write_text(STOCK_V2)
+    assert _run(script, "check", env).returncode != 0
+    assert _run(script, "apply", {**env, "MSA_RESTART": f"echo error > {root}/cri-status", "MSA_HEALTH_TIMEOUT": "1"}).returncode != 0
+    (root / "cri-status").write_text("ok")
+    assert _run(script, "apply", env).returncode == 0
+    assert list((root / "node-tmp").iterdir()) == []
 
 
 def test_version_1_config_is_refused_with_a_hint(fake_node):

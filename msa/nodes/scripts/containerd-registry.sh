@@ -17,6 +17,10 @@ umask 022
 action=${1:-apply}
 say() { echo "msa-node-setup: $*" >&2; }
 die() { say "error: $*"; exit 1; }
+# One scratch folder for the whole run, removed however it ends: a `die` halfway through apply (containerd
+# refusing the new config, a failed restart) must not leave a folder behind in the node's /tmp.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
 
 registry_dir="$MSA_CERTS_DIR/$MSA_REGISTRY"
 hosts_toml="$registry_dir/hosts.toml"
@@ -211,12 +215,12 @@ apply_config() {
   fi
   version=$(config_version)
   section=$(registry_section "$version")
-  work=$(mktemp -d)
+  work="$scratch/apply"
+  mkdir -p "$work"
   : >"$work/migrations"
   rewrite_config "$section" "$work/migrations" <"$MSA_CONTAINERD_CONFIG" >"$work/config.toml" \
-    || { rm -rf "$work"; die "cannot rewrite $MSA_CONTAINERD_CONFIG safely (see above); edit its [$section] by hand"; }
+    || die "cannot rewrite $MSA_CONTAINERD_CONFIG safely (see above); edit its [$section] by hand"
   if cmp -s "$work/config.toml" "$MSA_CONTAINERD_CONFIG"; then
-    rm -rf "$work"
     cri_healthy || die "containerd's CRI plugin is not healthy (ctr plugins ls); fix containerd first"
     return 0
   fi
@@ -226,7 +230,6 @@ apply_config() {
   migrate_legacy "$work/migrations"
   install_config "$work/config.toml"
   sha256sum <"$MSA_CONTAINERD_CONFIG" | cut -d' ' -f1 >"$MSA_STATE_DIR/config.toml.written"
-  rm -rf "$work"
   say "set config_path = \"$MSA_CERTS_DIR\" in [$section] of $MSA_CONTAINERD_CONFIG (config version $version)"
 }
 
@@ -291,10 +294,8 @@ do_check() {
   expected=$(hosts_toml_for "$MSA_REGISTRY" "$MSA_REGISTRY_SCHEME://$MSA_REGISTRY" "$MSA_REGISTRY_SCHEME://$MSA_REGISTRY")
   [ "$(cat "$hosts_toml" 2>/dev/null)" = "$expected" ] || die "$hosts_toml is missing or differs"
   [ -f "$MSA_CONTAINERD_CONFIG" ] || die "$MSA_CONTAINERD_CONFIG is missing"
-  local work; work=$(mktemp -d)
-  rewrite_config "$(registry_section "$(config_version)")" "$work/m" <"$MSA_CONTAINERD_CONFIG" >"$work/c" || true
-  cmp -s "$work/c" "$MSA_CONTAINERD_CONFIG" || { rm -rf "$work"; die "$MSA_CONTAINERD_CONFIG needs apply"; }
-  rm -rf "$work"
+  rewrite_config "$(registry_section "$(config_version)")" "$scratch/m" <"$MSA_CONTAINERD_CONFIG" >"$scratch/c" || true
+  cmp -s "$scratch/c" "$MSA_CONTAINERD_CONFIG" || die "$MSA_CONTAINERD_CONFIG needs apply"
   [ -z "$MSA_REGISTRY_ADDRESS" ] || grep -qxF "$(hosts_line)" "$MSA_HOSTS_FILE" || die "$MSA_HOSTS_FILE lacks $registry_name"
   cri_healthy || die "containerd's CRI plugin is not healthy"
   say "ok"
