@@ -19,13 +19,14 @@ import json
 import os
 import re
 import shutil
-import socket
 import ssl
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
 from typing import Iterable, Optional
+
+from ports import free_port  # outside the ephemeral range (tests/ports.py)
 
 SERVICE_CIDR = "10.96.0.0/12"        # the stacks' serviceCidr: their fixed ClusterIPs (10.104.193.x) lie inside
 POD_CIDR = "10.244.0.0/24"
@@ -42,10 +43,6 @@ def missing_binaries() -> list[str]:
     return missing
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ControlPlane:

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import textwrap
 import time
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
+
+from ports import free_port  # noqa: F401  (re-exported: servers' ports outside the ephemeral range)
 
 REPO = Path(__file__).resolve().parents[2]
 CONTAINERD_CACHE = REPO / ".cache" / "containerd"
@@ -47,10 +48,6 @@ def skip_or_fail(message: str) -> None:
     pytest.skip(message)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(predicate, timeout: float, what: str) -> None:

@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -38,6 +37,7 @@ import pytest
 
 from conftest import env_of, objects, open_kafka_then, run_stack
 from integration.harness import skip_or_fail
+from ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 JVM_DIR = REPO / "tests" / "jvm"
@@ -73,10 +73,6 @@ def require_spring_apps(*apps: str) -> None:
                      + " (build with: mvn -B -q -f tests/jvm/pom.xml package -DskipTests; .ci/run does)")
 
 
-def free_port(address: str) -> int:
-    with socket.socket() as s:
-        s.bind((address, 0))
-        return s.getsockname()[1]
 
 
 # --- the stack, rendered for loopback -----------------------------------------------------------
