@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import copy
 import fcntl
+import functools
 import gzip
 import os
 import runpy
 import shutil
 import subprocess
 import sys
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -137,6 +139,18 @@ class Run:
         return step
 
 
+@functools.cache
+def _pulumi_command() -> auto.PulumiCommand:
+    """The CLI on PATH, its version checked once per test process."""
+    return auto.PulumiCommand()
+
+
+def _summary(events: list) -> dict[str, int]:
+    """The operation's change counts by op ({"same": 45, "update": 1}), from its summary event."""
+    (summary,) = [e.summary_event for e in events if e.summary_event is not None]
+    return {str(op): count for op, count in (summary.resource_changes or {}).items()}
+
+
 def _steps(events: list) -> list[dict]:
     steps = []
     for event in events:
@@ -179,11 +193,17 @@ class EngineStack:
         }
         # pulumi.ResourceTransform functions registered before the program runs (e.g. skipAwait on one Job).
         self.transforms: list = []
-        self.stack = auto.create_or_select_stack(
+        # A new stack in a new backend (create, not create-or-select: no failing `stack select` first), and one
+        # `pulumi version` check for the whole test process (each CLI call costs ~0.5 CPU-s).
+        self.stack = auto.create_stack(
             stack_name=name, project_name="msa", program=self._program,
             opts=auto.LocalWorkspaceOptions(work_dir=str(self.project), pulumi_home=str(self.home), env_vars=self.env,
-                                            secrets_provider="passphrase"),
+                                            secrets_provider="passphrase", pulumi_command=_pulumi_command()),
         )
+        # up/refresh read the stack's outputs twice and its last history entry after the operation (three more
+        # CLI calls each); the runs here take the change counts from the operation's own summary event instead.
+        self.stack.outputs = lambda: {}
+        self.stack.info = lambda show_secrets=True: types.SimpleNamespace(resource_changes=None)   # up() asserts one
         # One `pulumi config set-all` (each CLI call costs ~0.6 CPU-s; the engine tests make ~25 stacks).
         self.stack.set_all_config({key: auto.ConfigValue(value, secret=True) for key, value in CANARIES.items()})
 
@@ -209,8 +229,8 @@ class EngineStack:
 
     def up(self, **kwargs) -> Run:
         events, lines = [], []
-        result = self.stack.up(on_event=events.append, on_output=lines.append, color="never", **kwargs)
-        return Run("up", dict(result.summary.resource_changes or {}), _steps(events), "\n".join(lines), events)
+        self.stack.up(on_event=events.append, on_output=lines.append, color="never", **kwargs)
+        return Run("up", _summary(events), _steps(events), "\n".join(lines), events)
 
     def preview(self, **kwargs) -> Run:
         events, lines = [], []
@@ -219,8 +239,8 @@ class EngineStack:
 
     def refresh(self, **kwargs) -> Run:
         events, lines = [], []
-        result = self.stack.refresh(on_event=events.append, on_output=lines.append, color="never", **kwargs)
-        return Run("refresh", dict(result.summary.resource_changes or {}), _steps(events), "\n".join(lines), events)
+        self.stack.refresh(on_event=events.append, on_output=lines.append, color="never", **kwargs)
+        return Run("refresh", _summary(events), _steps(events), "\n".join(lines), events)
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """The real `pulumi` command in the project copy, with this stack's backend, home and secrets."""
