@@ -1,8 +1,9 @@
 """Continuous client load for day-two tests: what applications keep doing while the cluster changes.
 
 `ProductionLoad` runs, in background threads, the three kinds of writers a change must not break:
-- an idempotent producer (acks=all, retries within its delivery timeout), one record every few ms;
-- a transactional producer: begin, a few records over all topics, commit, again and again;
+- an idempotent producer (acks=all, retries within its delivery timeout), one record per topic every
+  `RECORD_INTERVAL`;
+- a transactional producer: begin, a record per topic, commit, again every `TRANSACTION_INTERVAL`;
 - a probe: acks=all without retries or idempotence, one record per topic every `PROBE_INTERVAL`.
   Its errors are the broker's refusals as they happen (the other two retry them away until their
   delivery timeout): a run of consecutive failed probes is one refusal window.
@@ -22,6 +23,12 @@ from dataclasses import dataclass, field
 # retrying a record before it reports a failure. A refusal shorter than this costs latency, not data.
 DELIVERY_TIMEOUT_MS = 60_000
 PROBE_INTERVAL = 0.2
+# Paced, not as fast as the client can: what the day-two tests need is writes in flight at every moment of
+# a change (a refusal, a lost or doubled record shows up either way), not throughput. Unpaced (a round every
+# few ms, a transaction every 50 ms) the writers kept three test brokers at about a core; paced, at 0.4
+# (benchmarks/load_cost.py), on a suite that is CPU-bound on 2 cores.
+RECORD_INTERVAL = 0.02
+TRANSACTION_INTERVAL = 0.2
 NOT_ENOUGH_REPLICAS = {"NOT_ENOUGH_REPLICAS", "NOT_ENOUGH_REPLICAS_AFTER_APPEND"}
 
 
@@ -79,9 +86,12 @@ class LoadReport:
 class ProductionLoad:
     """Idempotent, transactional and probe writes to `topics` until `stop()`; see the module doc."""
 
-    def __init__(self, bootstrap: str, topics: list[str]):
+    def __init__(self, bootstrap: str, topics: list[str], record_interval: float = RECORD_INTERVAL,
+                 transaction_interval: float = TRANSACTION_INTERVAL):
         self.bootstrap = bootstrap
         self.topics = topics
+        self.record_interval = record_interval
+        self.transaction_interval = transaction_interval
         self.report = LoadReport()
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._guarded, args=(loop,), name=f"load-{loop.__name__}", daemon=True)
@@ -126,7 +136,9 @@ class ProductionLoad:
             for topic in self.topics:
                 producer.produce(topic, value=f"idem-{sent}".encode(), on_delivery=self._delivered(time.monotonic()))
                 sent += 1
-            producer.poll(0.01)
+            next_round = time.monotonic() + self.record_interval
+            while time.monotonic() < next_round:
+                producer.poll(max(0.0, next_round - time.monotonic()))
         producer.flush(DELIVERY_TIMEOUT_MS / 1000 + 10)
 
     def _probe_loop(self) -> None:
@@ -146,7 +158,7 @@ class ProductionLoad:
         producer = self._transactional()
         while not self._stop.is_set():
             producer = self._one_transaction(producer)
-            time.sleep(0.05)
+            self._stop.wait(self.transaction_interval)
 
     def _transactional(self):
         from confluent_kafka import Producer
