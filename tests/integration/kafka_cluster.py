@@ -494,9 +494,14 @@ class KafkaCluster:
         return broker
 
     def start(self, count: int) -> "KafkaCluster":
+        """Every broker registered and Ready by the pod's readiness probe, as a StatefulSet's pods are before the
+        Service sends them clients: registered alone, a broker may not listen yet nor know the controller (a
+        CreateTopics then waited for one past librdkafka's timeout on a loaded CI machine)."""
         for broker_id in range(count):
             self.add_broker(broker_id)
         self.wait_registered(list(range(count)))
+        for broker_id in range(count):
+            self.wait_ready(broker_id)
         return self
 
     def registered(self) -> set[int]:

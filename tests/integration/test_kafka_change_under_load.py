@@ -39,8 +39,10 @@ def _create(cluster, name: str, partitions: int = 0, rf: int = 0, assignment=Non
     topic = (NewTopic(name, num_partitions=len(assignment), replica_assignment=assignment, config=configs) if assignment
              else NewTopic(name, num_partitions=partitions, replication_factor=rf, config=configs))
     admin = cluster.admin()   # kept referenced until the futures resolve
-    for future in admin.create_topics([topic]).values():
-        future.result(120)   # a loaded machine: the controller may take a while to elect the new leaders
+    # A loaded machine: the controller may take a while to elect the new leaders (librdkafka's own request
+    # timeout, 60 s by default, is the bound that counts: the future's is only how long to wait for it).
+    for future in admin.create_topics([topic], request_timeout=120, operation_timeout=120).values():
+        future.result(180)
 
 
 def _topic_config(cluster, topic: str, key: str) -> str:
