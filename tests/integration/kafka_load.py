@@ -84,7 +84,8 @@ class LoadReport:
 
 
 class ProductionLoad:
-    """Idempotent, transactional and probe writes to `topics` until `stop()`; see the module doc."""
+    """Idempotent, transactional and probe writes to `topics` until `stop()`; see the module doc. `record_interval`
+    may be changed while it runs (the next round waits that long)."""
 
     def __init__(self, bootstrap: str, topics: list[str], record_interval: float = RECORD_INTERVAL,
                  transaction_interval: float = TRANSACTION_INTERVAL):
