@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import textwrap
 import time
+import warnings
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -59,18 +60,30 @@ def wait_for(predicate, timeout: float, what: str) -> None:
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
 
 
-class Registry:
-    """docker-registry on 127.0.0.1:<free port>, plain HTTP, storage in `root`."""
+def htpasswd_line(user: str, password: str) -> str:
+    """A bcrypt htpasswd line at bcrypt's lowest cost (4): the registry checks it on every request, and at
+    the default cost (12, about a quarter of a CPU-second each) a mirror test's few hundred requests
+    spent more CPU in the registry than in everything else the test ran."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt  # bcrypt through the system's libxcrypt; deprecated in 3.11, fine for a test hash
 
-    def __init__(self, root: Path, htpasswd: Optional[str] = None):
+        return f"{user}:{crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=2 ** 4))}\n"
+
+
+class Registry:
+    """docker-registry on 127.0.0.1:<free port>, plain HTTP, storage in `root`; with `login`, htpasswd auth
+    for that one (user, password)."""
+
+    def __init__(self, root: Path, login: Optional[tuple[str, str]] = None):
         self.root = root
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
-        self.auth: Optional[tuple[str, str]] = None
+        self.auth: Optional[tuple[str, str]] = login
         root.mkdir(parents=True, exist_ok=True)
         auth = ""
-        if htpasswd:
-            (root / "htpasswd").write_text(htpasswd)
+        if login:
+            (root / "htpasswd").write_text(htpasswd_line(*login))
             auth = f"auth:\n  htpasswd: {{realm: test, path: {root / 'htpasswd'}}}\n"
         (root / "config.yml").write_text(textwrap.dedent(f"""\
             version: 0.1

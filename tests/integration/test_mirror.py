@@ -11,7 +11,6 @@ import os
 import subprocess
 import threading
 import time
-import warnings
 from pathlib import Path
 
 import pytest
@@ -57,14 +56,8 @@ class World:
 def world(tmp_path_factory):
     require("docker-registry", "skopeo", "umoci", "/bin/busybox", "unshare")
     work = tmp_path_factory.mktemp("mirror")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt
-
-        hashed = crypt.crypt(PASSWORD, crypt.mksalt(crypt.METHOD_BLOWFISH))
     upstream = Registry(work / "upstream")
-    harbor = Registry(work / "harbor", htpasswd=f"{USER}:{hashed}\n")
-    harbor.auth = (USER, PASSWORD)
+    harbor = Registry(work / "harbor", login=(USER, PASSWORD))
     # cp-kafka upstream is a two-platform index; cp-zookeeper a single linux/amd64 image.
     kafka = build_index_layout(work / "kafka", {"amd64": "cp-kafka amd64", "arm64": "cp-kafka arm64"}, TAG)
     zookeeper = build_oci_layout(work / "zookeeper", "cp-zookeeper")

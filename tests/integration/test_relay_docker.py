@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import urllib.request
-import warnings
 from pathlib import Path
 
 import pytest
@@ -31,21 +30,12 @@ pytestmark = pytest.mark.integration
 USER, PASSWORD = "robot", "Relay-Canary-9d2f41"
 
 
-def _htpasswd() -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt  # bcrypt through the system's libxcrypt; deprecated in 3.11, fine for a test hash
-
-        return f"{USER}:{crypt.crypt(PASSWORD, crypt.mksalt(crypt.METHOD_BLOWFISH))}\n"
-
-
 @pytest.fixture
 def relay_world(tmp_path, request):
     """registry (with a login), the laptop's dockerd, and a relay host: sshd (+ its own dockerd for the docker tool)."""
     require("docker-registry", "skopeo", "unshare", DOCKERD, DOCKER_CLI, SSHD, "ssh", "scp", "ssh-keyscan")
     tool, sftp = request.param
-    registry = Registry(tmp_path / "registry", htpasswd=_htpasswd())
-    registry.auth = (USER, PASSWORD)
+    registry = Registry(tmp_path / "registry", login=(USER, PASSWORD))
     host = f"{REGISTRY_NAME}:{registry.port}"
     hosts = f"127.0.0.1 localhost\n127.0.0.1 {REGISTRY_NAME}\n"
     started = []

@@ -10,7 +10,6 @@ import os
 import stat
 import subprocess
 import textwrap
-import warnings
 from pathlib import Path
 
 import pytest
@@ -27,13 +26,7 @@ USER, PASSWORD = "robot", "s3cret-Pa55word"
 def world(tmp_path_factory):
     require("docker-registry", "skopeo", "umoci", "/bin/busybox", "unshare")
     work = tmp_path_factory.mktemp("relay")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt  # bcrypt through the system's libxcrypt; deprecated in 3.11, fine for a test hash
-
-        hashed = crypt.crypt(PASSWORD, crypt.mksalt(crypt.METHOD_BLOWFISH))
-    registry = Registry(work / "registry", htpasswd=f"{USER}:{hashed}\n")
-    registry.auth = (USER, PASSWORD)
+    registry = Registry(work / "registry", login=(USER, PASSWORD))
     layout = build_oci_layout(work / "image", "hello through the relay")
     hosts = work / "hosts"
     hosts.write_text(f"127.0.0.1 localhost\n127.0.0.1 {REGISTRY_NAME}\n")
