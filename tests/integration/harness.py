@@ -18,9 +18,9 @@ import shutil
 import subprocess
 import textwrap
 import time
-import warnings
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -47,8 +47,6 @@ def skip_or_fail(message: str) -> None:
     if os.environ.get("MSA_REQUIRE_INTEGRATION") == "1":
         pytest.fail(message)
     pytest.skip(message)
-
-
 
 
 def wait_for(predicate, timeout: float, what: str) -> None:
