@@ -280,6 +280,19 @@ def data_claim(name: str, storage_class: str, size: str) -> k8s.core.v1.Persiste
     )
 
 
+# How long `pulumi up` waits for a replaced Job to be gone before it creates the new one. A Job's pods stop
+# within their 30 s grace period. pulumi-kubernetes' delete awaiter can miss the deletion event and then
+# sits out its whole timeout (10 min by default) before it looks again and goes on (pulumi-kubernetes
+# #3317, seen here in the engine tests): a short timeout bounds that stall. A Job that is really not gone
+# by then fails the `up`, and the next `up` deletes it again.
+JOB_DELETE_TIMEOUT = "2m"
+
+
+def job_timeouts(await_for: str) -> pulumi.CustomTimeouts:
+    """A Job's timeouts: `await_for` to run (create/update), `JOB_DELETE_TIMEOUT` to be deleted."""
+    return pulumi.CustomTimeouts(create=await_for, update=await_for, delete=JOB_DELETE_TIMEOUT)
+
+
 def _token(service_account: Optional[str]) -> dict:
     """A pod's ServiceAccount and its mounted token, for the few pods that talk to the API server."""
     return {"service_account_name": service_account, "automount_service_account_token": True} if service_account else {}
@@ -337,6 +350,6 @@ def script_job(
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
             # A fixed name: the old Job must go before its replacement can be created.
             delete_before_replace=True,
-            custom_timeouts=pulumi.CustomTimeouts(create=f"{timeout_seconds + 600}s", update=f"{timeout_seconds + 600}s"),
+            custom_timeouts=job_timeouts(f"{timeout_seconds + 600}s"),
         )),
     )

@@ -114,7 +114,7 @@ class Verification(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(
                 kx.waiting_for(child, [*args.waits_for, self.config_map, self.role_binding,
                                        *([args.admin_secret.secret] if args.admin_secret else [])]),
-                pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout)),
+                pulumi.ResourceOptions(custom_timeouts=kx.job_timeouts(timeout)),
             ),
         )
         self.register_outputs({"inputs": args.inputs})

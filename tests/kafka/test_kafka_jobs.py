@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from msa.k8s import JOB_DELETE_TIMEOUT
 from msa.kafka.jobs import drain_script, rebalance_script
 from msa.kafka.reassign import (
     ChangeRecord, Partition, Topic, drain_plan, grow_plan, parse_broker_ids, parse_describe, parse_topic_overrides,
@@ -242,6 +243,21 @@ def test_drain_job_runs_before_the_brokers_and_rebalance_after(prod):
     # The drain asks ZooKeeper whether Kafka ever ran: ZooKeeper is up first.
     assert any(d.endswith("StatefulSet::zookeeper") for d in drain.dependencies)
     assert drain.delete_before_replace and rebalance.delete_before_replace
+
+
+def test_every_job_bounds_how_long_pulumi_waits_for_its_deletion(prod, dev):
+    # A replaced Job is deleted first (fixed name); the provider may miss the deletion event and sit out its
+    # delete timeout (pulumi-kubernetes #3317): each Job sets a short one instead of the 10 min default.
+    for stack in (prod, dev):
+        jobs = [r for r in stack.resources if r.type == "kubernetes:batch/v1:Job"]
+        assert {"kafka-drain", "kafka-rebalance", "zookeeper-shrink", "verify"} <= {j.name for j in jobs}
+        for job in jobs:
+            assert job.custom_timeouts.get("delete") == JOB_DELETE_TIMEOUT, (job.name, job.custom_timeouts)
+            assert _seconds(job.custom_timeouts["create"]) > 120 == _seconds(JOB_DELETE_TIMEOUT), job.name
+
+
+def _seconds(duration: str) -> int:
+    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[duration[-1]]
 
 
 def _job_env(job):
