@@ -25,10 +25,13 @@ import fcntl
 import functools
 import gzip
 import os
+import re
 import runpy
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,6 +142,71 @@ class Run:
         return step
 
 
+# The longest a single engine operation may take in these tests (the slowest, an `up` that rolls brokers and
+# runs day-2 Jobs, takes about 2 minutes on 2 busy cores).
+OPERATION_TIMEOUT = 480
+
+
+def _processes_under(root: int) -> list[int]:
+    """Every live process descended from `root` (from /proc: each process's parent)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [root]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def _exe_name(pid: int) -> str:
+    try:
+        return Path(os.readlink(f"/proc/{pid}/exe")).name
+    except OSError:
+        return ""
+
+
+def _cwd(pid: int) -> Optional[Path]:
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return None
+
+
+def _provider_waits(lines: list[str]) -> str:
+    """From a Go goroutine dump in the CLI's output: each goroutine in the provider's own code, as its header
+    ("goroutine 316 [select, 9 minutes]:") and its pulumi-kubernetes function names, innermost first."""
+    text = "\n".join(lines)
+    blocks = re.split(r"\n(?=\s*goroutine \d+ )", text)
+    waits = []
+    for block in blocks:
+        rows = [row.strip() for row in block.splitlines()]
+        if rows and rows[0].startswith("goroutine ") and any("pulumi-kubernetes/provider" in r for r in rows):
+            calls = [r[:r.rfind("(")].rsplit("/", 1)[-1] for r in rows[1:]
+                     if r.startswith("github.com/pulumi/pulumi-kubernetes/provider/v4/")]
+            waits.append(rows[0] + " " + " <- ".join(dict.fromkeys(calls)))
+    return "\n".join(waits) or "(no dump in the output)"
+
+
+def _before_dump(lines: list[str]) -> list[str]:
+    dump = next((i for i, line in enumerate(lines) if "SIGQUIT" in line or line.strip().startswith("goroutine ")), len(lines))
+    return lines[:dump]
+
+
+def _signal(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
 @functools.cache
 def _pulumi_command() -> auto.PulumiCommand:
     """The CLI on PATH, its version checked once per test process."""
@@ -226,21 +294,57 @@ class EngineStack:
             sys.path.remove(str(self.project))
 
     # --- operations -----------------------------------------------------------------------------------
+    # Each one is bounded (`timeout` seconds): an operation that hangs fails its test with the provider's
+    # goroutines instead of holding the whole CI run (see `_bounded`).
 
-    def up(self, **kwargs) -> Run:
+    def up(self, timeout: float = OPERATION_TIMEOUT, **kwargs) -> Run:
         events, lines = [], []
-        self.stack.up(on_event=events.append, on_output=lines.append, color="never", **kwargs)
+        self._bounded("up", timeout, lines,
+                      lambda: self.stack.up(on_event=events.append, on_output=lines.append, color="never", **kwargs))
         return Run("up", _summary(events), _steps(events), "\n".join(lines), events)
 
-    def preview(self, **kwargs) -> Run:
+    def preview(self, timeout: float = OPERATION_TIMEOUT, **kwargs) -> Run:
         events, lines = [], []
-        result = self.stack.preview(on_event=events.append, on_output=lines.append, color="never", diff=True, **kwargs)
+        result = self._bounded("preview", timeout, lines, lambda: self.stack.preview(
+            on_event=events.append, on_output=lines.append, color="never", diff=True, **kwargs))
         return Run("preview", dict(result.change_summary), _steps(events), "\n".join(lines), events)
 
-    def refresh(self, **kwargs) -> Run:
+    def refresh(self, timeout: float = OPERATION_TIMEOUT, **kwargs) -> Run:
         events, lines = [], []
-        self.stack.refresh(on_event=events.append, on_output=lines.append, color="never", **kwargs)
+        self._bounded("refresh", timeout, lines,
+                      lambda: self.stack.refresh(on_event=events.append, on_output=lines.append, color="never", **kwargs))
         return Run("refresh", _summary(events), _steps(events), "\n".join(lines), events)
+
+    def _bounded(self, kind: str, timeout: float, lines: list[str], operation: Callable):
+        """Run `operation` (an Automation API call, which has no timeout of its own) for at most `timeout`
+        seconds. Past it: SIGQUIT to the CLI's provider plugins (a Go process prints every goroutine's stack
+        on it, and the CLI passes a plugin's stderr on into the output), then SIGKILL to the CLI and all it
+        started; the test fails with where the provider was waiting."""
+        outcome: dict = {}
+
+        def run() -> None:
+            try:
+                outcome["result"] = operation()
+            except BaseException as error:        # re-raised in the test's thread
+                outcome["error"] = error
+
+        worker = threading.Thread(target=run, name=f"pulumi-{kind}", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
+            cli = [pid for pid in _processes_under(os.getpid()) if _exe_name(pid) == "pulumi" and _cwd(pid) == self.project]
+            plugins = [pid for c in cli for pid in _processes_under(c) if _exe_name(pid).startswith("pulumi-resource-")]
+            _signal(plugins, signal.SIGQUIT)
+            worker.join(30)
+            _signal([pid for c in cli for pid in [c, *_processes_under(c)]], signal.SIGKILL)
+            worker.join(30)
+            raise AssertionError(
+                f"pulumi {kind} of stack {self.name} ran past its {timeout:.0f} s and was killed; where the provider "
+                f"was waiting (its SIGQUIT dump):\n{_provider_waits(lines)}\nthe output's last lines before it:\n"
+                + "\n".join(_before_dump(lines)[-40:]))
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """The real `pulumi` command in the project copy, with this stack's backend, home and secrets."""

@@ -63,7 +63,7 @@ def test_a_job_that_never_ran_runs_again_on_the_next_up(engine_stack, control_pl
                 break
             time.sleep(0.5)
         control_plane.kubectl("uncordon", NODE)
-        run = running.result(timeout=900)
+        run = running.result()            # the `up` is bounded itself (EngineStack.up's timeout)
     assert run.changed().get("Job/verify") == "replace", run.changed()
     done = control_plane.get("job", "verify")
     assert done["metadata"]["uid"] != stuck["metadata"]["uid"] and done["status"].get("succeeded") == 1

@@ -423,10 +423,10 @@ class ZooKeeperEnsemble:
     def leaders(self) -> list[int]:
         return [m.server_id for m in self.members.values() if m.server and m.server.running and m.mode == "leader"]
 
-    def stop(self) -> None:
+    def stop(self, kill: bool = False) -> None:
         for member in [*self.members.values(), *self.removed.values()]:
             if member.server:
-                member.server.stop()
+                member.server.stop(kill=kill)
 
 
 # --- Kafka ----------------------------------------------------------------------------------------------
@@ -563,9 +563,9 @@ class KafkaCluster:
         self.stop_broker(broker_id)
         del self.brokers[broker_id]
 
-    def stop(self) -> None:
+    def stop(self, kill: bool = False) -> None:
         for broker in self.brokers.values():
-            broker.server.stop()
+            broker.server.stop(kill=kill)
 
     # --- client-side views (librdkafka; no JVM start) ---
 
@@ -674,9 +674,12 @@ class KafkaWorld:
         self._started.append(cluster)
         return cluster.start(brokers)
 
-    def stop(self) -> None:
+    def stop(self, kill: bool = False) -> None:
+        """Stop everything started. `kill`: SIGKILL at once, for a teardown that throws the data away (a
+        controlled shutdown costs each broker a second and some CPU, and a KRaft broker without its quorum
+        waits out the whole bound)."""
         for thing in reversed(self._started):   # brokers before their ZooKeeper
-            thing.stop()
+            thing.stop(kill=kill)
 
 
 @pytest.fixture
@@ -685,7 +688,7 @@ def kafka_world(kafka_tools, tmp_path):
     try:
         yield world
     finally:
-        world.stop()
+        world.stop(kill=True)
 
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.5) -> None:
@@ -705,4 +708,4 @@ def kafka_session_world(kafka_tools, tmp_path_factory):
     try:
         yield world
     finally:
-        world.stop()
+        world.stop(kill=True)

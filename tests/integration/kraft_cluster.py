@@ -228,11 +228,12 @@ class KraftCluster:
     def brokers(self) -> list[KraftNode]:
         return [n for n in self.nodes.values() if n.port]
 
-    def stop(self) -> None:
+    def stop(self, kill: bool = False) -> None:
         # Brokers before controllers: a broker shuts down cleanly only while the quorum answers.
+        # `kill`: SIGKILL, for a teardown that throws the data away.
         for node in sorted(self.nodes.values(), key=lambda n: not n.port):
             if node.server:
-                node.server.stop()
+                node.server.stop(kill=kill)
 
 
 def _container(sts: Mapping, secrets=None) -> tuple[str, dict[str, str], list[str]]:

@@ -174,9 +174,9 @@ class KraftQuorum:
     def logs(self) -> str:
         return "\n".join(c.server.log_path.read_text(errors="replace") for c in self.controllers.values() if c.server)
 
-    def stop(self) -> None:
+    def stop(self, kill: bool = False) -> None:
         for node_id in self.controllers:
-            self.stop_one(node_id)
+            self.stop_one(node_id, kill=kill)
 
 
 def roll_brokers(cluster: KafkaCluster, quorum: KraftQuorum, pod_env: Mapping[str, str], only: Optional[list[int]] = None) -> None:

@@ -117,7 +117,7 @@ def test_only_credentials_get_in_and_clients_work_transactionally(kafka_tools, t
         assert refused_login(kafka_tools, bootstrap, write_client_config(tmp_path / "old", user_secret(rendered, CLIENT)))
         assert metadata_error(client_config(rotated, CLIENT, bootstrap)) is None
     finally:
-        world.stop()
+        world.stop(kill=True)
 
 
 def refused_login(tools, bootstrap: str, properties) -> bool:
@@ -243,7 +243,7 @@ def test_a_running_open_cluster_moves_to_scram_in_one_up_under_transactional_loa
         if kubelet:
             kubelet.stop()
         api.stop()
-        world.stop()
+        world.stop(kill=True)
 
 
 def interrupted_roll(sasl, tools, api, sa, zookeeper_connect, kubelet) -> None:

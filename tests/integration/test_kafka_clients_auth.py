@@ -49,7 +49,7 @@ def cluster(stack, kafka_tools, tmp_path_factory):
         users = {user: user_secret(stack.rendered, user)["password"] for user in USERS}
         yield start_scram_cluster(world, stack.rendered, TEST_AUTH_SECRET, users, edit=sasl)
     finally:
-        world.stop()
+        world.stop(kill=True)
 
 
 @pytest.fixture(scope="module")

@@ -57,7 +57,7 @@ def cluster(stack, kafka_tools, tmp_path_factory):
         users = {user: user_secret(stack.rendered, user)["password"] for user in USERS}
         yield start_tls_cluster(world, stack.rendered, names, BROKERS, users, sasl)
     finally:
-        world.stop()
+        world.stop(kill=True)
 
 
 def secret_keys(stack) -> list[str]:

@@ -42,7 +42,7 @@ def kraft(kafka_tools, tmp_path):
         return cluster.start(brokers, controllers)
     yield start
     for cluster in started:
-        cluster.stop()
+        cluster.stop(kill=True)
 
 
 def test_dev_is_one_combined_pod_that_commits_a_transaction_read_committed_reads(kraft, kafka_tools, tmp_path):

@@ -85,7 +85,7 @@ def test_combined_pod_lets_in_only_credentials_and_its_clients_work(kafka_tools,
         config = assert_clients_work(rendered, cluster, kafka_tools, tmp_path, replicas=1)
         restart_and_read_back(cluster, "kafka-0", config)
     finally:
-        cluster.stop()
+        cluster.stop(kill=True)
 
 
 def test_dedicated_controllers_let_in_only_credentials_and_the_brokers_rejoin(kafka_tools, tmp_path):
@@ -99,4 +99,4 @@ def test_dedicated_controllers_let_in_only_credentials_and_the_brokers_rejoin(ka
         config = assert_clients_work(rendered, cluster, kafka_tools, tmp_path, replicas=2)
         restart_and_read_back(cluster, "kafka-1", config)
     finally:
-        cluster.stop()
+        cluster.stop(kill=True)

@@ -1,0 +1,62 @@
+"""The engine harness's bound on one operation (EngineStack._bounded), without a control plane: stand-ins
+named `pulumi` and `pulumi-resource-kubernetes` (copies of bash) play a CLI whose provider never returns."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import types
+
+import pytest
+
+from engine.stack import EngineStack, _processes_under
+
+# The stand-in provider: on SIGQUIT it prints a goroutine as a Go process would, and exits.
+PROVIDER = r"""trap 'printf "goroutine 7 gp=0x1 m=nil [select, 9 minutes]:\n\
+github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/await/condition.(*Deleted).Range(0x1)\n\
+\t/go/pkg/mod/github.com/pulumi/pulumi-kubernetes/provider/v4@v4.0.0/pkg/await/condition/deleted.go:87 +0x1\n\
+github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/await.Deletion({0x1})\n"; exit 2' QUIT
+echo "deleting Job verify"
+while :; do sleep 0.1; done"""
+
+
+def test_an_operation_past_its_bound_is_killed_and_says_where_the_provider_waited(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    bash = shutil.which("bash")
+    cli, provider = tmp_path / "pulumi", tmp_path / "pulumi-resource-kubernetes"
+    shutil.copy(bash, cli)
+    shutil.copy(bash, provider)
+    script = tmp_path / "provider.sh"
+    script.write_text(PROVIDER)
+    lines: list[str] = []
+
+    def operation():
+        # Like the Automation API: the CLI as a child of this process, its output handed over line by line.
+        proc = subprocess.Popen([cli, "-c", f"{provider} {script} 2>&1; echo cli done"], cwd=project,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+        raise RuntimeError(f"exited {proc.wait()}")
+
+    stack = types.SimpleNamespace(project=project, name="dev")
+    start = time.monotonic()
+    with pytest.raises(AssertionError) as failure:
+        EngineStack._bounded(stack, "up", 2, lines, operation)
+    assert time.monotonic() - start < 30
+    message = str(failure.value)
+    assert "pulumi up of stack dev ran past its 2 s and was killed" in message
+    assert "goroutine 7 gp=0x1 m=nil [select, 9 minutes]: condition.(*Deleted).Range <- await.Deletion" in message
+    assert "deleting Job verify" in message
+    names = {os.path.basename(os.readlink(f"/proc/{pid}/exe")) for pid in _processes_under(os.getpid())
+             if os.path.exists(f"/proc/{pid}/exe")}
+    assert not names & {"pulumi", "pulumi-resource-kubernetes"}
+
+
+def test_an_operation_within_its_bound_returns_its_result_or_raises_its_error():
+    stack = types.SimpleNamespace(project=None, name="dev")
+    assert EngineStack._bounded(stack, "preview", 5, [], lambda: "result") == "result"
+    with pytest.raises(KeyError):
+        EngineStack._bounded(stack, "preview", 5, [], lambda: {}["missing"])
