@@ -5,6 +5,7 @@ import copy
 import functools
 import os
 import pickle
+import re
 import shutil
 import sys
 import tempfile
@@ -45,6 +46,61 @@ STACKS = ROOT / "tests" / "stacks"
 FIXTURE_STACKS = ("dev", "prod")
 
 
+# --- the team's stack files stay out of the tests ------------------------------------------------------
+# A team that points Pulumi.dev.yaml at its own cluster (docs/make-it-yours.md) keeps a green suite only
+# if no test reads the project's Pulumi.<stack>.yaml files. An audit hook sees every file this process
+# opens and every process it starts: a read of one of those files, or render.py / tasks.py / __main__.py /
+# pulumi started in the project folder itself, fails the test that did it, unless the test is marked
+# `committed_stacks` (the committed files are what it checks).
+TEAM_STACK_FILE = re.compile(r"Pulumi\.[^./]+\.yaml")
+PROJECT_ENTRY_POINTS = ("render.py", "tasks.py", "__main__.py", "pulumi")
+_team_stack_uses: list[str] = []
+
+
+def _is_team_stack(path) -> bool:
+    try:
+        path = Path(os.fsdecode(path))
+    except TypeError:           # a file descriptor
+        return False
+    return TEAM_STACK_FILE.fullmatch(path.name) is not None and path.parent.resolve() == ROOT
+
+
+def _audit(event: str, args: tuple) -> None:
+    if event == "open":
+        if _is_team_stack(args[0]):
+            _team_stack_uses.append(f"read {args[0]}")
+    elif event == "subprocess.Popen":
+        _executable, argv, cwd, _env = args
+        argv = [os.fsdecode(a) for a in ([argv] if isinstance(argv, (str, bytes, os.PathLike)) else argv)]
+        folder = Path(os.fsdecode(cwd)) if cwd is not None else Path.cwd()
+        if folder.resolve() == ROOT and any(Path(a).name in PROJECT_ENTRY_POINTS for a in argv):
+            _team_stack_uses.append(f"ran {' '.join(argv)} in the project folder")
+
+
+sys.addaudithook(_audit)
+
+
+@pytest.fixture(autouse=True)
+def _team_stacks_unread(request):
+    _team_stack_uses.clear()
+    yield
+    uses = list(dict.fromkeys(_team_stack_uses))
+    _team_stack_uses.clear()
+    if uses and request.node.get_closest_marker("committed_stacks") is None:
+        pytest.fail(f"{request.node.nodeid} used the team's stack files ({'; '.join(uses[:3])}): assert on the fixture "
+                    "stacks (tests/stacks, conftest.run_stack / copy_project / fixture_project), or mark it "
+                    "committed_stacks if the committed files are its subject", pytrace=False)
+
+
+def not_copied(folder: str, names: list[str]) -> set[str]:
+    """shutil.copytree's `ignore` for a copy of the project: NOT_COPIED, and the team's stack files (a copy
+    gets the fixture stacks; copying the team's would read them)."""
+    ignored = set(shutil.ignore_patterns(*NOT_COPIED)(folder, names))
+    if Path(folder).resolve() == ROOT:
+        ignored |= {name for name in names if TEAM_STACK_FILE.fullmatch(name)}
+    return ignored
+
+
 def install_fixture_stacks(project: Path) -> None:
     """Make the stack files of `project` exactly the fixture stacks (a team's own ones are removed)."""
     for own in project.glob("Pulumi.*.yaml"):
@@ -56,7 +112,7 @@ def install_fixture_stacks(project: Path) -> None:
 def copy_project(dest: Path) -> Path:
     """A copy of the project to run render.py and friends in, so a test can never touch the real one;
     its stack files are the fixture stacks."""
-    shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(*NOT_COPIED))
+    shutil.copytree(ROOT, dest, ignore=not_copied)
     install_fixture_stacks(dest)
     return dest
 

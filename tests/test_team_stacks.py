@@ -1,12 +1,9 @@
 """The committed Pulumi.<stack>.yaml files are the deploying team's (docs/make-it-yours.md): a copy of the
-project whose Pulumi.dev.yaml points at another cluster, with a Pulumi.team.yaml added, passes the fast
-test suite unchanged.
-
-Marked integration only for its cost: it runs the whole fast suite (minutes) in the copy, which the
-fast suite itself must not (it would run this test again inside the copy).
+project whose Pulumi.dev.yaml points at another cluster, with a Pulumi.team.yaml added, renders; and no
+test depends on those files, because reading one fails the test that does (conftest._audit, here
+checked to catch a read and a script started on the project folder).
 """
 
-import os
 import shutil
 import subprocess
 import sys
@@ -14,7 +11,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import NOT_COPIED, ROOT
+from conftest import NOT_COPIED, ROOT, _team_stack_uses, copy_project
 
 
 def _another_cluster(values: dict) -> dict:
@@ -31,12 +28,10 @@ def _another_cluster(values: dict) -> dict:
     return values
 
 
-@pytest.mark.integration
-def test_a_team_stack_for_another_cluster_keeps_the_fast_suite_green(tmp_path):
+@pytest.mark.committed_stacks
+def test_a_team_stack_for_another_cluster_renders(tmp_path):
     project = tmp_path / "team-project"
     shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(*NOT_COPIED))
-    shutil.copytree(ROOT / ".ci", project / ".ci")  # a checkout has it; the copies of the other tests leave it out
-    os.symlink(ROOT / "venv", project / "venv")
     dev = yaml.safe_load((project / "Pulumi.dev.yaml").read_text())
     dev["config"] = _another_cluster(dev["config"])
     (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(dev, sort_keys=False))
@@ -44,14 +39,21 @@ def test_a_team_stack_for_another_cluster_keeps_the_fast_suite_green(tmp_path):
                        "kubernetes:context": "team-prod"}}
     (project / "Pulumi.team.yaml").write_text(yaml.safe_dump(team, sort_keys=False))
 
-    rendered = subprocess.run([sys.executable, "render.py", "team", "--out", str(tmp_path / "out")], cwd=project, capture_output=True, text=True)
-    assert rendered.returncode == 0, rendered.stderr
-    outputs = yaml.safe_load((tmp_path / "out" / "outputs.yaml").read_text())
-    assert outputs["clusterIPs"]["user-service"] == "172.20.0.242"
-    assert all(ip.startswith("172.20.0.") for ip in outputs["clusterIPs"].values())
+    for stack in ("dev", "team"):
+        rendered = subprocess.run([sys.executable, "render.py", stack, "--out", str(tmp_path / stack)], cwd=project,
+                                  capture_output=True, text=True)
+        assert rendered.returncode == 0, rendered.stderr
+        outputs = yaml.safe_load((tmp_path / stack / "outputs.yaml").read_text())
+        assert outputs["clusterIPs"]["user-service"] == "172.20.0.242"
+        assert all(ip.startswith("172.20.0.") for ip in outputs["clusterIPs"].values())
 
-    suite = subprocess.run([sys.executable, "-m", "pytest", "-m", "not integration", "-q", "-p", "no:cacheprovider", "-n", "2"],
-                           cwd=project, capture_output=True, text=True, timeout=1800)
-    tail = "\n".join(suite.stdout.splitlines()[-30:])
-    assert suite.returncode == 0, tail
-    assert " passed" in tail and "failed" not in tail
+
+def test_a_test_that_reads_a_team_stack_file_or_runs_the_project_on_them_is_caught(tmp_path):
+    _team_stack_uses.clear()
+    copy_project(tmp_path / "copy")                                     # a copy leaves them behind: nothing
+    subprocess.run([sys.executable, "render.py", "--help"], cwd=tmp_path / "copy", capture_output=True, check=True)
+    assert _team_stack_uses == []
+    (ROOT / "Pulumi.dev.yaml").read_bytes()
+    subprocess.run([sys.executable, "render.py", "--help"], cwd=ROOT, capture_output=True, check=True)
+    caught, _team_stack_uses[:] = list(_team_stack_uses), []             # this test itself must not fail on them
+    assert caught == [f"read {ROOT / 'Pulumi.dev.yaml'}", f"ran {sys.executable} render.py --help in the project folder"]

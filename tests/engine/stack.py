@@ -41,6 +41,8 @@ import pulumi
 import yaml
 from pulumi import automation as auto
 
+from conftest import not_copied
+
 from .cluster import ControlPlane
 
 REPO = Path(__file__).resolve().parents[2]
@@ -242,7 +244,8 @@ class EngineStack:
         self.project = root / "project"
         self.state = root / "state"
         self.state.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(REPO, self.project, ignore=shutil.ignore_patterns(*NOT_COPIED))
+        shutil.copytree(REPO, self.project, ignore=lambda folder, names: {
+            *shutil.ignore_patterns(*NOT_COPIED)(folder, names), *not_copied(folder, names)})
         # The fixture stacks (tests/stacks), never the team's committed ones.
         shutil.copy(REPO / "tests" / "stacks" / f"Pulumi.{name}.yaml", self.project / f"Pulumi.{name}.yaml")
         self.edit(_engine_test_setup)
