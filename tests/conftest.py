@@ -73,7 +73,9 @@ def _audit(event: str, args: tuple) -> None:
         _executable, argv, cwd, _env = args
         argv = [os.fsdecode(a) for a in ([argv] if isinstance(argv, (str, bytes, os.PathLike)) else argv)]
         folder = Path(os.fsdecode(cwd)) if cwd is not None else Path.cwd()
-        if folder.resolve() == ROOT and any(Path(a).name in PROJECT_ENTRY_POINTS for a in argv):
+        names = [Path(a).name for a in argv]
+        runs_project = any(n in PROJECT_ENTRY_POINTS for n in names) and names[1:2] != ["version"]  # `pulumi version`: no stack
+        if runs_project and folder.resolve() == ROOT:
             _team_stack_uses.append(f"ran {' '.join(argv)} in the project folder")
 
 

@@ -4,6 +4,7 @@ test depends on those files, because reading one fails the test that does (conft
 checked to catch a read and a script started on the project folder).
 """
 
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -52,8 +53,14 @@ def test_a_test_that_reads_a_team_stack_file_or_runs_the_project_on_them_is_caug
     _team_stack_uses.clear()
     copy_project(tmp_path / "copy")                                     # a copy leaves them behind: nothing
     subprocess.run([sys.executable, "render.py", "--help"], cwd=tmp_path / "copy", capture_output=True, check=True)
+    pulumi = tmp_path / "no-such-cli" / "pulumi"                      # only its start is seen: it need not exist
+    with contextlib.suppress(FileNotFoundError):
+        subprocess.run([pulumi, "version"], cwd=ROOT)                      # the CLI's version: no stack read
     assert _team_stack_uses == []
     (ROOT / "Pulumi.dev.yaml").read_bytes()
     subprocess.run([sys.executable, "render.py", "--help"], cwd=ROOT, capture_output=True, check=True)
+    with contextlib.suppress(FileNotFoundError):
+        subprocess.run([pulumi, "preview", "--stack", "dev"], cwd=ROOT)
     caught, _team_stack_uses[:] = list(_team_stack_uses), []             # this test itself must not fail on them
-    assert caught == [f"read {ROOT / 'Pulumi.dev.yaml'}", f"ran {sys.executable} render.py --help in the project folder"]
+    assert caught == [f"read {ROOT / 'Pulumi.dev.yaml'}", f"ran {sys.executable} render.py --help in the project folder",
+                      f"ran {pulumi} preview --stack dev in the project folder"]
