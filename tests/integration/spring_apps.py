@@ -37,6 +37,7 @@ import pytest
 
 from conftest import env_of, objects, open_kafka_then, run_stack
 from integration.harness import skip_or_fail
+from integration.spring_archive import launch_args
 from ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -223,7 +224,7 @@ class SpringApp:
         scratch.mkdir(exist_ok=True)
         cmd = ["java", *JVM_OPTS, f"-Djava.io.tmpdir={scratch}", f"-Djdk.net.hosts.file={hosts_file}", f"-Dserver.address={self.address}",
                *(f"-D{k}={v}" for k, v in self.properties.items()),
-               "-Dspring.main.banner-mode=off", "-jar", str(jar_path(self.app)), *self.args]
+               "-Dspring.main.banner-mode=off", *launch_args(jar_path(self.app)), *self.args]
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
