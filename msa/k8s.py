@@ -68,6 +68,7 @@ def env(values: dict[str, str]) -> list[k8s.core.v1.EnvVarArgs]:
 # per object on create and update (await.go patchForce); fields the stack does not declare keep their
 # owners. Change a declared value in the stack config, not in the cluster.
 FORCE_APPLY = {"pulumi.com/patchForce": "true"}
+SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
 
 
 def metadata(name: str, namespace: Optional[str], component: str, annotations: Optional[dict] = None,
@@ -205,10 +206,16 @@ def headless_service(
     name: str, namespace: str, component: str, ports: Sequence[k8s.core.v1.ServicePortArgs], selector_name: str,
     opts: pulumi.ResourceOptions,
 ) -> k8s.core.v1.Service:
-    """Per-pod DNS for a StatefulSet; not-ready pods are published so peers can find each other at start."""
+    """Per-pod DNS for a StatefulSet; not-ready pods are published so peers can find each other at start.
+
+    `pulumi.com/skipAwait`: pulumi-kubernetes waits for nothing on a headless Service anyway (no endpoints,
+    no address), but its awaiter hands back the first copy of the object its informer has, which can predate
+    the update it just applied; that stale copy became the recorded state, and the next `up` showed the
+    Service as an update again (its ports, after the open -> sasl move; seen in the engine tests). Without
+    the awaiter, the state is the apply's own answer."""
     return k8s.core.v1.Service(
         name,
-        metadata=metadata(name, namespace, component),
+        metadata=metadata(name, namespace, component, annotations=SKIP_AWAIT),
         spec=k8s.core.v1.ServiceSpecArgs(
             cluster_ip="None",
             publish_not_ready_addresses=True,
