@@ -69,6 +69,8 @@ def derived_canaries() -> dict[str, str]:
     digest = super_digest(found["password of super"]).split(":", 1)[1]
     return {**found, "ZooKeeper's super digest": digest, "a JAAS line": "ScramLoginModule required",
             "a ZooKeeper JAAS file": "DigestLoginModule required", "a KRaft controller JAAS line": "PlainLoginModule required"}
+
+
 NOT_COPIED = ("venv", ".venv", ".git", "rendered", "__pycache__", "*cache*", ".hypothesis", ".ci", "target", "tests", "benchmarks")
 
 
