@@ -80,7 +80,9 @@ def engine_cache() -> Path:
 
 def pulumi_home() -> Path:
     """A PULUMI_HOME in the engine cache with the kubernetes plugin installed from the local build (once;
-    a lock keeps parallel test processes from installing it twice)."""
+    a lock keeps parallel test processes from installing it twice). The install runs in that home, not in
+    the test's working folder: it needs no project, and the project folder holds the team's stacks
+    (conftest's guard fails a test that runs pulumi there)."""
     home = engine_cache() / "pulumi-home"
     home.mkdir(parents=True, exist_ok=True)
     version, binary = os.environ["MSA_K8S_PLUGIN_VERSION"], os.environ["MSA_K8S_PROVIDER_BIN"]
@@ -89,7 +91,7 @@ def pulumi_home() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not plugin.exists() or plugin.stat().st_size != Path(binary).stat().st_size:
             subprocess.run(["pulumi", "plugin", "install", "resource", "kubernetes", version, "--file", binary],
-                           check=True, capture_output=True, env={**os.environ, "PULUMI_HOME": str(home)})
+                           check=True, capture_output=True, cwd=home, env={**os.environ, "PULUMI_HOME": str(home)})
     return home
 
 

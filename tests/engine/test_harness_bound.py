@@ -1,5 +1,6 @@
-"""The engine harness's bound on one operation (EngineStack._bounded), without a control plane: stand-ins
-named `pulumi` and `pulumi-resource-kubernetes` (copies of bash) play a CLI whose provider never returns."""
+"""The engine harness without a control plane: its bound on one operation (EngineStack._bounded), where
+stand-ins named `pulumi` and `pulumi-resource-kubernetes` (copies of bash) play a CLI whose provider never
+returns, and its one-time plugin install (pulumi_home), with a stand-in `pulumi` script."""
 
 from __future__ import annotations
 
@@ -60,3 +61,28 @@ def test_an_operation_within_its_bound_returns_its_result_or_raises_its_error():
     assert EngineStack._bounded(stack, "preview", 5, [], lambda: "result") == "result"
     with pytest.raises(KeyError):
         EngineStack._bounded(stack, "preview", 5, [], lambda: {}["missing"])
+
+
+def test_the_plugin_install_on_a_fresh_machine_stays_out_of_the_project_folder(tmp_path, monkeypatch):
+    """The first engine test on a fresh machine installs the kubernetes plugin; run from the project folder
+    (pytest's working folder), that install tripped the team-stack guard and failed the test (a fresh CI run)."""
+    import conftest
+    from engine.stack import pulumi_home
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pulumi").write_text(f'#!/bin/sh\npwd > {tmp_path}/cwd\nmkdir -p "$PULUMI_HOME/plugins/resource-kubernetes-v$5"\n'
+                                    f'cp "$7" "$PULUMI_HOME/plugins/resource-kubernetes-v$5/"\n')
+    (bin_dir / "pulumi").chmod(0o755)
+    provider = tmp_path / "pulumi-resource-kubernetes"
+    provider.write_text("provider")
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("MSA_ENGINE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MSA_K8S_PLUGIN_VERSION", "4.34.2")
+    monkeypatch.setenv("MSA_K8S_PROVIDER_BIN", str(provider))
+    monkeypatch.chdir(conftest.ROOT)
+
+    home = pulumi_home()
+
+    assert (home / "plugins" / "resource-kubernetes-v4.34.2" / "pulumi-resource-kubernetes").read_text() == "provider"
+    assert (tmp_path / "cwd").read_text().strip() == str(home)
+    assert conftest._team_stack_uses == []
