@@ -24,6 +24,10 @@ KWOK_VERSION=0.8.0
 CACHE="${MSA_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/msa-engine}"
 export GOPATH="$CACHE/gopath" GOFLAGS="${GOFLAGS:--p=2}" GOTOOLCHAIN=local
 export GOCACHE="$CACHE/gobuild"
+# Every build links with -s -w (no symbol table, no DWARF), but `go build` still has the compiler write DWARF
+# for every package (it skips that only for `go run`): -dwarf=false drops that work. Measured on 2 cores, a
+# cold kwok build: 197 -> 173 CPU-s (-12%).
+NO_DWARF="-gcflags=all=-dwarf=false"
 PULUMI_DIR="$CACHE/pulumi-v$PULUMI_VERSION"
 PROVIDER_DIR="$CACHE/pulumi-kubernetes-v$K8S_PLUGIN_VERSION"
 KUBE_DIR="$CACHE/kubernetes-v$K8S_VERSION"
@@ -57,7 +61,7 @@ build_pulumi() {
     go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@v$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
   fi
   # Without -X the CLI reports an empty version and plugin resolution misbehaves.
-  go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
+  go build -trimpath "$NO_DWARF" -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
     -o "$PULUMI_DIR.tmp/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
   mv "$PULUMI_DIR.tmp" "$PULUMI_DIR"
 }
@@ -75,7 +79,7 @@ build_provider() {
   install -m 0644 "$cmd/main.go" main/main.go
   install -m 0644 "$cmd/schema.json" main/schema-embed.json
   install -m 0644 "$cmd/terraform-mapping.json" main/terraform-mapping-embed.json
-  go build -trimpath -ldflags "-s -w -X $m/pkg/version.Version=$K8S_PLUGIN_VERSION" -o "$PROVIDER_DIR.tmp/pulumi-resource-kubernetes" ./main
+  go build -trimpath "$NO_DWARF" -ldflags "-s -w -X $m/pkg/version.Version=$K8S_PLUGIN_VERSION" -o "$PROVIDER_DIR.tmp/pulumi-resource-kubernetes" ./main
   mv "$PROVIDER_DIR.tmp" "$PROVIDER_DIR"
 }
 
@@ -102,7 +106,7 @@ build_kube() {
     [ -x "$KUBE_DIR.tmp/$c" ] && continue
     # Each command imports modules the others do not (kcm: the CSI spec): their go.sum entries first.
     go get "k8s.io/kubernetes/cmd/$c@v$K8S_VERSION"
-    go build -trimpath -ldflags "$ld" -o "$KUBE_DIR.tmp/$c" "k8s.io/kubernetes/cmd/$c"
+    go build -trimpath "$NO_DWARF" -ldflags "$ld" -o "$KUBE_DIR.tmp/$c" "k8s.io/kubernetes/cmd/$c"
   done
   mv "$KUBE_DIR.tmp" "$KUBE_DIR"
 }
@@ -111,7 +115,7 @@ build_kwok() {
   [ -x "$KWOK_DIR/kwok" ] && [ -s "$KWOK_DIR/stages.yaml" ] && return
   log "kwok v$KWOK_VERSION (go install, ~1 min with the kube build cache)"
   mkdir -p "$KWOK_DIR.tmp"
-  GOBIN="$KWOK_DIR.tmp" go install "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION"
+  GOBIN="$KWOK_DIR.tmp" go install -trimpath "$NO_DWARF" -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION"
   # kwok plays the kubelet through stages; without them it exits "no stages found". Take the ones the
   # module ships: node ready + heartbeat, pods created/ready/completed/deleted.
   local km; km=$(cd "$CACHE" && go mod download -json "sigs.k8s.io/kwok@v$KWOK_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
