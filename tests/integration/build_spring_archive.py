@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from integration.jvm_archive import QUIET_CDS  # noqa: E402
 from integration.spring_apps import JARS, JVM_OPTS, jar_path  # noqa: E402
 from integration.spring_archive import ARCHIVE, archive_folder  # noqa: E402
 
@@ -55,7 +56,7 @@ def build(app: str, jar: Path) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPRING_", "JAVA_TOOL_OPTIONS", "EUREKA_"))}
     with tempfile.TemporaryDirectory(prefix="msa-spring-archive-") as tmp:
         trained = subprocess.run(
-            ["java", *JVM_OPTS, f"-XX:ArchiveClassesAtExit={partial}", "-Xlog:cds=off", "-Xlog:cds+dynamic=off",
+            ["java", *JVM_OPTS, f"-XX:ArchiveClassesAtExit={partial}", *QUIET_CDS,
              "-Dspring.context.exit=onRefresh", "-Dserver.port=0", "-Dserver.address=127.0.0.1", "-Dspring.main.banner-mode=off",
              # Alone, without a config server: a client app's start must not insist on one (the tests' runs do).
              "-Dspring.cloud.config.import-check.enabled=false", f"-Djava.io.tmpdir={tmp}",

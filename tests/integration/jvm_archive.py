@@ -21,14 +21,28 @@ import shutil
 from pathlib import Path
 
 LIB = Path(__file__).resolve().parents[1] / "jvm" / "kafka" / "target" / "lib"
-CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "msa-ci" / "jvm-archive"
+CI_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "msa-ci"
+CACHE = CI_CACHE / "jvm-archive"
+# The cds log silenced: a JVM that cannot map an archive starts without it and writes no warning into a
+# tool's output (which the tests read).
+QUIET_CDS = ("-Xlog:cds=off", "-Xlog:cds+dynamic=off")
+
+
+def java_identity() -> tuple[str, str]:
+    """The java binary an archive is made for: its resolved path and mtime ("-" when there is none)."""
+    java = Path(shutil.which("java") or "java").resolve()
+    return str(java), str(java.stat().st_mtime_ns) if java.exists() else "-"
+
+
+def mapping_flags(archive: Path) -> list[str]:
+    """The JVM flags that map `archive` when the JVM can, and start it without otherwise."""
+    return [f"-XX:SharedArchiveFile={archive}", "-Xshare:auto", *QUIET_CDS]
 
 
 def archive_key(lib: Path = LIB) -> str:
     """A digest of what the archive depends on: the java binary and every jar's name, size and mtime (what the
     JVM checks), not the folder's path: a clone elsewhere with the same jars finds the same archive."""
-    java = Path(shutil.which("java") or "java").resolve()
-    parts = [str(java), str(java.stat().st_mtime_ns) if java.exists() else "-"]
+    parts = list(java_identity())
     for jar in sorted(lib.glob("*.jar")):
         st = jar.stat()
         parts.append(f"{jar.name}:{st.st_size}:{st.st_mtime_ns}")
@@ -59,4 +73,4 @@ def archive_flags(lib: Path = LIB) -> str:
     folder = _usable(lib)
     if not folder:
         return ""
-    return f"-XX:SharedArchiveFile={folder / 'archive.jsa'} -Xshare:auto -Xlog:cds=off -Xlog:cds+dynamic=off"
+    return " ".join(mapping_flags(folder / "archive.jsa"))

@@ -20,17 +20,17 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import shutil
 from pathlib import Path
 
-CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "msa-ci" / "spring-archive"
+from integration.jvm_archive import CI_CACHE, java_identity, mapping_flags
+
+CACHE = CI_CACHE / "spring-archive"
 ARCHIVE = "app.jsa"
 
 
 @functools.cache
 def _key(jar: Path, size: int, mtime_ns: int) -> str:
-    java = Path(shutil.which("java") or "java").resolve()
-    digest = hashlib.sha256(f"{java}:{java.stat().st_mtime_ns if java.exists() else '-'}\n".encode())
+    digest = hashlib.sha256(f"{':'.join(java_identity())}\n".encode())
     with open(jar, "rb") as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
@@ -49,6 +49,5 @@ def launch_args(jar: Path) -> list[str]:
     if os.environ.get("MSA_JVM_ARCHIVE") != "off" and jar.is_file():
         folder = archive_folder(jar)
         if (folder / ARCHIVE).is_file():
-            return [f"-XX:SharedArchiveFile={folder / ARCHIVE}", "-Xshare:auto", "-Xlog:cds=off", "-Xlog:cds+dynamic=off",
-                    "-jar", str(folder / "app" / jar.name)]
+            return [*mapping_flags(folder / ARCHIVE), "-jar", str(folder / "app" / jar.name)]
     return ["-jar", str(jar)]
