@@ -25,10 +25,12 @@ DELIVERY_TIMEOUT_MS = 60_000
 PROBE_INTERVAL = 0.2
 # Paced, not as fast as the client can: what the day-two tests need is writes in flight at every moment of
 # a change (a refusal, a lost or doubled record shows up either way), not throughput. Unpaced (a round every
-# few ms, a transaction every 50 ms) the writers kept three test brokers at about a core; paced, at 0.4
-# (benchmarks/load_cost.py), on a suite that is CPU-bound on 2 cores.
-RECORD_INTERVAL = 0.02
-TRANSACTION_INTERVAL = 0.2
+# few ms, a transaction every 50 ms) the writers kept three test brokers at about a core; at a round every 20 ms
+# and a transaction every 0.2 s, at 0.48; at 50 ms and 0.5 s, at 0.22 (benchmarks/load_cost.py), on a suite that
+# is CPU-bound on 2 cores. Still 20 idempotent records a second per topic: each of a roll's leader moves (a second
+# or more) sees dozens of writes, and the probe (refusals) keeps its 0.2 s.
+RECORD_INTERVAL = 0.05
+TRANSACTION_INTERVAL = 0.5
 NOT_ENOUGH_REPLICAS = {"NOT_ENOUGH_REPLICAS", "NOT_ENOUGH_REPLICAS_AFTER_APPEND"}
 
 
