@@ -21,6 +21,8 @@ Fixtures (imported by tests/integration/conftest.py):
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import re
 import shutil
@@ -617,20 +619,36 @@ def start_job_script(job: Mapping, tools: ToolBox, substitute: Mapping[str, str]
 
 # --- pytest fixtures --------------------------------------------------------------------------------------
 
+# Renders by the stack config they were made from: a cluster's start renders the same config twice (its
+# ZooKeeper's StatefulSet, its brokers' env) and tests start the same few configs again and again, at about
+# half a CPU-second a render. Only the StatefulSets are kept, and handed out as copies.
+_statefulsets: dict[str, dict[str, dict]] = {}
+
+
+def _rendered_statefulsets(stack: str, edit=None) -> dict[str, dict]:
+    from conftest import objects, open_kafka_then, run_stack, stack_values
+
+    values = copy.deepcopy(stack_values(stack))
+    open_kafka_then(edit)(values)
+    key = json.dumps([stack, values], sort_keys=True)
+    if key not in _statefulsets:
+        rendered = run_stack(stack, lambda v: (v.clear(), v.update(copy.deepcopy(values))))
+        _statefulsets[key] = {o["metadata"]["name"]: o for o in objects(rendered, "StatefulSet")}
+    return copy.deepcopy(_statefulsets[key])
+
+
 def rendered_workload(stack: str, workload: str, edit=None) -> dict:
     """A StatefulSet as the stack renders it (mock runtime)."""
-    from conftest import by_name, open_kafka_then, run_stack
-
-    return by_name(run_stack(stack, open_kafka_then(edit)), "StatefulSet", workload)
+    return _rendered_statefulsets(stack, edit)[workload]
 
 
 def rendered_pod_env(stack: str, workload: str, edit=None) -> dict[str, str]:
     """The literal env of a StatefulSet's container as the stack renders it (mock runtime); with
     authentication plus what the start command exports for a new cluster's phase (scram-only)."""
-    from conftest import by_name, env_of, open_kafka_then, run_stack
+    from conftest import env_of
     from msa.kafka.broker_auth import phase_env
 
-    env = {k: v for k, v in env_of(by_name(run_stack(stack, open_kafka_then(edit)), "StatefulSet", workload)).items() if isinstance(v, str)}
+    env = {k: v for k, v in env_of(rendered_workload(stack, workload, edit)).items() if isinstance(v, str)}
     return {**env, **phase_env(env, None)} if any(k.startswith("MSA_AUTH_") for k in env) else env
 
 
