@@ -149,13 +149,23 @@ def to_config(values: dict, secrets: Optional[dict] = None) -> tuple[dict, list]
     return config, secret_keys
 
 
-def run_stack(stack: str = "dev", edit: Optional[Callable[[dict], None]] = None, secrets: Optional[dict] = None,
-              mocks: type[render.RecordingMocks] = render.RecordingMocks) -> render.RenderedStack:
+def edited_values(stack: str, edit: Optional[Callable[[dict], None]] = None) -> dict:
+    """A fixture stack's config values with `edit` applied (to a copy)."""
     values = copy.deepcopy(stack_values(stack))
     if edit:
         edit(values)
+    return values
+
+
+def render_values(stack: str, values: dict, secrets: Optional[dict] = None,
+                  mocks: type[render.RecordingMocks] = render.RecordingMocks) -> render.RenderedStack:
     config, secret_keys = to_config(values, secrets)
     return render.run_program(ROOT, stack, config, secret_keys, mocks=mocks)
+
+
+def run_stack(stack: str = "dev", edit: Optional[Callable[[dict], None]] = None, secrets: Optional[dict] = None,
+              mocks: type[render.RecordingMocks] = render.RecordingMocks) -> render.RenderedStack:
+    return render_values(stack, edited_values(stack, edit), secrets, mocks)
 
 
 def config_error(edit: Callable[[dict], None], stack: str = "dev", secrets: Optional[dict] = None,

@@ -621,25 +621,23 @@ def start_job_script(job: Mapping, tools: ToolBox, substitute: Mapping[str, str]
 
 # Renders by the stack config they were made from: a cluster's start renders the same config twice (its
 # ZooKeeper's StatefulSet, its brokers' env) and tests start the same few configs again and again, at about
-# half a CPU-second a render. Only the StatefulSets are kept, and handed out as copies.
+# half a CPU-second a render. Only the StatefulSets are kept; rendered_workload hands out copies.
 _statefulsets: dict[str, dict[str, dict]] = {}
 
 
 def _rendered_statefulsets(stack: str, edit=None) -> dict[str, dict]:
-    from conftest import objects, open_kafka_then, run_stack, stack_values
+    from conftest import edited_values, objects, open_kafka_then, render_values
 
-    values = copy.deepcopy(stack_values(stack))
-    open_kafka_then(edit)(values)
+    values = edited_values(stack, open_kafka_then(edit))
     key = json.dumps([stack, values], sort_keys=True)
     if key not in _statefulsets:
-        rendered = run_stack(stack, lambda v: (v.clear(), v.update(copy.deepcopy(values))))
-        _statefulsets[key] = {o["metadata"]["name"]: o for o in objects(rendered, "StatefulSet")}
-    return copy.deepcopy(_statefulsets[key])
+        _statefulsets[key] = {o["metadata"]["name"]: o for o in objects(render_values(stack, values), "StatefulSet")}
+    return _statefulsets[key]
 
 
 def rendered_workload(stack: str, workload: str, edit=None) -> dict:
     """A StatefulSet as the stack renders it (mock runtime)."""
-    return _rendered_statefulsets(stack, edit)[workload]
+    return copy.deepcopy(_rendered_statefulsets(stack, edit)[workload])
 
 
 def rendered_pod_env(stack: str, workload: str, edit=None) -> dict[str, str]:
