@@ -2,13 +2,16 @@
 
 Every refusal is the same contract as a configuration mistake: exit 2, one `error: ...` line on
 stderr, nothing on stdout, no traceback, and nothing written or removed. These run against a copy
-of the project, so a refusal that failed could not touch the real one.
+of the project, so a refusal that failed could not touch the real one. They call `render.main` with the
+command line's arguments, from the copy's folder and with render.py's project folder set to the copy:
+a render.py process spends a second importing before it refuses anything. The one test that runs the
+command itself (from outside the venv) covers what lies before `main`.
 """
 
-import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,9 +28,26 @@ def project(tmp_path_factory) -> Path:
     return copy
 
 
-def _cli(project: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "render.py", *args], cwd=project, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+@dataclass(frozen=True)
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    """cli(project, *args, env=...) -> Ran: `python render.py ARGS` run in `project` (a copy), in-process."""
+    def run(project: Path, *args: str, env: dict | None = None) -> Ran:
+        monkeypatch.chdir(project)
+        monkeypatch.setattr(render, "PROJECT_DIR", project)
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        capsys.readouterr()
+        returncode = render.main(list(args))    # a traceback would fail the test here
+        out, err = capsys.readouterr()
+        return Ran(returncode, out, err)
+    return run
 
 
 def _snapshot(folder: Path) -> dict:
@@ -35,7 +55,7 @@ def _snapshot(folder: Path) -> dict:
             for p in sorted(folder.rglob("*")) if "__pycache__" not in p.parts}
 
 
-def _refused(result: subprocess.CompletedProcess, expected: str) -> None:
+def _refused(result: Ran | subprocess.CompletedProcess, expected: str) -> None:
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
     assert "Traceback" not in result.stderr
@@ -67,20 +87,20 @@ OUT_PROBLEMS = {
 
 
 @pytest.mark.parametrize("case, out, expected", OUT_REFUSALS, ids=[c[0] for c in OUT_REFUSALS])
-def test_render_refuses_to_replace_what_it_did_not_write(project, tmp_path, case, out, expected):
+def test_render_refuses_to_replace_what_it_did_not_write(cli, project, tmp_path, case, out, expected):
     target = out(project, tmp_path)
     watched = [project, tmp_path]
     before = [_snapshot(folder) for folder in watched]
-    result = _cli(project, "dev", "--out", target, env={"HOME": str(tmp_path / "home")})
+    result = cli(project, "dev", "--out", target, env={"HOME": str(tmp_path / "home")})
     _refused(result, expected)
     assert OUT_PROBLEMS.get(case, "") in result.stderr
     assert [_snapshot(folder) for folder in watched] == before
 
 
-def test_render_refuses_a_symbolic_link(project, tmp_path):
+def test_render_refuses_a_symbolic_link(cli, project, tmp_path):
     (tmp_path / "real").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "real")
-    _refused(_cli(project, "dev", "--out", str(tmp_path / "link")), f"error: --out {tmp_path / 'link'}: is a symbolic link")
+    _refused(cli(project, "dev", "--out", str(tmp_path / "link")), f"error: --out {tmp_path / 'link'}: is a symbolic link")
 
 
 def test_render_may_replace_an_empty_folder_its_own_and_a_render_from_before_the_marker(tmp_path):
@@ -124,14 +144,14 @@ STACK_FILE_PROBLEMS = [
 
 
 @pytest.mark.parametrize("case, text, expected", STACK_FILE_PROBLEMS, ids=[c[0] for c in STACK_FILE_PROBLEMS])
-def test_stack_file_problems_are_one_line_naming_the_file(project, tmp_path, case, text, expected):
+def test_stack_file_problems_are_one_line_naming_the_file(cli, project, tmp_path, case, text, expected):
     (project / "Pulumi.case.yaml").write_text(text)
     if case == "duplicate key":
         lines = text.splitlines()
         first = lines.index("    brokers: 1") + 1
         expected = expected.format(line=first + 1, first=first)
     try:
-        result = _cli(project, "case", "--out", str(tmp_path / "out"))
+        result = cli(project, "case", "--out", str(tmp_path / "out"))
     finally:
         (project / "Pulumi.case.yaml").unlink()
     _refused(result, expected)
@@ -140,23 +160,23 @@ def test_stack_file_problems_are_one_line_naming_the_file(project, tmp_path, cas
         assert result.stderr.split(":")[2].isdigit() and result.stderr.split(":")[3].isdigit()  # line and column
 
 
-def test_a_key_without_the_msa_namespace_is_refused_on_the_command_line(project, tmp_path):
+def test_a_key_without_the_msa_namespace_is_refused_on_the_command_line(cli, project, tmp_path):
     (project / "Pulumi.case.yaml").write_text(DEV.replace("  msa:kafka:\n", "  kafka:\n"))
     try:
-        result = _cli(project, "case", "--out", str(tmp_path / "out"))
+        result = cli(project, "case", "--out", str(tmp_path / "out"))
     finally:
         (project / "Pulumi.case.yaml").unlink()
     _refused(result, "error: kafka: has no namespace; did you mean msa:kafka?")
     assert not (tmp_path / "out").exists()
 
 
-def test_project_file_problems_are_blamed_on_pulumi_yaml(tmp_path):
+def test_project_file_problems_are_blamed_on_pulumi_yaml(cli, tmp_path):
     project = tmp_path / "project"
     copy_project(project)
     (project / "Pulumi.yaml").write_text("name: msa\nconfig: [namespace]\n")
-    _refused(_cli(project, "dev", "--out", str(tmp_path / "out")), "error: Pulumi.yaml: config: expected a mapping of key declarations, got a list")
+    _refused(cli(project, "dev", "--out", str(tmp_path / "out")), "error: Pulumi.yaml: config: expected a mapping of key declarations, got a list")
     (project / "Pulumi.yaml").unlink()
-    _refused(_cli(project, "dev", "--out", str(tmp_path / "out")), "error: Pulumi.yaml not found in")
+    _refused(cli(project, "dev", "--out", str(tmp_path / "out")), "error: Pulumi.yaml not found in")
     assert not (tmp_path / "out").exists()
 
 
