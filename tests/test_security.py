@@ -49,8 +49,8 @@ def test_spring_and_kafka_ui_run_read_only_as_10001_with_a_writable_tmp(dev):
         assert {"name": tmp["name"], "emptyDir": {}} in spec["volumes"], name
 
 
-def test_run_as_user_is_a_per_service_setting_changed_in_place():
-    before = pod(by_name(run_stack("dev"), "Deployment", "user-service"))
+def test_run_as_user_is_a_per_service_setting_changed_in_place(dev):
+    before = pod(by_name(dev, "Deployment", "user-service"))
     after = pod(by_name(run_stack("dev", lambda v: v["msa:services"]["user-service"].update(runAsUser=20000)), "Deployment", "user-service"))
     assert (before["securityContext"]["runAsUser"], after["securityContext"]["runAsUser"]) == (10001, 20000)
     assert config_error(lambda v: v["msa:services"]["user-service"].update(runAsUser=0)).startswith(

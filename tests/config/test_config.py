@@ -229,9 +229,9 @@ def test_missing_ssh_key_with_nodes_is_an_error():
     assert config_error(lambda v: None, secrets={"msa:sshPrivateKey": None}).startswith("msa:sshPrivateKey:")
 
 
-def test_valid_stacks_pass():
-    assert run_stack("dev").resources
-    assert run_stack("prod").resources
+def test_valid_stacks_pass(dev, prod):
+    assert dev.resources
+    assert prod.resources
 
 
 def _render(*args, cwd=None):

@@ -57,8 +57,8 @@ def test_every_third_party_workload_pulls_its_harbor_copy_by_the_digest_read_bac
         assert by_name(result, kind, name)["spec"]["template"]["spec"]["imagePullSecrets"][0]["name"].startswith("harbor-pull-")
 
 
-def test_workloads_wait_for_the_copy_and_for_the_nodes():
-    result = run_stack("dev")
+def test_workloads_wait_for_the_copy_and_for_the_nodes(dev):
+    result = dev
     steps = _steps(result)
     assert set(steps) == {"mirror-kafka-copy", "mirror-zookeeper-copy", "mirror-kafka-ui-copy"}
     kafka = next(r for r in result.resources if r.type == "kubernetes:apps/v1:StatefulSet" and r.name == "kafka")
@@ -69,8 +69,8 @@ def test_workloads_wait_for_the_copy_and_for_the_nodes():
     assert {node_setup.urn, pull_secret.urn} <= set(kafka.dependencies)
 
 
-def test_the_step_is_the_script_with_credentials_only_in_its_secret_environment():
-    step = _steps(run_stack("dev"))["mirror-kafka-copy"]
+def test_the_step_is_the_script_with_credentials_only_in_its_secret_environment(dev):
+    step = _steps(dev)["mirror-kafka-copy"]
     script = step.inputs["create"]
     assert "set -- copy docker://docker.io/confluentinc/cp-kafka:7.9.1 msa.harbor.com/mirror/cp-kafka:7.9.1 linux/amd64 http" in script
     assert TEST_PASSWORD not in script
@@ -194,8 +194,8 @@ def _verify_spec(result):
     return json.loads(by_name(result, "ConfigMap", "verify")["data"]["spec.json"])
 
 
-def test_verification_expects_the_harbor_copies_and_reruns_when_a_copy_changes():
-    spec = {w["name"]: w for w in _verify_spec(run_stack("dev"))["pods"]["workloads"]}
+def test_verification_expects_the_harbor_copies_and_reruns_when_a_copy_changes(dev):
+    spec = {w["name"]: w for w in _verify_spec(dev)["pods"]["workloads"]}
     assert spec["kafka"] == {"name": "kafka", "replicas": 1, "repository": "msa.harbor.com/mirror/cp-kafka"}
     assert spec["kafka-ui"]["repository"] == "msa.harbor.com/mirror/kafka-ui"
     off = {w["name"]: w for w in _verify_spec(run_stack("dev", _harbor(mirror="off")))["pods"]["workloads"]}

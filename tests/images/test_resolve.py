@@ -93,10 +93,10 @@ def test_the_preview_shows_the_digest_although_the_password_is_secret():
     assert not isinstance(image, dict) and not isinstance(image, pulumi.Output)
 
 
-def test_offline_render_lists_the_resolve_step_with_an_unknown_digest(tmp_path):
+def test_offline_render_lists_the_resolve_step_with_an_unknown_digest(tmp_path, dev):
     from msa.render.output import output_files
 
-    result = run_stack("dev")
+    result = dev
     assert _image(result, "user-service") == f"msa.harbor.com/library/usersservice@{render.PLACEHOLDER_DIGEST}"
     files = output_files(result, Path(__file__).resolve().parents[2])
     import yaml

@@ -208,13 +208,13 @@ def test_confluent_server_is_recognised_by_its_repository(image, expected):
     assert is_confluent_server(image) is expected
 
 
-def test_confluent_server_topics_follow_the_broker_count():
+def test_confluent_server_topics_follow_the_broker_count(dev):
     result = run_stack("dev", lambda v: v["msa:kafka"].update(image="confluentinc/cp-server:7.9.1"))
     props = _broker_props_from_pod(result)
     assert props["confluent.license.topic.replication.factor"] == "1"
     assert props["confluent.metrics.reporter.topic.replicas"] == "1"
     assert props["confluent.balancer.topic.replication.factor"] == "1"
-    assert "confluent.license.topic.replication.factor" not in _broker_props_from_pod(run_stack("dev"))
+    assert "confluent.license.topic.replication.factor" not in _broker_props_from_pod(dev)
 
 
 @pytest.mark.parametrize("workload", ["kafka", "zookeeper"])

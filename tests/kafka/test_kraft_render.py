@@ -62,7 +62,7 @@ def test_jobs_and_checker_need_no_zookeeper(prod_kraft):
     assert "zookeeper" not in {w["name"] for w in spec["pods"]["workloads"]}
 
 
-def test_zookeeper_stacks_render_as_before():
-    result = run_stack("dev")
+def test_zookeeper_stacks_render_as_before(dev):
+    result = dev
     assert by_name(result, "StatefulSet", "zookeeper") and "METADATA" not in env_of(by_name(result, "Job", "kafka-drain"))
     assert json.loads(by_name(result, "ConfigMap", "verify")["data"]["spec.json"])["kafka"]["quorumVoters"] is None

@@ -88,11 +88,11 @@ def test_an_ambiguous_parent_is_impossible():
     assert document["resources"][1]["parent"] == "SpringService-api"
 
 
-def test_an_adoption_run_warns_until_it_is_switched_off():
+def test_an_adoption_run_warns_until_it_is_switched_off(dev):
     on = run_stack("dev", lambda v: v.update({"kubernetes:upsertExistingObjects": True}))
     assert any(w.startswith("kubernetes:upsertExistingObjects is on:") and w.endswith("pulumi config rm kubernetes:upsertExistingObjects")
                for w in on.warnings)
-    off = run_stack("dev")
+    off = dev
     assert not any("upsertExistingObjects" in w for w in off.warnings)
     # Switching it off changes no object (the provider's DiffConfig replaces nothing for this key).
     assert on.kubernetes_objects() == off.kubernetes_objects()

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import render
-from conftest import ROOT, TEST_PASSWORD, TEST_UI_PASSWORD, fixture_project, objects, run_stack
+from conftest import ROOT, TEST_PASSWORD, TEST_UI_PASSWORD, fixture_project, objects
 
 KUBERNETES_VERSION = "1.30.0"
 
@@ -80,8 +80,8 @@ def _everything_rendered(result) -> str:
     return "\n".join(content for content, _ in files.values())
 
 
-def test_secrets_never_appear_in_rendered_files():
-    result = run_stack("dev")  # the test secrets are real values here, not placeholders
+def test_secrets_never_appear_in_rendered_files(dev):
+    result = dev  # the test secrets are real values here, not placeholders
     text = _everything_rendered(result)
     assert TEST_PASSWORD not in text and TEST_UI_PASSWORD not in text
     assert "test-key-material" not in text
@@ -97,8 +97,8 @@ def _is_secret_wrapped(value) -> bool:
     return isinstance(value, dict) and value.get(render.SECRET_SIG) is not None
 
 
-def test_pull_secret_and_ssh_key_are_pulumi_secrets():
-    result = run_stack("dev")
+def test_pull_secret_and_ssh_key_are_pulumi_secrets(dev):
+    result = dev
     secrets = {r.name: r for r in result.resources if r.type == "kubernetes:core/v1:Secret"}
     pull, ui = secrets["harbor-pull"], secrets["kafka-ui-auth"]
     assert _is_secret_wrapped(pull.inputs["stringData"]) and _is_secret_wrapped(ui.inputs["stringData"])
@@ -108,8 +108,8 @@ def test_pull_secret_and_ssh_key_are_pulumi_secrets():
     assert _is_secret_wrapped(node.inputs["connection"])
 
 
-def test_no_secret_in_stack_exports():
-    result = run_stack("dev")
+def test_no_secret_in_stack_exports(dev):
+    result = dev
     assert set(result.exports) == {"namespace", "clusterIPs", "nodePorts", "kafkaBootstrapServers", "images", "mirroredImages"}
     assert result.exports["clusterIPs"]["user-service"] == "10.104.193.23"
     everything = str(result.exports) + str(result.outputs)

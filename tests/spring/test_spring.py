@@ -162,7 +162,7 @@ def test_pod_ip_registration_mode_uses_the_downward_api():
     assert env_of(by_name(result, "Deployment", "user-service"))["POD_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
 
 
-def test_a_service_added_to_the_config_gets_the_same_treatment():
+def test_a_service_added_to_the_config_gets_the_same_treatment(dev):
     def edit(values):
         values["msa:services"]["order-service"] = {"image": "orderservice", "tag": "2.1", "port": 8081}
 
@@ -171,7 +171,7 @@ def test_a_service_added_to_the_config_gets_the_same_treatment():
     assert spring_json(result, "order-service")["eureka"]["instance"]["ipAddress"] == service["spec"]["clusterIP"]
     assert service["spec"]["clusterIP"].startswith("10.96.0.")
     # Adding it moved nobody else.
-    before = run_stack("dev").exports["clusterIPs"]
+    before = dev.exports["clusterIPs"]
     assert {k: v for k, v in result.exports["clusterIPs"].items() if k in before} == before
 
 
