@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from conftest import by_name, run_stack  # noqa: E402
-from integration.kafka_cluster import KafkaWorld, ToolBox, run_job_script  # noqa: E402
+from integration.jvm_tools import ToolBox  # noqa: E402
+from integration.kafka_world import KafkaWorld  # noqa: E402
+from integration.rendered import run_job_script  # noqa: E402
 
 
 def measure(command: list[str], env: dict, runs: int) -> tuple[float, float, float, int]:

@@ -28,7 +28,7 @@ WRAPPERS = """\
 import sys
 from pathlib import Path
 sys.path[:0] = [{tests!r}, {root!r}]
-from integration.kafka_cluster import ToolBox
+from integration.jvm_tools import ToolBox
 from integration.kraft_cluster import add_kraft_tools
 root = Path(sys.argv[1])
 tools = add_kraft_tools(ToolBox(root / "tools"))
@@ -37,7 +37,7 @@ print(tools.bin)
 
 
 def toolbox(folder: Path, archive: bool) -> Path:
-    """A wrapper folder made in a fresh interpreter (the JVM flags are fixed when kafka_cluster is imported)."""
+    """A wrapper folder made in a fresh interpreter (the JVM flags are fixed when jvm_tools is imported)."""
     env = {**os.environ, "MSA_JVM_ARCHIVE": "on" if archive else "off"}
     code = WRAPPERS.format(tests=str(ROOT / "tests"), root=str(ROOT))
     out = subprocess.run([sys.executable, "-c", code, str(folder)], env=env, check=True, capture_output=True, text=True)

@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from integration.kafka_cluster import LIB, KafkaWorld, ToolBox  # noqa: E402
+from integration.jvm_tools import LIB, ToolBox  # noqa: E402
+from integration.kafka_world import KafkaWorld  # noqa: E402
 from integration.kraft_cluster import KraftCluster, kraft_stack  # noqa: E402
 
 from msa.config.forms import quantity_value  # noqa: E402

@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 
 from integration.harness import free_port, wait_for  # noqa: E402
-from integration.kafka_cluster import Server, ToolBox, four_letter_word, require_jars, write_properties  # noqa: E402
+from integration.cp_properties import write_properties  # noqa: E402
+from integration.jvm_tools import Server, ToolBox, require_jars  # noqa: E402
+from integration.zookeeper_ensemble import four_letter_word  # noqa: E402
 from integration.kafka_load import RECORD_INTERVAL, TRANSACTION_INTERVAL, ProductionLoad  # noqa: E402
 
 TOPICS = ["orders", "scratch"]

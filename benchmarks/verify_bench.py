@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from integration.kafka_cluster import LIB, KafkaWorld, ToolBox  # noqa: E402
+from integration.jvm_tools import LIB, ToolBox  # noqa: E402
+from integration.kafka_world import KafkaWorld  # noqa: E402
 from integration.verify_run import checker_command, install_checker  # noqa: E402
 
 STACK_OF = {1: "dev", 3: "prod"}

@@ -24,7 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from integration.harness import free_port, wait_for  # noqa: E402
 from integration.jvm_archive import LIB, archive_dir  # noqa: E402
-from integration.kafka_cluster import Server, ToolBox, four_letter_word, write_properties  # noqa: E402
+from integration.cp_properties import write_properties  # noqa: E402
+from integration.jvm_tools import Server, ToolBox  # noqa: E402
+from integration.zookeeper_ensemble import four_letter_word  # noqa: E402
 from integration.kraft_cluster import add_kraft_tools  # noqa: E402
 
 

@@ -58,6 +58,16 @@ def wait_for(predicate, timeout: float, what: str) -> None:
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
 
 
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.5) -> None:
+    """Like wait_for, with a slower poll for checks that cost a request."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
 def htpasswd_line(user: str, password: str) -> str:
     """A bcrypt htpasswd line at bcrypt's lowest cost (4): the registry checks it on every request, and at
     the default cost (12, about a quarter of a CPU-second each) a mirror test's few hundred requests

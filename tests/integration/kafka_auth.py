@@ -23,7 +23,10 @@ from typing import Mapping, Optional
 
 from conftest import by_name, run_stack
 from integration.harness import free_port
-from integration.kafka_cluster import KafkaCluster, KafkaWorld, ToolBox, run_job_script
+from integration.jvm_tools import ToolBox
+from integration.kafka_cluster import KafkaCluster
+from integration.kafka_world import KafkaWorld
+from integration.rendered import run_job_script
 from integration.kafka_clients_auth import secret_data, user_secret, write_client_config
 from integration.zookeeper_auth import localize_login
 from msa.kafka.broker_auth import SCRAM_ONLY, phase_env, phase_of

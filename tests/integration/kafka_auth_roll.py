@@ -27,7 +27,9 @@ from conftest import by_name
 from engine.cluster import ControlPlane
 from integration.kafka_auth import BROKER_USER, AuthKafkaCluster, is_phased, resolved_pod_env
 from integration.kafka_clients_auth import user_secret, write_client_config
-from integration.kafka_cluster import ToolBox, _job_command, wait_until
+from integration.harness import wait_until
+from integration.jvm_tools import ToolBox
+from integration.rendered import job_command
 from msa.kafka.auth_roll import NAME as ACCOUNT
 from msa.kafka.broker_auth import PHASE_CONFIGMAP
 from msa.kafka.jobs import kafka_ready_command
@@ -106,7 +108,7 @@ class PhasedKafkaCluster(AuthKafkaCluster):
     scram_probe: bool = False
 
     def restart_broker(self, broker_id: int, pod_env: dict[str, str]) -> None:
-        from integration.kafka_cluster import kafka_properties_from_env, write_properties
+        from integration.cp_properties import kafka_properties_from_env, write_properties
 
         self.pod_env = dict(pod_env)
         broker = self.brokers[broker_id]
@@ -189,7 +191,7 @@ def job_process(rendered, name: str, tools: ToolBox, api: KubeApi, sa_dir: Path,
     job = by_name(rendered, "Job", name)
     env_names = {e["name"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
     substitute = {"KUBE_SA_DIR": str(sa_dir), **({"ZOOKEEPER_CONNECT": zookeeper_connect} if "ZOOKEEPER_CONNECT" in env_names else {})}
-    command, env = _job_command(job, tools, substitute)
+    command, env = job_command(job, tools, substitute)
     env.update(KUBERNETES_SERVICE_HOST="127.0.0.1", KUBERNETES_SERVICE_PORT=str(api.plane.port))
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 

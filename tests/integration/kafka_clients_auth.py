@@ -19,7 +19,9 @@ import re
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from integration.kafka_cluster import KafkaCluster, KafkaWorld, rendered_pod_env
+from integration.kafka_cluster import KafkaCluster
+from integration.kafka_world import KafkaWorld
+from integration.rendered import rendered_pod_env
 from msa.kafka.client_auth import CLIENT_CONFIG_ENV, PROPERTIES_KEY
 from msa.kafka.credentials import SCRAM_MECHANISM, derived_password, scram_jaas_config
 from msa.kafka.jobs import kafka_ready_command

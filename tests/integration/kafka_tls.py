@@ -20,7 +20,7 @@ from typing import Mapping
 
 from integration.kafka_auth import resolved_pod_env
 from integration.kafka_clients_auth import BROKER_USER, ScramKafkaCluster, add_scram_user, secret_data, user_secret
-from integration.kafka_cluster import KafkaWorld
+from integration.kafka_world import KafkaWorld
 from msa.kafka.client_auth import CLIENT_CONFIG_DIR, PROPERTIES_KEY
 from msa.kafka.jobs import kafka_ready_command
 from msa.kafka.tls_settings import BROKER_TLS_DIR, CA_KEY

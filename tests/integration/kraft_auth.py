@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Optional
 
 from conftest import by_name, run_stack
-from integration.kafka_cluster import ToolBox, run_job_script
+from integration.jvm_tools import ToolBox
+from integration.rendered import run_job_script
 from integration.kafka_clients_auth import secret_data, user_secret, write_client_config
 from integration.kraft_cluster import KraftCluster
 from msa.kafka.client_auth import CLIENT_CONFIG_ENV

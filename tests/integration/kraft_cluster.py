@@ -1,6 +1,6 @@
 """Real KRaft clusters (Kafka 3.9.1) for integration tests, on loopback, in temporary folders.
 
-Like kafka_cluster.py for ZooKeeper mode: each node is configured from the env the stack renders for
+Like kafka_cluster.py and zookeeper_ensemble.py for ZooKeeper mode: each node is configured from the env the stack renders for
 its StatefulSet. The rendered start command itself runs (with cp-kafka's /etc/confluent/docker/run
 replaced by a stand-in that records the env it would configure from), so its per-pod rules (node id,
 the controller role of the first combined pods) are what is tested. The stand-in then does what
@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional
 
-from integration.harness import free_port
+from integration.harness import free_port, wait_until
 from integration.jvm_archive import archived_lib
-from integration.kafka_cluster import (
-    KAFKA_TEMPLATE_EXCLUDED, LIB, SERVER_HEAP, START_TIMEOUT, TOOL_HEAP, TOOL_JVM, Server, ToolBox, env_to_props,
-    rendered_workload, wait_until, write_properties,
-)
+from integration.cp_properties import KAFKA_TEMPLATE_EXCLUDED, env_to_props, write_properties
+from integration.jvm_tools import LIB, SERVER_HEAP, START_TIMEOUT, TOOL_HEAP, TOOL_JVM, Server, ToolBox
+from integration.rendered import rendered_workload
 from msa.kafka.cluster_id import new_cluster_id
 from msa.names import CONTROLLER_ID_BASE
 
@@ -38,7 +37,7 @@ KRAFT_TOOLS = {
 
 
 def add_kraft_tools(tools: ToolBox, lib: Path = LIB) -> ToolBox:
-    """The cp-named KRaft tools next to the ToolBox's others (same wrapper as kafka_cluster.ToolBox)."""
+    """The cp-named KRaft tools next to the ToolBox's others (same wrapper as jvm_tools.ToolBox)."""
     lib = archived_lib(lib)
     for tool, main in KRAFT_TOOLS.items():
         script = tools.bin / tool

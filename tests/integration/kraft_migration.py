@@ -1,4 +1,4 @@
-"""KRaft controllers and the ZooKeeper -> KRaft migration's steps on the loopback harness (kafka_cluster.py).
+"""KRaft controllers and the ZooKeeper -> KRaft migration's steps on the loopback harness (kafka_cluster.py, jvm_tools.py).
 
 Pods that run cp-kafka 7.9 with `KAFKA_PROCESS_ROLES` go through the image's KRaft path, which this
 module reproduces: `configure` requires CLUSTER_ID (and refuses KAFKA_ADVERTISED_LISTENERS on a
@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional
 
-from integration.harness import free_port
+from integration.harness import free_port, wait_until
 from msa.kafka.migration import gate_script
-from integration.kafka_cluster import (
-    KAFKA_TEMPLATE_EXCLUDED, SERVER_HEAP, TOOL_HEAP, TOOL_JVM, KafkaCluster, Server, ToolBox, env_to_props, kafka_properties_from_env,
-    wait_until, write_properties,
-)
+from integration.cp_properties import KAFKA_TEMPLATE_EXCLUDED, env_to_props, kafka_properties_from_env, write_properties
+from integration.jvm_tools import SERVER_HEAP, TOOL_HEAP, TOOL_JVM, Server, ToolBox
+from integration.kafka_cluster import KafkaCluster
 
 # Tools a KRaft pod's entrypoint and the operator use besides the ones ToolBox has.
 KRAFT_TOOLS = {

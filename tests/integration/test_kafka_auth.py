@@ -27,8 +27,9 @@ from integration.kafka_auth import (
 )
 from integration.kafka_auth_roll import Kubelet, KubeApi, PhasedKafkaCluster, engine_path, job_process, run_job
 from conftest import by_name
-from integration.kafka_cluster import KafkaWorld, run_job_script, wait_until
-from integration.harness import skip_or_fail
+from integration.harness import skip_or_fail, wait_until
+from integration.kafka_world import KafkaWorld
+from integration.rendered import run_job_script
 from integration.kafka_auth import resolved_pod_env
 from msa.kafka.auth_roll import BEGIN_JOB, FINISH_JOB, ROLL_JOB
 from integration.kafka_clients_auth import user_secret, write_client_config, wrong_password_config

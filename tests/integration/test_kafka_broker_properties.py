@@ -3,7 +3,7 @@ jars the tests run say: regenerated from tests/jvm/kafka/target/lib, it must be 
 
 import pytest
 
-from integration.kafka_cluster import require_jars
+from integration.jvm_tools import require_jars
 from msa.config import kafka_names
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,8 @@ import time
 import pytest
 
 from conftest import by_name, open_kafka_then, run_stack
-from integration.kafka_cluster import rendered_pod_env, run_job_script, start_job_script, wait_until
+from integration.harness import wait_until
+from integration.rendered import rendered_pod_env, run_job_script, start_job_script
 from integration.kafka_load import RECORD_INTERVAL, ProductionLoad, assert_no_write_refused
 
 pytestmark = pytest.mark.integration

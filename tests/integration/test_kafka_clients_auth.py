@@ -16,7 +16,8 @@ import subprocess
 import pytest
 
 from conftest import TEST_AUTH_SECRET, by_name
-from integration.kafka_cluster import KafkaWorld, run_job_script
+from integration.kafka_world import KafkaWorld
+from integration.rendered import run_job_script
 from integration.kafka_clients_auth import (
     BROKER_USER, add_scram_user, job_substitutions, start_scram_cluster, user_secret, write_client_config, wrong_password_config,
 )

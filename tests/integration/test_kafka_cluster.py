@@ -2,7 +2,8 @@
 
 import pytest
 
-from integration.kafka_cluster import env_to_props, kafka_properties_from_env, rendered_pod_env
+from integration.cp_properties import env_to_props, kafka_properties_from_env
+from integration.rendered import rendered_pod_env
 
 pytestmark = pytest.mark.integration
 

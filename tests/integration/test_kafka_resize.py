@@ -12,7 +12,8 @@ import uuid
 import pytest
 
 from conftest import by_name, open_kafka_then, run_stack
-from integration.kafka_cluster import rendered_pod_env, run_job_script, wait_until
+from integration.harness import wait_until
+from integration.rendered import rendered_pod_env, run_job_script
 from integration.kafka_load import ProductionLoad, assert_no_write_refused
 
 pytestmark = pytest.mark.integration
@@ -180,7 +181,7 @@ def test_one_to_three_replicates_every_topic_three_times(kafka_world):
 
 
 def _wait_in_sync(cluster):
-    from integration.kafka_cluster import wait_until
+    from integration.harness import wait_until
 
     def in_sync():
         return all(sorted(s.isr) == sorted(s.replicas) for p in cluster.topics().values() for s in p.values())

@@ -17,7 +17,8 @@ import pytest
 
 from conftest import by_name
 from integration.kafka_auth import metadata_error
-from integration.kafka_cluster import KafkaWorld, run_job_script
+from integration.kafka_world import KafkaWorld
+from integration.rendered import run_job_script
 from integration.kafka_clients_auth import job_substitutions, user_secret
 from integration.kafka_tls import STACK, client_folder, hosts_opts, start_tls_cluster
 from integration.spring_apps import render_loopback_stack, require_spring_apps

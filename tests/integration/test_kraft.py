@@ -10,7 +10,7 @@ import json
 import pytest
 
 from conftest import by_name, open_kafka_then, run_stack
-from integration.kafka_cluster import run_job_script
+from integration.rendered import run_job_script
 from integration.kraft_cluster import KraftCluster, kraft_stack
 from integration.test_verify import REPLICATION_ENV
 from integration.verify_run import run_checker

@@ -12,7 +12,10 @@ import subprocess
 import pytest
 
 from conftest import by_name, run_stack
-from integration.kafka_cluster import KafkaCluster, ZooKeeperEnsemble, rendered_pod_env, rendered_workload, run_job_script, wait_until
+from integration.harness import wait_until
+from integration.kafka_cluster import KafkaCluster
+from integration.rendered import rendered_pod_env, rendered_workload, run_job_script
+from integration.zookeeper_ensemble import ZooKeeperEnsemble
 from integration.zookeeper_auth import client_auth_files, ensemble_ids, kazoo, super_password
 from msa.kafka.zookeeper_auth import CLIENT_AUTH_DIR, client_jaas, zookeeper_client_env
 

@@ -11,10 +11,11 @@ import subprocess
 import pytest
 
 from conftest import by_name, run_stack
-from integration.kafka_cluster import (
-    SERVER_HEAP, Server, ZooKeeperEnsemble, free_port, rendered_workload, run_job_script, wait_until, write_properties,
-    zookeeper_properties_from_env,
-)
+from integration.cp_properties import write_properties, zookeeper_properties_from_env
+from integration.harness import free_port, wait_until
+from integration.jvm_tools import SERVER_HEAP, Server
+from integration.rendered import rendered_workload, run_job_script
+from integration.zookeeper_ensemble import ZooKeeperEnsemble
 from integration.zookeeper_auth import ensemble_ids
 
 pytestmark = pytest.mark.integration
