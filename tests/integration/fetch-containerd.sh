@@ -3,10 +3,14 @@
 # node-script tests. apt uses a private sources list and state under DEST; the system's apt setup is
 # only read (for the mirror it already uses), never changed. Nothing is installed: `dpkg-deb -x`.
 #
-#   fetch-containerd.sh [DEST]     (default: .cache/containerd under the repo)
+#   fetch-containerd.sh [DEST]     (default: ~/.cache/msa-ci/containerd, where the tests look)
+#
+# Outside the repo, like the other CI caches: in a clean clone the fetch (two suites' package lists and two
+# .debs) took about a minute of every run. Once there, the versions stay until the folder is removed (remove
+# it to test newer 1.7.x / 2.x packages).
 set -euo pipefail
 
-dest=${1:-"$(cd "$(dirname "$0")/../.." && pwd)/.cache/containerd"}
+dest=${1:-"${XDG_CACHE_HOME:-$HOME/.cache}/msa-ci/containerd"}
 mkdir -p "$dest"
 
 # The Debian mirror this machine's apt already uses.

@@ -26,10 +26,11 @@ from typing import Optional
 
 import pytest
 
+from integration.jvm_archive import CI_CACHE
 from ports import free_port  # noqa: F401  (re-exported: servers' ports outside the ephemeral range)
 
 REPO = Path(__file__).resolve().parents[2]
-CONTAINERD_CACHE = REPO / ".cache" / "containerd"
+CONTAINERD_CACHE = CI_CACHE / "containerd"    # fetch-containerd.sh's default destination
 REGISTRY_NAME = "harbor.test"   # not "localhost": containerd speaks plain HTTP to localhost by itself
 
 
