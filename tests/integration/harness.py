@@ -50,23 +50,18 @@ def skip_or_fail(message: str) -> None:
     pytest.skip(message)
 
 
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-
-
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.5) -> None:
-    """Like wait_for, with a slower poll for checks that cost a request."""
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.1) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.5) -> None:
+    """wait_for with a slower poll, for checks that cost a request."""
+    wait_for(predicate, timeout, what, interval)
 
 
 def htpasswd_line(user: str, password: str) -> str:

@@ -11,7 +11,6 @@ command itself (from outside the venv) covers what lies before `main`.
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,17 +27,10 @@ def project(tmp_path_factory) -> Path:
     return copy
 
 
-@dataclass(frozen=True)
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture
 def cli(monkeypatch, capsys):
-    """cli(project, *args, env=...) -> Ran: `python render.py ARGS` run in `project` (a copy), in-process."""
-    def run(project: Path, *args: str, env: dict | None = None) -> Ran:
+    """cli(project, *args, env=...): `python render.py ARGS` run in `project` (a copy), in-process."""
+    def run(project: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
         monkeypatch.chdir(project)
         monkeypatch.setattr(render, "PROJECT_DIR", project)
         for name, value in (env or {}).items():
@@ -46,7 +38,7 @@ def cli(monkeypatch, capsys):
         capsys.readouterr()
         returncode = render.main(list(args))    # a traceback would fail the test here
         out, err = capsys.readouterr()
-        return Ran(returncode, out, err)
+        return subprocess.CompletedProcess(["render.py", *args], returncode, out, err)
     return run
 
 
@@ -55,7 +47,7 @@ def _snapshot(folder: Path) -> dict:
             for p in sorted(folder.rglob("*")) if "__pycache__" not in p.parts}
 
 
-def _refused(result: Ran | subprocess.CompletedProcess, expected: str) -> None:
+def _refused(result: subprocess.CompletedProcess, expected: str) -> None:
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
     assert "Traceback" not in result.stderr
