@@ -49,7 +49,8 @@ class Refusal:
 @dataclass
 class LoadReport:
     acked: list = field(default_factory=list)           # idempotent records the broker acknowledged
-    failed_deliveries: list = field(default_factory=list)
+    failed_deliveries: list = field(default_factory=list)  # (time, error) of idempotent records refused or lost
+    ack_times: list = field(default_factory=list)       # when each idempotent record was acknowledged
     committed: list = field(default_factory=list)       # records of committed transactions
     commits: int = 0
     commit_times: list = field(default_factory=list)    # when each commit returned
@@ -131,14 +132,17 @@ class ProductionLoad:
             self._errors.append(error)
 
     def _idempotent_loop(self) -> None:
-        from confluent_kafka import Producer
+        from confluent_kafka import KafkaException, Producer
 
         producer = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 5, "enable.idempotence": True, "acks": "all",
                              "delivery.timeout.ms": DELIVERY_TIMEOUT_MS})
         sent = 0
         while not self._stop.is_set():
             for topic in self.topics:
-                producer.produce(topic, value=f"idem-{sent}".encode(), on_delivery=self._delivered(time.monotonic()))
+                try:
+                    producer.produce(topic, value=f"idem-{sent}".encode(), on_delivery=self._delivered(time.monotonic()))
+                except KafkaException as error:   # refused at once: its latest metadata does not list the topic
+                    self.report.failed_deliveries.append((time.monotonic(), str(error.args[0])))
                 sent += 1
             next_round = time.monotonic() + self.record_interval
             while time.monotonic() < next_round:
@@ -146,13 +150,16 @@ class ProductionLoad:
         producer.flush(DELIVERY_TIMEOUT_MS / 1000 + 10)
 
     def _probe_loop(self) -> None:
-        from confluent_kafka import Producer
+        from confluent_kafka import KafkaException, Producer
 
         producer = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 0, "enable.idempotence": False, "acks": "all",
                              "retries": 0, "message.timeout.ms": 5000})
         while not self._stop.is_set():
             for topic in self.topics:
-                producer.produce(topic, value=b"probe", on_delivery=self._probed(topic))
+                try:
+                    producer.produce(topic, value=b"probe", on_delivery=self._probed(topic))
+                except KafkaException as error:   # refused at once: its latest metadata does not list the topic
+                    self.report.probes.append((time.monotonic(), topic, error.args[0].name()))
             next_round = time.monotonic() + PROBE_INTERVAL
             while time.monotonic() < next_round:
                 producer.poll(max(0.0, next_round - time.monotonic()))
@@ -206,9 +213,10 @@ class ProductionLoad:
     def _delivered(self, sent_at: float):
         def callback(error, message):
             if error is not None:
-                self.report.failed_deliveries.append(str(error))
+                self.report.failed_deliveries.append((time.monotonic(), str(error)))
             else:
                 self.report.acked.append((message.topic(), message.value().decode()))
+                self.report.ack_times.append(time.monotonic())
                 self.report.max_latency = max(self.report.max_latency, time.monotonic() - sent_at)
         return callback
 
@@ -242,17 +250,17 @@ def assert_no_write_refused(report: LoadReport, bootstrap: str, extra_expected=(
     window, and every record (plus `extra_expected`) readable exactly once with read_committed.
 
     `only_broker_restarts_in`: the phases in which the cluster's only broker restarts (an outage no setting
-    avoids). A commit may fail there, and nowhere else: the restarted broker serves requests before the
-    controller (itself, starting up) has sent it the partitions, and a transaction that meets that moment
-    fails (librdkafka: "partition count changed from 6 to 0", then _INCONSISTENT or _UNKNOWN_TOPIC); the
-    application aborts and sends it again. Committing must work again after it."""
+    avoids). A commit or a record may fail there, and nowhere else: the restarted broker serves requests
+    before the controller (itself, starting up) has sent it the partitions, and a client that asks for
+    metadata at that moment drops the topic (librdkafka: "partition count changed from 6 to 0", then
+    _INCONSISTENT or _UNKNOWN_TOPIC until its next metadata); the application sends it again. Both writers
+    must work again after it."""
     print(report.summary())
-    failed = [(report.phase_at(at), error) for at, error in report.failed_commits]
-    assert all(phase in only_broker_restarts_in for phase, _ in failed), failed[:3]
-    if failed:
-        assert any(t > max(at for at, _ in report.failed_commits) for t in report.commit_times), (
-            "no commit after the failed ones", failed[:3])
-    assert report.failed_deliveries == [], report.failed_deliveries[:3]
+    for failures, successes in ((report.failed_commits, report.commit_times), (report.failed_deliveries, report.ack_times)):
+        failed = [(report.phase_at(at), error) for at, error in failures]
+        assert all(phase in only_broker_restarts_in for phase, _ in failed), failed[:3]
+        if failed:
+            assert any(t > max(at for at, _ in failures) for t in successes), ("nothing written after the failures", failed[:3])
     assert report.commits >= 20, report.summary()
     refused = [(report.phase_at(r.start), r) for r in report.refusals() if set(r.errors) & NOT_ENOUGH_REPLICAS]
     assert not refused, refused[:5]

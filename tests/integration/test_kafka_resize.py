@@ -144,11 +144,12 @@ def test_one_to_three_replicates_every_topic_three_times(kafka_world):
         assert _run(drain, cluster, tools).returncode == 0   # growing: nothing to move, min ISR bridged at 1
         load.phase("roll")
         cluster.roll(env_three, down_seconds=5)     # kafka-0 restarts with min ISR 2 while every topic has RF 1
-        # The outage of the only broker lasts until a transaction commits again: the restarted broker is also
-        # the controller, and it answers (and its readiness probe passes: no partition to be behind on) a
-        # moment before it has sent itself the partitions.
+        # The outage of the only broker lasts until both writers write again: the restarted broker is also the
+        # controller, and it answers (and its readiness probe passes: no partition to be behind on) a moment
+        # before it has sent itself the partitions.
         rolled = time.monotonic()
-        wait_until(lambda: any(t > rolled for t in load.report.commit_times), 60, "a transaction committed after the roll")
+        wait_until(lambda: any(t > rolled for t in load.report.commit_times) and any(t > rolled for t in load.report.ack_times),
+                   60, "a transaction committed and a record acknowledged after the roll")
         load.phase("new brokers")
         for broker_id in (1, 2):
             cluster.add_broker(broker_id)
