@@ -52,12 +52,15 @@ class LoadReport:
     failed_deliveries: list = field(default_factory=list)  # (time, error) of idempotent records refused or lost
     ack_times: list = field(default_factory=list)       # when each idempotent record was acknowledged
     committed: list = field(default_factory=list)       # records of committed transactions
-    commits: int = 0
     commit_times: list = field(default_factory=list)    # when each commit returned
     failed_commits: list = field(default_factory=list)
     probes: list = field(default_factory=list)          # (time, topic, error name or None)
     max_latency: float = 0.0                            # slowest idempotent delivery, seconds
     phases: list = field(default_factory=list)          # (time, name of the step that starts)
+
+    @property
+    def commits(self) -> int:
+        return len(self.commit_times)
 
     def phase_at(self, at: float) -> str:
         names = [name for start, name in self.phases if start <= at]
@@ -199,7 +202,6 @@ class ProductionLoad:
                     if error.args[0].retriable() and time.monotonic() < deadline:
                         continue
                     raise
-            self.report.commits += 1
             self.report.commit_times.append(time.monotonic())
             self.report.committed += [(topic, value) for topic, value in zip(self.topics, values)]
             return producer
@@ -246,7 +248,7 @@ def read_committed(bootstrap: str, topics: list[str], expected: set, timeout: fl
 
 
 def assert_no_write_refused(report: LoadReport, bootstrap: str, extra_expected=(), only_broker_restarts_in: tuple = ()) -> None:
-    """0 failed commits and deliveries, no NOT_ENOUGH_REPLICAS, no refusal as long as the client's retry
+    """0 failed commits and deliveries (but see `only_broker_restarts_in`), no NOT_ENOUGH_REPLICAS, no refusal as long as the client's retry
     window, and every record (plus `extra_expected`) readable exactly once with read_committed.
 
     `only_broker_restarts_in`: the phases in which the cluster's only broker restarts (an outage no setting
